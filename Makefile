@@ -1,0 +1,45 @@
+# Two commands: `make run` (install, migrate, demo data, serve) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run demo test lint bench-orders bench-allocation bench-notifications bench-dashboard clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-orders: install
+	$(BIN)/python bench/orders.py
+
+bench-allocation: install
+	$(BIN)/python bench/allocation.py
+
+bench-notifications: install
+	$(BIN)/python bench/notifications.py
+
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 .pytest_cache

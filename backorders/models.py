@@ -1,0 +1,165 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+
+
+class Backorder(models.Model):
+    """The unfilled part of an order line, waiting for stock."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PARTIALLY_ALLOCATED = "partially_allocated", "Partially allocated"
+        ALLOCATED = "allocated", "Allocated"  # every waiting unit reserved; ready to ship
+        FULFILLED = "fulfilled", "Fulfilled"  # shipped
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Reason(models.TextChoices):
+        STOCKOUT = "stockout", "Stockout"
+        SUPPLIER_DELAY = "supplier_delay", "Supplier delay"
+        QUALITY_HOLD = "quality_hold", "Quality hold"
+        DEMAND_SPIKE = "demand_spike", "Demand spike"
+
+    class EtaBasis(models.TextChoices):
+        PURCHASE_ORDER = "purchase_order", "Incoming purchase order"
+        LEAD_TIME = "lead_time", "Supplier lead time (estimate)"
+        NONE = "none", "No date yet"
+
+    WAITING = (Status.OPEN, Status.PARTIALLY_ALLOCATED)
+
+    order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="backorder")
+    # Denormalised from the order line for the allocation queue and the dashboard filters.
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="backorders")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="backorders")
+    quantity = models.PositiveIntegerField()  # units that went on backorder
+    quantity_allocated = models.PositiveIntegerField(default=0)
+    quantity_cancelled = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.STOCKOUT)
+    # Queue key: priority_rank DESC, priority_score DESC, placed_at ASC, id ASC.
+    priority = models.CharField(max_length=10, default="normal")
+    priority_rank = models.PositiveSmallIntegerField(default=1)
+    priority_score = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    placed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    allocated_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    eta = models.DateField(null=True, blank=True)
+    eta_basis = models.CharField(max_length=20, choices=EtaBasis.choices, default=EtaBasis.NONE)
+    eta_first = models.DateField(null=True, blank=True)  # the first date promised (on-time promise rate)
+    eta_updated_at = models.DateTimeField(null=True, blank=True)
+    eta_purchase_order_line = models.ForeignKey(
+        "suppliers.PurchaseOrderLine", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-priority_rank", "-priority_score", "placed_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="backorder_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=F("quantity_allocated") + F("quantity_cancelled")),
+                name="backorder_not_over_allocated",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["open", "partially_allocated"])
+                | Q(quantity__gt=F("quantity_allocated") + F("quantity_cancelled")),
+                name="backorder_waiting_has_outstanding",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_rank__lte=3) & Q(priority__in=list(PRIORITY_RANKS)),
+                name="backorder_priority_valid",
+            ),
+        ]
+        indexes = [
+            # The allocation queue of one product, in allocation order, over waiting backorders only.
+            models.Index(
+                "product",
+                F("priority_rank").desc(),
+                F("priority_score").desc(),
+                "placed_at",
+                "id",
+                name="backorder_queue_idx",
+                condition=Q(status__in=["open", "partially_allocated"]),
+            ),
+            models.Index(fields=["status", "created_at"], name="backorder_status_created_idx"),
+            models.Index(fields=["created_at"], name="backorder_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"BO-{self.pk}"
+
+    @property
+    def quantity_outstanding(self) -> int:
+        return self.quantity - self.quantity_allocated - self.quantity_cancelled
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in self.WAITING
+
+
+class BackorderEvent(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        ALLOCATED = "allocated", "Allocated"
+        PARTIALLY_ALLOCATED = "partially_allocated", "Partially allocated"
+        DEALLOCATED = "deallocated", "Allocation moved away"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        ETA_CHANGED = "eta_changed", "ETA changed"
+        CANCELLED = "cancelled", "Cancelled"
+        FULFILLED = "fulfilled", "Fulfilled"
+        NOTE = "note", "Note"
+
+    backorder = models.ForeignKey(Backorder, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    quantity = models.IntegerField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.CharField(max_length=100, default="system")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on BO-{self.backorder_id}"
+
+
+class AllocationPolicy(models.Model):
+    """Weights of the allocation queue. Exactly one policy is active."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=False)
+    standard_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    silver_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("10"))
+    gold_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("20"))
+    platinum_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("30"))
+    # Points per 1,000 of customer lifetime value, capped so one huge account cannot jump every tier.
+    lifetime_value_weight = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("1"))
+    lifetime_value_cap = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("9"))
+    notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "allocation policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="allocationpolicy_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (active)' if self.is_active else ''}"
+
+    def tier_weight(self, tier: str) -> Decimal:
+        return getattr(self, f"{tier}_weight", Decimal("0"))
+
+    def score(self, *, tier: str, lifetime_value: Decimal) -> Decimal:
+        ltv_points = min(self.lifetime_value_weight * (lifetime_value / Decimal(1000)), self.lifetime_value_cap)
+        return (self.tier_weight(tier) + ltv_points).quantize(Decimal("0.0001"))

@@ -1,0 +1,152 @@
+"""One error shape for the whole API: RFC 9457 problem details.
+
+Domain errors carry a stable snake_case ``code``; the handler below turns them, DRF's own
+exceptions and Django's ``ValidationError`` into ``application/problem+json`` responses.
+Anything else is a bug and is left to propagate (tests must see it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class DomainError(Exception):
+    """Base class of every business-rule violation. Subclasses set ``code`` and ``status``."""
+
+    code = "domain_error"
+    status = status.HTTP_409_CONFLICT
+    title = "Request conflicts with the current state"
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        self.message = message or self.title
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class NotFoundError(DomainError):
+    code = "not_found"
+    status = status.HTTP_404_NOT_FOUND
+    title = "Not found"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    title = "Invalid input"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+    status = status.HTTP_409_CONFLICT
+    title = "This change is not allowed in the current state"
+
+
+_DRF_CODES = {
+    drf_exceptions.ParseError: ("malformed_request", "Malformed request"),
+    drf_exceptions.AuthenticationFailed: ("authentication_failed", "Authentication failed"),
+    drf_exceptions.NotAuthenticated: ("not_authenticated", "Authentication required"),
+    drf_exceptions.PermissionDenied: ("permission_denied", "Permission denied"),
+    drf_exceptions.NotFound: ("not_found", "Not found"),
+    drf_exceptions.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
+    drf_exceptions.NotAcceptable: ("not_acceptable", "Not acceptable"),
+    drf_exceptions.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
+    drf_exceptions.Throttled: ("throttled", "Too many requests"),
+}
+
+
+def problem_response(
+    *,
+    status_code: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: Any = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"https://oms.example.com/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _first_message(errors: Any) -> str:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            message = _first_message(value)
+            if message:
+                return message if key in ("non_field_errors", "__all__") else f"{key}: {message}"
+    if isinstance(errors, list):
+        for value in errors:
+            message = _first_message(value)
+            if message:
+                return message
+    if errors:
+        return str(errors)
+    return ""
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return problem_response(
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.message,
+            extra={"details": exc.details} if exc.details else None,
+        )
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = drf_exceptions.ValidationError(errors)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    if isinstance(exc, drf_exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return problem_response(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            code="validation_error",
+            title="Invalid input",
+            detail=_first_message(errors) or "The request body is not valid.",
+            errors=errors,
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        code, title = "error", "Error"
+        for klass, (klass_code, klass_title) in _DRF_CODES.items():
+            if isinstance(exc, klass):
+                code, title = klass_code, klass_title
+                break
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        status_code = exc.status_code
+        # DRF answers 403 to anonymous requests when no authenticator offers a challenge; ours always do.
+        return problem_response(
+            status_code=status_code,
+            code=code,
+            title=title,
+            detail=str(exc.detail),
+            headers=headers or None,
+        )
+    return None

@@ -1,0 +1,27 @@
+"""The only place stock rows are locked.
+
+Every transaction that changes stock locks the stock items it needs *first*, all at once, in primary
+key order, before it locks orders, order lines or backorders. Two transactions therefore never wait on
+each other in a circle. No NOWAIT / SKIP LOCKED here: a stock path waits its turn rather than guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .models import StockItem
+
+
+def stock_items_lock_for_products(product_ids: Iterable[int]) -> list[StockItem]:
+    """Lock every stock item of the given products (all warehouses), in pk order."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    return list(StockItem.objects.select_for_update().filter(product_id__in=ids).order_by("pk"))
+
+
+def stock_items_lock(stock_item_ids: Iterable[int]) -> list[StockItem]:
+    ids = sorted(set(stock_item_ids))
+    if not ids:
+        return []
+    return list(StockItem.objects.select_for_update().filter(pk__in=ids).order_by("pk"))

@@ -1,0 +1,100 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class Product(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCONTINUED = "discontinued", "Discontinued"
+
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    backorderable = models.BooleanField(default=True)
+    # Same function, possibly another brand or size: offered while this product is backordered.
+    substitutes = models.ManyToManyField("self", symmetrical=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="product_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+    @property
+    def can_backorder(self) -> bool:
+        """Only an active, backorderable product may wait for stock; anything else is out of stock."""
+        return self.status == self.Status.ACTIVE and self.backorderable
+
+
+class Warehouse(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StockItem(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_items")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_items")
+    on_hand = models.IntegerField(default=0)
+    allocated = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["product_id", "warehouse_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse"], name="stockitem_unique_product_warehouse"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stockitem_on_hand_non_negative"),
+            models.CheckConstraint(condition=Q(allocated__gte=0), name="stockitem_allocated_non_negative"),
+            models.CheckConstraint(condition=Q(allocated__lte=F("on_hand")), name="stockitem_allocated_lte_on_hand"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.warehouse_id}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated
+
+
+class StockMovement(models.Model):
+    """Append-only ledger: on_hand of a stock item is always the sum of its movements."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "Receipt"
+        SHIPMENT = "shipment", "Shipment"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    quantity = models.IntegerField()  # signed: + into stock, - out of stock
+    reason = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=100, blank=True)  # "system", "channel:web", a username…
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="stockmovement_quantity_non_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity:+d} on {self.stock_item_id}"

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .models import Product, StockItem, StockMovement
+
+
+def products_with_availability():
+    """Products annotated with ``available`` (on hand − allocated over every warehouse)."""
+    return Product.objects.annotate(
+        available=Coalesce(Sum(F("stock_items__on_hand") - F("stock_items__allocated")), Value(0)),
+        on_hand=Coalesce(Sum("stock_items__on_hand"), Value(0)),
+    )
+
+
+def stock_items_list():
+    return StockItem.objects.select_related("product", "warehouse").annotate(
+        available_units=F("on_hand") - F("allocated")
+    )
+
+
+def integrity_problems() -> list[str]:
+    """Recompute every cached number from its rows; each mismatch is one line of text.
+
+    - on_hand of each stock item = sum of its ledger movements
+    - allocated of each stock item = sum of its allocations
+    - allocated of each order line = sum of its allocations
+    - backordered of each order line = units still waiting on its backorder
+    """
+    from backorders.models import Backorder
+    from orders.models import Allocation, OrderLine
+
+    problems: list[str] = []
+    movements = StockMovement.objects.filter(stock_item=OuterRef("pk")).values("stock_item")
+    allocations = Allocation.objects.filter(stock_item=OuterRef("pk")).values("stock_item")
+    items = (
+        StockItem.objects.annotate(
+            ledger=Coalesce(Subquery(movements.annotate(t=Sum("quantity")).values("t")[:1]), Value(0)),
+            reserved=Coalesce(Subquery(allocations.annotate(t=Sum("quantity")).values("t")[:1]), Value(0)),
+        )
+        .filter(~Q(on_hand=F("ledger")) | ~Q(allocated=F("reserved")))
+        .select_related("product", "warehouse")
+    )
+    for item in items:
+        if item.on_hand != item.ledger:
+            problems.append(
+                f"stock {item.product.sku}@{item.warehouse.code}: on_hand {item.on_hand} != ledger {item.ledger}"
+            )
+        if item.allocated != item.reserved:
+            problems.append(
+                f"stock {item.product.sku}@{item.warehouse.code}: allocated {item.allocated} "
+                f"!= allocations {item.reserved}"
+            )
+
+    line_allocations = Allocation.objects.filter(order_line=OuterRef("pk")).values("order_line")
+    waiting = Backorder.objects.filter(order_line=OuterRef("pk"), status__in=Backorder.WAITING).annotate(
+        t=F("quantity") - F("quantity_allocated") - F("quantity_cancelled")
+    )
+    lines = (
+        OrderLine.objects.annotate(
+            reserved=Coalesce(Subquery(line_allocations.annotate(t=Sum("quantity")).values("t")[:1]), Value(0)),
+            waiting=Coalesce(Subquery(waiting.values("t")[:1]), Value(0)),
+        )
+        .filter(~Q(quantity_allocated=F("reserved")) | ~Q(quantity_backordered=F("waiting")))
+        .select_related("order", "product")
+    )
+    for line in lines:
+        if line.quantity_allocated != line.reserved:
+            problems.append(
+                f"order {line.order.number} {line.product.sku}: allocated {line.quantity_allocated} "
+                f"!= allocations {line.reserved}"
+            )
+        if line.quantity_backordered != line.waiting:
+            problems.append(
+                f"order {line.order.number} {line.product.sku}: backordered {line.quantity_backordered} "
+                f"!= waiting on backorder {line.waiting}"
+            )
+    return problems

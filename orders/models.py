@@ -1,0 +1,196 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Customer(models.Model):
+    class Tier(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        SILVER = "silver", "Silver"
+        GOLD = "gold", "Gold"
+        PLATINUM = "platinum", "Platinum"
+
+    external_id = models.CharField(max_length=100, unique=True)
+    email = models.EmailField(db_index=True)
+    name = models.CharField(max_length=200)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
+    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(lifetime_value__gte=0), name="customer_ltv_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class SalesChannel(models.Model):
+    """A storefront or B2B portal. Owns API keys and (optionally) a webhook for customer updates."""
+
+    class Kind(models.TextChoices):
+        STOREFRONT = "storefront", "Storefront"
+        B2B = "b2b", "B2B portal"
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STOREFRONT)
+    is_active = models.BooleanField(default=True)
+    webhook_url = models.URLField(blank=True)
+    webhook_secret = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ApiKey(models.Model):
+    channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.channel.code}:{self.prefix}…"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"  # placed, everything allocated, waiting to ship
+        BACKORDERED = "backordered", "Backordered"  # waiting for stock on at least one line
+        PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class ShipPolicy(models.TextChoices):
+        PARTIAL = "partial", "Ship what is available now"
+        COMPLETE = "complete", "Ship complete"
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    number = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
+    placed_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    ship_policy = models.CharField(max_length=10, choices=ShipPolicy.choices, default=ShipPolicy.PARTIAL)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    requested_date = models.DateField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # "<scope>:<key>" where scope is the channel or staff user that sent the Idempotency-Key header.
+    idempotency_key = models.CharField(max_length=300, null=True, blank=True, unique=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="order_lines")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity_allocated = models.PositiveIntegerField(default=0)
+    quantity_backordered = models.PositiveIntegerField(default=0)  # outstanding: waiting for stock
+    quantity_shipped = models.PositiveIntegerField(default=0)
+    quantity_cancelled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(
+                    quantity=F("quantity_allocated")
+                    + F("quantity_backordered")
+                    + F("quantity_shipped")
+                    + F("quantity_cancelled")
+                ),
+                name="orderline_quantities_add_up",
+            ),
+            models.UniqueConstraint(fields=["order", "product"], name="orderline_unique_product_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.product_id} × {self.quantity}"
+
+    @property
+    def quantity_open(self) -> int:
+        """Units not yet shipped or cancelled."""
+        return self.quantity - self.quantity_shipped - self.quantity_cancelled
+
+
+class Allocation(models.Model):
+    """Stock reserved for an order line from one stock item (removed when shipped or released)."""
+
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="allocations")
+    stock_item = models.ForeignKey("inventory.StockItem", on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
+            models.UniqueConstraint(fields=["order_line", "stock_item"], name="allocation_unique_line_stock_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of {self.stock_item_id} → line {self.order_line_id}"
+
+
+class Shipment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    shipped_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tracking_reference = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-shipped_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Shipment {self.pk} of {self.order_id}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    stock_item = models.ForeignKey("inventory.StockItem", on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × line {self.order_line_id}"

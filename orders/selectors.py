@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import hmac
+
+from django.db.models import Prefetch
+
+from .models import ApiKey, Order, OrderLine
+
+
+def api_key_lookup(*, raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key`` (format ``oms_<prefix>_<secret>``), or None."""
+    from .services import _hash_key
+
+    parts = raw_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "oms":
+        return None
+    api_key = (
+        ApiKey.objects.select_related("channel")
+        .filter(prefix=parts[1], revoked_at__isnull=True, channel__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.hashed_key, _hash_key(raw_key)):
+        return None
+    return api_key
+
+
+def order_list(*, channel=None):
+    """Orders with what their list and detail views show, in a fixed number of queries."""
+    from backorders.models import Backorder
+
+    queryset = Order.objects.select_related("customer", "channel").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("pk")),
+        Prefetch("backorders", queryset=Backorder.objects.select_related("product").order_by("pk")),
+    )
+    if channel is not None:
+        queryset = queryset.filter(channel=channel)
+    return queryset
