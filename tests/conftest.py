@@ -102,3 +102,14 @@ def other_channel_client(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager_unless_worker(request):
+    """Tasks run in-process unless the test is marked ``worker`` (then a real worker on Redis runs them)."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = "worker" not in request.keywords
+    yield
+    app.conf.task_always_eager = previous
