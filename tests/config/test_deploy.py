@@ -1,0 +1,55 @@
+"""The deployment files are read, not run (no Docker engine here): check their shape."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compose_has_the_stack_with_healthchecks():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert "healthcheck" in services[name], name
+    assert "gunicorn config.wsgi:application" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["CELERY_BROKER_URL"].startswith("redis://")
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def _settings_in_subprocess(env_overrides: dict) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(env_overrides)
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup();"
+        "from django.conf import settings as s; from config.celery import app;"
+        "print(s.DATABASES['default']['ENGINE'], app.conf.task_always_eager, app.conf.broker_url)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_embedded_default_is_sqlite_with_eager_tasks():
+    engine, eager = _settings_in_subprocess({}).split(" ")[:2]
+    assert engine == "django.db.backends.sqlite3"
+    assert eager == "True"
+
+
+def test_environment_switches_to_postgres_and_redis():
+    out = _settings_in_subprocess(
+        {"DATABASE_URL": "postgres://u@127.0.0.1:5432/x", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3"}
+    )
+    engine, eager, broker = out.split(" ", 2)
+    assert engine == "django.db.backends.postgresql"
+    assert eager == "False"
+    assert broker == "redis://127.0.0.1:6379/3"
