@@ -1,0 +1,213 @@
+"""Demo data for a first look: products, stock, suppliers with open purchase orders, customers of
+every tier, orders (in stock, partial and complete backorders, shipped, cancelled) and a staff login.
+
+`seed_demo --orders N --backorders M` instead generates a large synthetic data set for benchmarks.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+DEMO_ADMIN = ("admin", "admin")
+
+PRODUCTS = [
+    # sku, name, price, stock, backorderable, status
+    ("CHAIR-ERGO", "Ergonomic office chair", "249.00", 6, True, "active"),
+    ("CHAIR-BASIC", "Basic office chair", "99.00", 40, True, "active"),
+    ("DESK-STAND", "Standing desk 160×80", "599.00", 2, True, "active"),
+    ("DESK-FIXED", "Fixed desk 140×70", "279.00", 15, True, "active"),
+    ("MON-27-4K", '27" 4K monitor', "389.00", 0, True, "active"),
+    ("MON-27-QHD", '27" QHD monitor', "279.00", 12, True, "active"),
+    ("ARM-DUAL", "Dual monitor arm", "129.00", 3, True, "active"),
+    ("KB-MECH", "Mechanical keyboard", "119.00", 0, True, "active"),
+    ("KB-SLIM", "Slim keyboard", "59.00", 60, True, "active"),
+    ("MOUSE-ERGO", "Ergonomic mouse", "79.00", 4, True, "active"),
+    ("LAMP-LED", "LED desk lamp", "49.00", 25, True, "active"),
+    ("DOCK-USB-C", "USB-C docking station", "219.00", 1, True, "active"),
+    ("HEADSET-NC", "Noise-cancelling headset", "199.00", 0, True, "active"),
+    ("CABLE-HDMI", "HDMI cable 2 m", "12.00", 300, True, "active"),
+    ("WEBCAM-HD", "HD webcam", "89.00", 0, False, "active"),  # not backorderable: out of stock
+    ("FAX-900", "Fax machine 900", "149.00", 3, False, "discontinued"),
+]
+SUBSTITUTES = [
+    ("MON-27-4K", "MON-27-QHD"),
+    ("KB-MECH", "KB-SLIM"),
+    ("CHAIR-ERGO", "CHAIR-BASIC"),
+    ("DESK-STAND", "DESK-FIXED"),
+]
+SUPPLIERS = [
+    ("nordic-furniture", "Nordic Furniture AB", "orders@nordic-furniture.example", 21),
+    ("pixel-displays", "Pixel Displays Ltd", "supply@pixel-displays.example", 14),
+    ("keytronic", "Keytronic GmbH", "sales@keytronic.example", 10),
+]
+SUPPLIED = {
+    "nordic-furniture": ["CHAIR-ERGO", "CHAIR-BASIC", "DESK-STAND", "DESK-FIXED", "LAMP-LED"],
+    "pixel-displays": ["MON-27-4K", "MON-27-QHD", "ARM-DUAL", "DOCK-USB-C", "WEBCAM-HD"],
+    "keytronic": ["KB-MECH", "KB-SLIM", "MOUSE-ERGO", "HEADSET-NC", "CABLE-HDMI"],
+}
+CUSTOMERS = [
+    ("acme-hq", "procurement@acme.example", "ACME Corp", "platinum", "250000"),
+    ("st-marys", "supplies@stmarys-hospital.example", "St Mary's Hospital", "gold", "90000"),
+    ("jane-doe", "jane@example.com", "Jane Doe", "silver", "2400"),
+    ("john-roe", "john@example.com", "John Roe", "standard", "300"),
+    ("ana-lima", "ana@example.com", "Ana Lima", "standard", "120"),
+    ("globex", "buyer@globex.example", "Globex Ltd", "gold", "45000"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (or, with --orders, a large synthetic data set for benchmarks)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if products already exist.")
+        parser.add_argument("--orders", type=int, default=0, help="Generate this many synthetic orders.")
+        parser.add_argument("--backorders", type=int, default=None, help="…of which this many are backordered.")
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, if_empty, orders, backorders, seed, **options):
+        from inventory.models import Product
+
+        if orders:
+            from backorders.demo_bulk import bulk_generate
+
+            bulk_generate(
+                orders=orders, backorders=backorders if backorders is not None else orders // 5, stdout=self.stdout
+            )
+            return
+        self._ensure_admin()
+        if if_empty and Product.objects.exists():
+            self.stdout.write("Data already present: demo data not loaded again.")
+        else:
+            self._load(random.Random(seed))
+        self._print_login()
+
+    def _ensure_admin(self):
+        User = get_user_model()
+        if not User.objects.filter(username=DEMO_ADMIN[0]).exists():
+            User.objects.create_superuser(DEMO_ADMIN[0], "admin@example.com", DEMO_ADMIN[1])
+
+    def _print_login(self):
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\n  Dashboard: http://127.0.0.1:8000/    Admin: http://127.0.0.1:8000/admin/\n"
+                "  API docs:  http://127.0.0.1:8000/api/docs/\n"
+                f"  Staff login: username '{DEMO_ADMIN[0]}', password '{DEMO_ADMIN[1]}'\n"
+            )
+        )
+
+    def _load(self, rng: random.Random):
+        from backorders.services import allocation_request_for_products
+        from inventory.models import Product
+        from inventory.services import product_create, stock_adjust, warehouse_create
+        from orders.services import (
+            CancelRequest,
+            CustomerData,
+            LineRequest,
+            api_key_create,
+            order_cancel,
+            order_place,
+            order_ship,
+        )
+
+        with transaction.atomic():
+            warehouse_create(code="MAIN", name="Main warehouse")
+            warehouse_create(code="EAST", name="East depot")
+            products = {}
+            for sku, name, price, stock, backorderable, status in PRODUCTS:
+                products[sku] = product_create(
+                    sku=sku, name=name, unit_price=Decimal(price), status=status, backorderable=backorderable
+                )
+                if stock:
+                    stock_adjust(sku=sku, warehouse_code="MAIN", quantity=stock, reason="Opening stock count")
+            for a, b in SUBSTITUTES:
+                products[a].substitutes.add(products[b])
+            self._suppliers(products, rng)
+
+        _, web_key = api_key_create(channel_code="web-shop", name="demo", channel_name="Web shop")
+        api_key_create(channel_code="b2b-portal", name="demo", channel_name="B2B portal")
+
+        from orders.models import Customer
+        from orders.services import customer_upsert
+
+        customers = [CustomerData(ext, email, name, tier) for ext, email, name, tier, _ in CUSTOMERS]
+        for data, (*_, ltv) in zip(customers, CUSTOMERS, strict=True):
+            Customer.objects.filter(pk=customer_upsert(data=data).pk).update(lifetime_value=Decimal(ltv))
+        skus = [p[0] for p in PRODUCTS if p[4]]
+        placed = []
+        for i in range(40):
+            customer = customers[i % len(customers)] if i % 7 else customers[rng.randrange(len(customers))]
+            lines = {sku: rng.randint(1, 4) for sku in rng.sample(skus, rng.randint(1, 3))}
+            result = order_place(
+                customer=customer,
+                lines=[LineRequest(sku, q) for sku, q in lines.items()],
+                ship_policy="complete" if i % 5 == 0 else "partial",
+                priority="critical" if customer.external_id == "st-marys" and i % 3 == 0 else "normal",
+            )
+            placed.append(result.order)
+        # Some history: a few orders shipped, one cancelled.
+        for order in placed[:12]:
+            order.refresh_from_db()
+            if order.status == "open":
+                order_ship(order=order)
+        for order in placed[12:14]:
+            order.refresh_from_db()
+            if order.status in ("open", "backordered"):
+                first = order.lines.select_related("product").first()
+                order_cancel(order=order, lines=[CancelRequest(sku=first.product.sku)], reason="Customer request")
+        allocation_request_for_products(product_ids=Product.objects.values_list("pk", flat=True))
+        self._refresh_etas()
+        self.stdout.write(f"Demo data loaded: {len(PRODUCTS)} products, {len(placed)} orders.")
+        self.stdout.write(f"Demo API key for channel 'web-shop' (Authorization: Api-Key …):\n{web_key}")
+
+    def _suppliers(self, products, rng):
+        """Suppliers, their catalogue and open purchase orders (through the suppliers services if present)."""
+        from inventory.models import Warehouse
+        from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+
+        main = Warehouse.objects.get(code="MAIN")
+        today = timezone.localdate()
+        for n, (code, name, email, lead) in enumerate(SUPPLIERS, start=1):
+            supplier = Supplier.objects.create(code=code, name=name, email=email)
+            for sku in SUPPLIED[code]:
+                SupplierProduct.objects.create(
+                    supplier=supplier,
+                    product=products[sku],
+                    supplier_sku=f"{code[:3].upper()}-{sku}",
+                    lead_time_days=lead,
+                    min_order_quantity=10 if sku.startswith("CABLE") else 2,
+                    pack_size=5 if sku.startswith("CABLE") else 1,
+                    unit_cost=(products[sku].unit_price * Decimal("0.55")).quantize(Decimal("0.01")),
+                    preferred=True,
+                )
+            expected = today + timedelta(days=3 + 4 * n)
+            po = PurchaseOrder.objects.create(
+                number=f"PO-DEMO-{n:03d}",
+                supplier=supplier,
+                warehouse=main,
+                status=PurchaseOrder.Status.SENT,
+                order_date=today - timedelta(days=lead - 3 - 4 * n),
+                expected_date=expected,
+                sent_at=timezone.now(),
+            )
+            for sku in SUPPLIED[code][:3]:
+                PurchaseOrderLine.objects.create(
+                    purchase_order=po,
+                    product=products[sku],
+                    quantity_ordered=rng.choice([4, 6, 10]),
+                    expected_date=expected,
+                    original_expected_date=expected,
+                )
+
+    def _refresh_etas(self):
+        try:
+            from backorders.eta import eta_recompute_all
+        except ImportError:
+            return
+        eta_recompute_all()
