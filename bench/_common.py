@@ -1,0 +1,85 @@
+"""Helpers shared by the benchmarks: scratch PostgreSQL databases and Django setup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+
+
+def recreate_database(name: str) -> str:
+    import psycopg2
+
+    conn = psycopg2.connect(f"{PG}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return f"{PG}/{name}"
+
+
+def drop_database(name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(f"{PG}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def django_setup(database_url: str, broker_url: str = "") -> None:
+    os.environ["DATABASE_URL"] = database_url
+    if broker_url:
+        os.environ["CELERY_BROKER_URL"] = broker_url
+    else:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def manage(*args: str, env: dict | None = None) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def pgbench_tps(clients: int = 8, seconds: int = 15, scale: int = 10) -> float:
+    """pgbench's TPS on a scratch database: the machine's own yardstick, measured in the same run."""
+    name = "oms_bench_pgbench"
+    recreate_database(name)
+    host_args = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+    subprocess.run(["pgbench", *host_args, "-i", "-q", "-s", str(scale), name], check=True, capture_output=True)
+    out = subprocess.run(
+        ["pgbench", *host_args, "-c", str(clients), "-j", "2", "-T", str(seconds), name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    drop_database(name)
+    for line in out.splitlines():
+        if line.startswith("tps"):
+            return float(line.split("=")[1].split()[0])
+    raise RuntimeError(f"pgbench printed no tps:\n{out}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
