@@ -264,7 +264,9 @@ def allocation_request(*, stock_item_ids: Iterable[int]) -> None:
 
 
 def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
+    from config.celery import enqueue_on_commit
+
     from .tasks import allocate_product
 
     for product_id in sorted(set(product_ids)):
-        transaction.on_commit(lambda pid=product_id: allocate_product.delay(pid))
+        enqueue_on_commit(allocate_product, product_id)
