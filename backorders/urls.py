@@ -2,4 +2,8 @@
 
 from django.urls import path  # noqa: F401
 
-urlpatterns: list = []
+from .api_metrics import MetricsApi
+
+urlpatterns: list = [
+    path("metrics/", MetricsApi.as_view(), name="api-metrics"),
+]

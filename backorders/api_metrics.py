@@ -1,0 +1,24 @@
+"""GET /api/v1/metrics/?days=30 — the overview's KPIs and chart series as JSON (staff only)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.authentication import IsStaff
+
+from .metrics import metrics_payload
+
+
+class MetricsQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=365, default=30)
+
+
+class MetricsApi(APIView):
+    permission_classes = [IsStaff]
+
+    def get(self, request):
+        query = MetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(metrics_payload(days=query.validated_data["days"]))

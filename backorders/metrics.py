@@ -1,0 +1,395 @@
+"""Every dashboard KPI, defined once. The overview page and ``GET /api/v1/metrics/`` both read from here.
+
+All numbers are computed by the database (aggregates over indexed ranges); Python only walks the
+handful of result rows (one per day, bucket or product), never orders.
+
+A *period* of N days is the half-open window ``[now − N days, now)``; the *previous period* is the N
+days before it. "Closed" means a backorder stopped waiting: allocated (stock reserved), fulfilled
+or cancelled — whichever happened first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from .models import Backorder
+
+PERIODS = (7, 30, 90)
+AGING_BUCKETS = (("0–7 days", 0, 7), ("8–14 days", 8, 14), ("15–30 days", 15, 30), (">30 days", 31, None))
+
+OUTSTANDING = F("quantity") - F("quantity_allocated") - F("quantity_cancelled")
+CLOSED_AT = Coalesce("allocated_at", "fulfilled_at", "cancelled_at")
+MONEY = DecimalField(max_digits=18, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def last(cls, days: int, *, now: datetime | None = None) -> Period:
+        end = now or timezone.now()
+        return cls(start=end - timedelta(days=days), end=end)
+
+    @property
+    def previous(self) -> Period:
+        return Period(start=self.start - (self.end - self.start), end=self.start)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    definition: str
+    unit: str  # "percent" (0–1 ratio), "days", "count", "units", "money"
+    value: float | int | Decimal | None
+    previous: float | int | Decimal | None
+    # True when a rise is good news (fill rate), False when it is bad (backorder rate), None when neutral.
+    higher_is_better: bool | None = None
+
+    @property
+    def change(self):
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def trend(self) -> str:
+        """ "good", "bad" or "flat" — for colouring the change on the card."""
+        change = self.change
+        if not change or self.higher_is_better is None:
+            return "flat"
+        return "good" if (change > 0) == self.higher_is_better else "bad"
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["change"] = self.change
+        for key in ("value", "previous", "change"):
+            if isinstance(data[key], Decimal):
+                data[key] = str(data[key])
+        return data
+
+
+def _ratio(numerator, denominator) -> float | None:
+    if not denominator:
+        return None
+    return round(float(numerator or 0) / float(denominator), 4)
+
+
+def _days(delta: timedelta | None) -> float | None:
+    return None if delta is None else round(delta.total_seconds() / 86400, 2)
+
+
+# --- the building blocks, one query each ----------------------------------------------------------
+
+
+def placement_counts(period: Period) -> dict:
+    """Order lines and units ordered in the period, and how many of them went on backorder at once."""
+    from orders.models import OrderLine
+
+    lines = OrderLine.objects.filter(order__placed_at__gte=period.start, order__placed_at__lt=period.end).aggregate(
+        lines=Count("id"), units=Coalesce(Sum("quantity"), 0)
+    )
+    # A backorder is created in the same transaction as its order (created_at = placement time).
+    backordered = Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end).aggregate(
+        lines=Count("id"), units=Coalesce(Sum("quantity"), 0)
+    )
+    return {
+        "lines": lines["lines"],
+        "units": lines["units"],
+        "backordered_lines": backordered["lines"],
+        "backordered_units": backordered["units"],
+    }
+
+
+def _duration(end_field: str):
+    return ExpressionWrapper(F(end_field) - F("created_at"), output_field=DurationField())
+
+
+def duration_stats(period: Period, *, end_field: str) -> dict:
+    """Average and 90th percentile (nearest rank) of created → ``end_field`` for backorders that reached
+    ``end_field`` within the period."""
+    qs = Backorder.objects.filter(**{f"{end_field}__gte": period.start, f"{end_field}__lt": period.end})
+    stats = qs.aggregate(n=Count("id"), avg=_avg_duration(end_field))
+    n = stats["n"]
+    p90 = None
+    if n:
+        rank = math.ceil(0.9 * n)  # nearest-rank percentile: the smallest value with ≥ 90 % at or below it
+        p90 = qs.annotate(d=_duration(end_field)).order_by("d").values_list("d", flat=True)[rank - 1]
+    return {"count": n, "avg_days": _days(stats["avg"]), "p90_days": _days(p90)}
+
+
+def _avg_duration(end_field: str):
+    from django.db.models import Avg
+
+    return Avg(_duration(end_field))
+
+
+def open_backorders() -> dict:
+    """Backorders waiting right now: how many, units still missing, and their value at the order price."""
+    row = Backorder.objects.filter(status__in=Backorder.WAITING).aggregate(
+        count=Count("id"),
+        units=Coalesce(Sum(OUTSTANDING), 0),
+        value=Coalesce(
+            Sum(ExpressionWrapper(OUTSTANDING * F("order_line__unit_price"), output_field=MONEY)),
+            Value(Decimal("0")),
+            output_field=MONEY,
+        ),
+    )
+    return {"count": row["count"], "units": row["units"], "value": Decimal(row["value"]).quantize(Decimal("0.01"))}
+
+
+def open_backorders_at(moment: datetime) -> dict:
+    """Backorders that were waiting at ``moment`` (created before, not yet closed), at their full backordered
+    quantity — the best the history allows (partial allocations are not dated)."""
+    row = (
+        Backorder.objects.filter(created_at__lt=moment)
+        .annotate(closed_at=CLOSED_AT)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=moment))
+        .aggregate(
+            count=Count("id"),
+            units=Coalesce(Sum("quantity"), 0),
+            value=Coalesce(
+                Sum(ExpressionWrapper(F("quantity") * F("order_line__unit_price"), output_field=MONEY)),
+                Value(Decimal("0")),
+                output_field=MONEY,
+            ),
+        )
+    )
+    return {"count": row["count"], "units": row["units"], "value": Decimal(row["value"]).quantize(Decimal("0.01"))}
+
+
+def on_time_promise(period: Period) -> dict:
+    """Of the backorders allocated in the period that had been given a date, how many were allocated by the
+    first date promised."""
+    row = Backorder.objects.filter(
+        allocated_at__gte=period.start, allocated_at__lt=period.end, eta_first__isnull=False
+    ).aggregate(
+        promised=Count("id"),
+        on_time=Count("id", filter=Q(eta_first__gte=TruncDate("allocated_at"))),
+    )
+    return row
+
+
+def notification_counts(period: Period) -> dict:
+    from django.db import connection
+
+    from notifications.models import Notification
+
+    # Until the notifications app ships its migration there is no outbox table: report "no data".
+    if Notification._meta.db_table not in connection.introspection.table_names():
+        return {"sent": None, "failed": None}
+    row = Notification.objects.filter(created_at__gte=period.start, created_at__lt=period.end).aggregate(
+        sent=Count("id", filter=Q(status=Notification.Status.SENT)),
+        failed=Count("id", filter=Q(status=Notification.Status.FAILED)),
+    )
+    return row
+
+
+# --- the KPI cards ---------------------------------------------------------------------------------
+
+
+def kpis(*, days: int = 30, now: datetime | None = None) -> list[Kpi]:
+    period = Period.last(days, now=now)
+    prev = period.previous
+    cur_p, prev_p = placement_counts(period), placement_counts(prev)
+    cur_alloc, prev_alloc = (
+        duration_stats(period, end_field="allocated_at"),
+        duration_stats(prev, end_field="allocated_at"),
+    )
+    cur_ful, prev_ful = duration_stats(period, end_field="fulfilled_at"), duration_stats(prev, end_field="fulfilled_at")
+    open_now, open_then = open_backorders(), open_backorders_at(period.start)
+    cur_ot, prev_ot = on_time_promise(period), on_time_promise(prev)
+    cur_n, prev_n = notification_counts(period), notification_counts(prev)
+
+    def fill(p):
+        return _ratio(p["lines"] - p["backordered_lines"], p["lines"]) if p["lines"] else None
+
+    return [
+        Kpi("backorder_rate_units", "Backorder rate (units)",
+            "Share of units ordered in the period that could not be allocated at once and went on backorder.",
+            "percent", _ratio(cur_p["backordered_units"], cur_p["units"]),
+            _ratio(prev_p["backordered_units"], prev_p["units"]), False),
+        Kpi("backorder_rate_lines", "Backorder rate (lines)",
+            "Share of order lines placed in the period that went (fully or partly) on backorder.",
+            "percent", _ratio(cur_p["backordered_lines"], cur_p["lines"]),
+            _ratio(prev_p["backordered_lines"], prev_p["lines"]), False),
+        Kpi("line_fill_rate", "Line fill rate",
+            "Share of order lines placed in the period that were filled completely from stock at once.",
+            "percent", fill(cur_p), fill(prev_p), True),
+        Kpi("time_to_allocate_avg", "Avg time to allocate",
+            "Average days from backorder to stock reserved, for backorders allocated in the period.",
+            "days", cur_alloc["avg_days"], prev_alloc["avg_days"], False),
+        Kpi("time_to_allocate_p90", "P90 time to allocate",
+            "90 % of backorders allocated in the period waited at most this many days (nearest rank).",
+            "days", cur_alloc["p90_days"], prev_alloc["p90_days"], False),
+        Kpi("time_to_fulfil_avg", "Avg time to fulfil",
+            "Average days from backorder to shipped, for backorders fulfilled in the period.",
+            "days", cur_ful["avg_days"], prev_ful["avg_days"], False),
+        Kpi("time_to_fulfil_p90", "P90 time to fulfil",
+            "90 % of backorders fulfilled in the period took at most this many days to ship (nearest rank).",
+            "days", cur_ful["p90_days"], prev_ful["p90_days"], False),
+        Kpi("open_backorders", "Open backorders",
+            "Backorders waiting for stock now (change: against the start of the period).",
+            "count", open_now["count"], open_then["count"], False),
+        Kpi("open_units", "Open backordered units",
+            "Units still missing on waiting backorders now (then: full backordered quantity of those waiting).",
+            "units", open_now["units"], open_then["units"], False),
+        Kpi("open_value", "Cash tied up",
+            "Value of the missing units at the order price — revenue waiting on stock.",
+            "money", open_now["value"], open_then["value"], False),
+        Kpi("on_time_promise_rate", "On-time promise rate",
+            "Of backorders allocated in the period that had a promised date, the share allocated by the first one.",
+            "percent", _ratio(cur_ot["on_time"], cur_ot["promised"]), _ratio(prev_ot["on_time"], prev_ot["promised"]),
+            True),
+        Kpi("notifications_sent", "Notifications sent",
+            "Customer messages (email or webhook) created in the period and delivered.",
+            "count", cur_n["sent"], prev_n["sent"], None),
+        Kpi("notifications_failed", "Notifications failed",
+            "Customer messages created in the period that gave up after every retry.",
+            "count", cur_n["failed"], prev_n["failed"], False),
+    ]  # fmt: skip
+
+
+# --- the charts --------------------------------------------------------------------------------
+
+
+def _day_range(period: Period) -> list[date]:
+    first = timezone.localdate(period.start)
+    last = timezone.localdate(period.end)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def opened_closed_per_day(*, days: int = 30, now: datetime | None = None) -> list[dict]:
+    """Backorders opened (created) and closed (allocated, fulfilled or cancelled) per calendar day."""
+    period = Period.last(days, now=now)
+    opened = dict(
+        Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    closed = dict(
+        Backorder.objects.annotate(closed_at=CLOSED_AT)
+        .filter(closed_at__gte=period.start, closed_at__lt=period.end)
+        .annotate(day=TruncDate("closed_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    return [{"day": d, "opened": opened.get(d, 0), "closed": closed.get(d, 0)} for d in _day_range(period)]
+
+
+def open_value_per_day(*, days: int = 30, now: datetime | None = None) -> list[dict]:
+    """Value of backorders open at the end of each day (full backordered quantity × order price).
+
+    Walks back from today's open value with the value opened and closed per day (one grouped query each),
+    so the cost does not grow with the number of days.
+    """
+    period = Period.last(days, now=now)
+    value_expr = ExpressionWrapper(F("quantity") * F("order_line__unit_price"), output_field=MONEY)
+    current = open_backorders_at(period.end)["value"]
+    opened = dict(
+        Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(v=Sum(value_expr))
+        .values_list("day", "v")
+    )
+    closed = dict(
+        Backorder.objects.annotate(closed_at=CLOSED_AT)
+        .filter(closed_at__gte=period.start, closed_at__lt=period.end)
+        .annotate(day=TruncDate("closed_at"))
+        .values("day")
+        .annotate(v=Sum(value_expr))
+        .values_list("day", "v")
+    )
+    points = []
+    value = Decimal(current)
+    for day in reversed(_day_range(period)):
+        points.append({"day": day, "value": value.quantize(Decimal("0.01"))})
+        # The value at the end of the day before = this day's end − opened today + closed today.
+        value = value - Decimal(opened.get(day) or 0) + Decimal(closed.get(day) or 0)
+    points.reverse()
+    return points
+
+
+def aging_buckets(*, now: datetime | None = None) -> list[dict]:
+    """Waiting backorders by age (days since created): 0–7, 8–14, 15–30, >30."""
+    now = now or timezone.now()
+    whens = []
+    for index, (_, low, high) in enumerate(AGING_BUCKETS):
+        # Age in whole days d is in [low, high] ⇔ created_at in (now − (high+1) days, now − low days].
+        condition = Q(created_at__lte=now - timedelta(days=low))
+        if high is not None:
+            condition &= Q(created_at__gt=now - timedelta(days=high + 1))
+        whens.append(When(condition, then=Value(index)))
+    rows = dict(
+        Backorder.objects.filter(status__in=Backorder.WAITING)
+        .annotate(bucket=Case(*whens, default=Value(0), output_field=IntegerField()))
+        .values("bucket")
+        .annotate(n=Count("id"), units=Sum(OUTSTANDING))
+        .values_list("bucket", "n")
+    )
+    return [{"label": label, "count": rows.get(i, 0)} for i, (label, _, _) in enumerate(AGING_BUCKETS)]
+
+
+def top_backordered_products(*, limit: int = 10) -> list[dict]:
+    """Products with the most units waiting on backorder now."""
+    return list(
+        Backorder.objects.filter(status__in=Backorder.WAITING)
+        .values("product_id", "product__sku", "product__name")
+        .annotate(units=Sum(OUTSTANDING), backorders=Count("id"))
+        .order_by("-units", "product__sku")[:limit]
+    )
+
+
+def metrics_payload(*, days: int = 30, now: datetime | None = None) -> dict:
+    """Everything the overview shows, as plain JSON-able data (used by the metrics API)."""
+    period = Period.last(days, now=now)
+    return {
+        "days": days,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "previous_period": {"start": period.previous.start.isoformat(), "end": period.previous.end.isoformat()},
+        "kpis": {k.key: k.as_dict() for k in kpis(days=days, now=now)},
+        "charts": {
+            "opened_closed_per_day": [
+                {**row, "day": row["day"].isoformat()} for row in opened_closed_per_day(days=days, now=now)
+            ],
+            "open_value_per_day": [
+                {"day": row["day"].isoformat(), "value": str(row["value"])}
+                for row in open_value_per_day(days=days, now=now)
+            ],
+            "aging_buckets": aging_buckets(now=now),
+            "top_products": [
+                {
+                    "sku": r["product__sku"],
+                    "name": r["product__name"],
+                    "units": r["units"],
+                    "backorders": r["backorders"],
+                }
+                for r in top_backordered_products()
+            ],
+        },
+    }
