@@ -135,6 +135,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStatusEnum": "inventory.models.Product.Status",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "BackorderStatusEnum": "backorders.models.Backorder.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -163,6 +168,11 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["notifications-relay"] = {"task": "notifications.tasks.notifications_relay", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["notifications-periodic"] = {
+    "task": "notifications.tasks.notifications_periodic",
+    "schedule": 3600.0,
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -179,6 +189,30 @@ OMS = {
     "MAX_LINE_QUANTITY": env_int("OMS_MAX_LINE_QUANTITY", 100_000),
     "MAX_ORDER_LINES": env_int("OMS_MAX_ORDER_LINES", 200),
     "DEFAULT_CURRENCY": os.environ.get("OMS_DEFAULT_CURRENCY", "EUR"),
+    # --- customer notifications (docs/notifications.md) ---
+    # An ETA that moves later by more than this many days is announced (an earlier ETA always is).
+    "NOTIFY_ETA_CHANGE_THRESHOLD_DAYS": env_int("OMS_NOTIFY_ETA_CHANGE_THRESHOLD_DAYS", 1),
+    "NOTIFY_REGULAR_UPDATE_DAYS": env_int("OMS_NOTIFY_REGULAR_UPDATE_DAYS", 7),
+    # Waiting longer than this (or an ETA further out than this from the order date) earns an incentive.
+    "NOTIFY_LONG_DELAY_DAYS": env_int("OMS_NOTIFY_LONG_DELAY_DAYS", 21),
+    # Incentive rule: kind, percent of the backordered value, capped at an amount.
+    "NOTIFY_INCENTIVE_KIND": os.environ.get("OMS_NOTIFY_INCENTIVE_KIND", "discount_code"),
+    "NOTIFY_INCENTIVE_PERCENT": env_int("OMS_NOTIFY_INCENTIVE_PERCENT", 10),
+    "NOTIFY_INCENTIVE_MAX_AMOUNT": env_int("OMS_NOTIFY_INCENTIVE_MAX_AMOUNT", 50),
+    "NOTIFY_CANCELLATION_PAYMENT_TEXT": os.environ.get(
+        "OMS_NOTIFY_CANCELLATION_PAYMENT_TEXT",
+        "You will not be charged for the cancelled items. If you have already paid for them, "
+        "the money goes back to your original payment method within 5 to 10 working days.",
+    ),
+    "NOTIFY_MAX_ATTEMPTS": env_int("OMS_NOTIFY_MAX_ATTEMPTS", 6),
+    "NOTIFY_RETRY_BASE_SECONDS": env_int("OMS_NOTIFY_RETRY_BASE_SECONDS", 30),
+    "NOTIFY_RETRY_MAX_SECONDS": env_int("OMS_NOTIFY_RETRY_MAX_SECONDS", 3600),
+    "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": env_int("OMS_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
+    # The relay leaves rows younger than this to the task enqueued at commit.
+    "NOTIFY_SWEEP_GRACE_SECONDS": env_int("OMS_NOTIFY_SWEEP_GRACE_SECONDS", 30),
+    # A row claimed by the relay but not delivered within this time is offered again (lost message).
+    "NOTIFY_CLAIM_TIMEOUT_SECONDS": env_int("OMS_NOTIFY_CLAIM_TIMEOUT_SECONDS", 600),
+    "NOTIFY_RELAY_BATCH": env_int("OMS_NOTIFY_RELAY_BATCH", 500),
 }
 
 LOGGING = {

@@ -1,0 +1,114 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+
+class Notification(models.Model):
+    """One message to one customer over one channel: the transactional outbox row.
+
+    Written in the same transaction as the change that causes it; a Celery task delivers it after
+    commit, and a periodic relay picks up whatever was not delivered (broker down, worker lost).
+    """
+
+    class Event(models.TextChoices):
+        BACKORDER_CREATED = "backorder_created", "Backorder created"
+        ETA_CHANGED = "eta_changed", "Expected date changed"
+        READY = "ready", "Allocated, ready to ship"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+        SUBSTITUTE_ACCEPTED = "substitute_accepted", "Switched to an alternative"
+        REGULAR_UPDATE = "regular_update", "Regular update"
+        INCENTIVE = "incentive", "Long-delay incentive"
+        MANUAL_UPDATE = "manual_update", "Update from our team"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"  # claimed by the relay and handed to a worker
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    customer = models.ForeignKey("orders.Customer", on_delete=models.PROTECT, related_name="notifications")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="notifications")
+    backorder = models.ForeignKey(
+        "backorders.Backorder", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    event = models.CharField(max_length=24, choices=Event.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The same cause always yields the same key, so it can never produce two notifications.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    recipient = models.CharField(max_length=500, blank=True)  # email address or webhook URL
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)  # webhook body
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="notification_sent_has_sent_at"
+            ),
+        ]
+        indexes = [
+            # The relay's work queue: due rows that still need delivering.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="notification_due_idx",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["order", "created_at"], name="notification_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} → {self.channel} ({self.status})"
+
+
+class NotificationPreference(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        # Only when the order's sales channel has a webhook: the storefront tells the customer itself.
+        WEBHOOK = "webhook", "Through the shop (webhook)"
+
+    customer = models.OneToOneField("orders.Customer", on_delete=models.CASCADE, related_name="notification_preference")
+    regular_updates = models.BooleanField(default=True, help_text="Send a status update every few days.")
+    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.customer_id}"
+
+
+class Incentive(models.Model):
+    """A thank-you for a long wait, generated once per backorder."""
+
+    class Kind(models.TextChoices):
+        DISCOUNT_CODE = "discount_code", "Discount code"
+        STORE_CREDIT = "store_credit", "Store credit"
+
+    backorder = models.OneToOneField("backorders.Backorder", on_delete=models.PROTECT, related_name="incentive")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    code = models.CharField(max_length=40, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=Decimal("0")), name="incentive_amount_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code}"

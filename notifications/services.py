@@ -1,8 +1,518 @@
-"""Customer notifications (transactional outbox). Filled in by the notifications issue."""
+"""Customer notifications: the transactional outbox.
+
+Every write here happens in the caller's transaction: a Notification row per customer-facing update
+and channel, with a dedupe key so the same cause can never produce two rows. After commit a Celery
+task per row delivers it (``notifications.delivery``); if the broker is down the rows simply wait
+for the relay (``notifications_relay_claim``), which a beat schedule runs every minute.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-def notifications_from_backorder_events(*, events) -> None:
-    """Write the outbox rows that these backorder events cause, in the caller's transaction."""
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from config.errors import InvalidInput, InvalidTransition
+
+from .models import Incentive, Notification, NotificationPreference
+from .rendering import build_payload, render_email
+
+logger = logging.getLogger(__name__)
+
+E = Notification.Event
+# Events a customer cannot switch off: they change what the customer receives or pays.
+OPTIONAL_EVENTS = {E.REGULAR_UPDATE}
+
+
+def _conf(name: str):
+    return settings.OMS[name]
+
+
+# --- the hook: backorder events → outbox rows --------------------------------------------------
+
+
+def _parse_date(value) -> date | None:
+    if not value:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def eta_change_is_news(*, old: date | None, new: date | None) -> tuple[bool, str]:
+    """Whether an ETA change is worth telling the customer, and which way it moved."""
+    if old == new:
+        return False, "same"
+    if old is None:
+        return True, "confirmed"
+    if new is None:
+        return True, "unknown"
+    if new < old:
+        return True, "earlier"
+    return (new - old).days > _conf("NOTIFY_ETA_CHANGE_THRESHOLD_DAYS"), "later"
+
+
+def _notify_event_for(event) -> str | None:
+    """Which customer notification a backorder event causes (None: internal only)."""
+    kind = event.kind
+    if kind == "created":
+        return E.BACKORDER_CREATED
+    if kind == "allocated":
+        return E.READY
+    if kind == "fulfilled":
+        return E.SHIPPED
+    if kind == "cancelled":
+        return E.SUBSTITUTE_ACCEPTED if (event.data or {}).get("substitute") else E.CANCELLED
+    if kind == "eta_changed":
+        data = event.data or {}
+        news, _ = eta_change_is_news(old=_parse_date(data.get("old")), new=_parse_date(data.get("new")))
+        return E.ETA_CHANGED if news else None
+    if kind == "note" and (event.data or {}).get("customer_update"):
+        return E.MANUAL_UPDATE
+    # partially_allocated, deallocated, priority_changed, internal notes: nothing the customer must act on.
     return None
+
+
+def notifications_from_backorder_events(*, events) -> list[Notification]:
+    """Write the outbox rows that these backorder events cause, in the caller's transaction.
+
+    Events of one call are grouped per order and notification kind, so placing an order with three
+    short lines sends one "backorder created" message listing all three.
+    """
+    from backorders.models import Backorder
+
+    relevant = [(event, kind) for event in events if (kind := _notify_event_for(event))]
+    if not relevant:
+        return []
+    backorders = {
+        b.pk: b
+        for b in Backorder.objects.select_related("order__customer", "order__channel", "product").filter(
+            pk__in={event.backorder_id for event, _ in relevant}
+        )
+    }
+    groups: dict[tuple[int, str], list] = defaultdict(list)
+    for event, kind in relevant:
+        backorder = backorders[event.backorder_id]
+        groups[(backorder.order_id, kind)].append((event, backorder))
+
+    written: list[Notification] = []
+    for (order_id, kind), members in groups.items():
+        members.sort(key=lambda m: m[0].pk)
+        first_event = members[0][0]
+        # An order's backorders are all created when it is placed: one "created" message per order.
+        key = f"{kind}:o{order_id}" if kind == E.BACKORDER_CREATED else f"{kind}:o{order_id}:e{first_event.pk}"
+        items = [_item(backorder, event) for event, backorder in members]
+        data: dict[str, Any] = {}
+        if kind == E.CANCELLED:
+            data["payment_text"] = _conf("NOTIFY_CANCELLATION_PAYMENT_TEXT")
+            reasons = sorted({(e.data or {}).get("reason") or "" for e, _ in members} - {""})
+            data["reason"] = "; ".join(reasons)
+        elif kind == E.SUBSTITUTE_ACCEPTED:
+            data["substitute"] = first_event.data["substitute"]
+        elif kind == E.MANUAL_UPDATE:
+            data["note"] = first_event.data.get("note", "")
+        written += _outbox_write(
+            order=members[0][1].order,
+            backorders=[b for _, b in members],
+            event=kind,
+            key=key,
+            items=items,
+            data=data,
+        )
+        if kind == E.ETA_CHANGED:
+            for _, backorder in members:
+                written += incentive_grant_if_due(backorder=backorder)
+    return written
+
+
+def _item(backorder, event=None) -> dict[str, Any]:
+    item = {
+        "backorder_id": backorder.pk,
+        "sku": backorder.product.sku,
+        "name": backorder.product.name,
+        "quantity": backorder.quantity,
+        "waiting": backorder.quantity_outstanding,
+        "status": backorder.status,
+        "eta": backorder.eta,
+        "eta_basis": backorder.eta_basis,
+    }
+    if event is not None:
+        if event.quantity is not None:
+            item["quantity"] = event.quantity
+        if event.kind == "eta_changed":
+            data = event.data or {}
+            old, new = _parse_date(data.get("old")), _parse_date(data.get("new"))
+            item.update(old_eta=old, new_eta=new, eta=new, eta_direction=eta_change_is_news(old=old, new=new)[1])
+            if data.get("basis"):
+                item["eta_basis"] = data["basis"]
+    return item
+
+
+def _preferences(customer_ids) -> dict[int, NotificationPreference]:
+    return {p.customer_id: p for p in NotificationPreference.objects.filter(customer_id__in=set(customer_ids))}
+
+
+def _channels_for(*, order, preference: NotificationPreference | None) -> list[tuple[str, str]]:
+    """(channel, recipient) pairs for an order's customer.
+
+    The storefront's webhook always hears (it keeps its own view of the order up to date). E-mail goes
+    out unless the customer chose to hear through the shop and the shop has a webhook to tell them.
+    """
+    channels = []
+    sales_channel = order.channel
+    has_webhook = bool(sales_channel and sales_channel.is_active and sales_channel.webhook_url)
+    prefers_shop = preference is not None and preference.preferred_channel == NotificationPreference.Channel.WEBHOOK
+    if order.customer.email and not (prefers_shop and has_webhook):
+        channels.append((Notification.Channel.EMAIL, order.customer.email))
+    if has_webhook:
+        channels.append((Notification.Channel.WEBHOOK, sales_channel.webhook_url))
+    return channels
+
+
+def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
+    """Render and insert one row per channel (skipping keys that exist), then enqueue them after commit."""
+    from backorders.substitutes import alternatives_for_products
+
+    preference = _preferences([order.customer_id]).get(order.customer_id)
+    if event in OPTIONAL_EVENTS and preference is not None and not preference.regular_updates:
+        return []
+    channels = _channels_for(order=order, preference=preference)
+    if not channels:
+        return []
+    waiting_products = [b.product_id for b in backorders if b.is_waiting]
+    alternatives = alternatives_for_products(waiting_products) if waiting_products else {}
+    product_of = {b.pk: b.product_id for b in backorders}
+    for item in items:
+        item["alternatives"] = [a.as_dict() for a in alternatives.get(product_of[item["backorder_id"]], [])]
+    incentives = {i.backorder_id: i for i in Incentive.objects.filter(backorder__in=[b.pk for b in backorders])}
+    for item in items:
+        incentive = incentives.get(item["backorder_id"])
+        item["incentive"] = _incentive_dict(incentive) if incentive else None
+    context = {
+        "order": order,
+        "customer": order.customer,
+        "items": items,
+        "data": data,
+        "occurred_at": timezone.now(),
+        "shipping_now": _shipping_now(order) if event == E.BACKORDER_CREATED else [],
+    }
+    now = timezone.now()
+    rows = []
+    subject = text = html = ""
+    for channel, recipient in channels:
+        dedupe_key = f"{key}:{channel}"
+        row = Notification(
+            customer_id=order.customer_id,
+            order=order,
+            backorder=backorders[0] if len(backorders) == 1 else None,
+            event=event,
+            channel=channel,
+            dedupe_key=dedupe_key,
+            recipient=recipient,
+            next_attempt_at=now,
+        )
+        if channel == Notification.Channel.EMAIL:
+            if not subject:
+                subject, text, html = render_email(event=event, context=context)
+            row.subject, row.body_text, row.body_html = subject, text, html
+        else:
+            row.payload = build_payload(event=event, dedupe_key=dedupe_key, context=context)
+        rows.append(row)
+    # ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that would abort the caller.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    written = list(
+        Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows], status=Notification.Status.PENDING)
+    )
+    notifications_enqueue_on_commit(notification_ids=[n.pk for n in written])
+    return written
+
+
+def _shipping_now(order) -> list[dict]:
+    from orders.models import OrderLine
+
+    return [
+        {"sku": line.product.sku, "name": line.product.name, "quantity": line.quantity_allocated}
+        for line in OrderLine.objects.filter(order=order, quantity_allocated__gt=0).select_related("product")
+    ]
+
+
+def _incentive_dict(incentive: Incentive) -> dict[str, Any]:
+    return {
+        "kind": incentive.kind,
+        "kind_display": incentive.get_kind_display(),
+        "code": incentive.code,
+        "amount": str(incentive.amount),
+        "currency": incentive.currency,
+    }
+
+
+# --- enqueue after commit ---------------------------------------------------------------------
+
+
+def notifications_enqueue_on_commit(*, notification_ids: list[int]) -> None:
+    if notification_ids:
+        transaction.on_commit(lambda ids=tuple(notification_ids): notifications_enqueue(notification_ids=ids))
+
+
+def notifications_enqueue(*, notification_ids, countdown: float | None = None) -> int:
+    """Publish a send task per row. Never raises: a broker that is down leaves the rows pending for the
+    relay, and the change that caused them has already committed. Returns how many were published."""
+    from .tasks import notification_send
+
+    published = 0
+    for notification_id in notification_ids:
+        try:
+            notification_send.apply_async(args=[notification_id], countdown=countdown)
+        except Exception:  # noqa: BLE001 — whatever the broker raised, the row waits for the relay
+            logger.warning(
+                "Could not enqueue notification %s; the relay will pick it up", notification_id, exc_info=True
+            )
+            break
+        published += 1
+    return published
+
+
+# --- the relay ----------------------------------------------------------------------------------
+
+
+def notifications_relay_claim(*, batch: int | None = None) -> list[int]:
+    """Claim due rows for delivery (SELECT … FOR UPDATE SKIP LOCKED: several relays share the work).
+
+    Due: pending and past its next attempt (first attempts get a grace period for the task enqueued at
+    commit), or claimed earlier but never delivered (a lost message or a worker that died).
+    """
+    now = timezone.now()
+    grace = timedelta(seconds=_conf("NOTIFY_SWEEP_GRACE_SECONDS"))
+    stale = now - timedelta(seconds=_conf("NOTIFY_CLAIM_TIMEOUT_SECONDS"))
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(status=Notification.Status.PENDING, next_attempt_at__lte=now - grace)
+                | Q(status=Notification.Status.SENDING, claimed_at__lte=stale)
+            )
+            .order_by("next_attempt_at", "id")
+            .values_list("pk", flat=True)[: batch or _conf("NOTIFY_RELAY_BATCH")]
+        )
+        if ids:
+            Notification.objects.filter(pk__in=ids).update(status=Notification.Status.SENDING, claimed_at=now)
+    return ids
+
+
+def notifications_relay(*, batch: int | None = None, max_rows: int = 50_000) -> int:
+    """Claim and enqueue due rows until none are left. Rows that could not be published go back to pending."""
+    total = 0
+    while total < max_rows:
+        ids = notifications_relay_claim(batch=batch)
+        if not ids:
+            break
+        published = notifications_enqueue(notification_ids=ids)
+        total += published
+        if published < len(ids):
+            Notification.objects.filter(pk__in=ids[published:], status=Notification.Status.SENDING).update(
+                status=Notification.Status.PENDING, claimed_at=None
+            )
+            break
+    return total
+
+
+# --- staff actions ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def notification_retry(*, notification: Notification, user=None) -> Notification:
+    """Give a failed (or stuck) notification a fresh set of attempts, and send it after commit."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.status == Notification.Status.SENT:
+        raise InvalidTransition(
+            f"Notification {notification.pk} was already sent; it is never sent twice.",
+            details={"status": notification.status},
+        )
+    notification.status = Notification.Status.PENDING
+    notification.attempts = 0
+    notification.next_attempt_at = timezone.now()
+    notification.claimed_at = None
+    notification.save(update_fields=["status", "attempts", "next_attempt_at", "claimed_at"])
+    notifications_enqueue_on_commit(notification_ids=[notification.pk])
+    return notification
+
+
+MAX_NOTE_LENGTH = 2000
+
+
+@transaction.atomic
+def notification_manual_update(*, backorder, note: str, user) -> list[Notification]:
+    """Staff send the customer a free-text update about a backorder (recorded as a backorder event)."""
+    from backorders.models import BackorderEvent
+    from backorders.services import backorder_event_record
+
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("Write the update for the customer (note is empty).", details={"note": ""})
+    if len(note) > MAX_NOTE_LENGTH:
+        raise InvalidInput(
+            f"The update is too long ({len(note)} characters, at most {MAX_NOTE_LENGTH}).",
+            details={"max_length": MAX_NOTE_LENGTH},
+        )
+    event = backorder_event_record(
+        backorder=backorder,
+        kind=BackorderEvent.Kind.NOTE,
+        message=f"Update sent to the customer: {note[:400]}",
+        data={"customer_update": True, "note": note},
+        user=user,
+    )
+    return list(
+        Notification.objects.filter(dedupe_key__startswith=f"{E.MANUAL_UPDATE}:o{backorder.order_id}:e{event.pk}:")
+    )
+
+
+@transaction.atomic
+def notification_preference_set(*, customer, regular_updates: bool | None = None, preferred_channel: str | None = None):
+    if preferred_channel is not None and preferred_channel not in NotificationPreference.Channel.values:
+        raise InvalidInput(
+            f"Preferred channel must be one of {', '.join(NotificationPreference.Channel.values)}.",
+            details={"preferred_channel": preferred_channel},
+        )
+    preference, _ = NotificationPreference.objects.get_or_create(customer=customer)
+    if regular_updates is not None:
+        preference.regular_updates = bool(regular_updates)
+    if preferred_channel is not None:
+        preference.preferred_channel = preferred_channel
+    preference.save()
+    return preference
+
+
+# --- periodic: regular updates and long-delay incentives ---------------------------------------
+
+
+def _waiting_backorders():
+    from backorders.models import Backorder
+
+    return Backorder.objects.filter(status__in=Backorder.WAITING).select_related(
+        "order__customer", "order__channel", "product"
+    )
+
+
+def notifications_regular_updates(*, now: datetime | None = None) -> int:
+    """A status update for every backorder that has waited another N days. Returns rows written.
+
+    The key holds the period number, so running this every hour (or twice) writes one update per period.
+    """
+    now = now or timezone.now()
+    every = _conf("NOTIFY_REGULAR_UPDATE_DAYS")
+    if every <= 0:
+        return 0
+    recent = Notification.objects.filter(
+        backorder=OuterRef("pk"), event=E.REGULAR_UPDATE, created_at__gt=now - timedelta(days=every)
+    )
+    opted_out = NotificationPreference.objects.filter(customer=OuterRef("order__customer"), regular_updates=False)
+    due = (
+        _waiting_backorders()
+        .filter(placed_at__lte=now - timedelta(days=every))
+        .exclude(Exists(recent))
+        .exclude(Exists(opted_out))
+        .order_by("pk")
+    )
+    written = 0
+    for backorder in due.iterator(chunk_size=200):
+        period = (now - backorder.placed_at).days // every
+        with transaction.atomic():
+            item = _item(backorder)
+            item["waiting_days"] = (now - backorder.placed_at).days
+            written += len(
+                _outbox_write(
+                    order=backorder.order,
+                    backorders=[backorder],
+                    event=E.REGULAR_UPDATE,
+                    key=f"{E.REGULAR_UPDATE}:b{backorder.pk}:p{period}",
+                    items=[item],
+                    data={"waiting_days": item["waiting_days"]},
+                )
+            )
+    return written
+
+
+def _incentive_due(backorder, now: datetime) -> str | None:
+    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
+    if long_delay <= 0 or not backorder.is_waiting:
+        return None
+    if backorder.placed_at <= now - timedelta(days=long_delay):
+        return f"waited more than {long_delay} days"
+    if backorder.eta and backorder.eta > (backorder.placed_at + timedelta(days=long_delay)).date():
+        return f"expected more than {long_delay} days after the order"
+    return None
+
+
+def _incentive_amount(backorder) -> Decimal:
+    from orders.models import OrderLine
+
+    unit_price = OrderLine.objects.filter(pk=backorder.order_line_id).values_list("unit_price", flat=True).first()
+    value = (unit_price or Decimal("0")) * backorder.quantity
+    amount = value * Decimal(_conf("NOTIFY_INCENTIVE_PERCENT")) / Decimal(100)
+    amount = min(amount, Decimal(_conf("NOTIFY_INCENTIVE_MAX_AMOUNT")))
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[Notification]:
+    """Create the backorder's incentive once (if its wait is long enough) and tell the customer."""
+    now = now or timezone.now()
+    reason = _incentive_due(backorder, now)
+    if reason is None or Incentive.objects.filter(backorder=backorder).exists():
+        return []
+    kind = _conf("NOTIFY_INCENTIVE_KIND")
+    if kind not in Incentive.Kind.values:
+        kind = Incentive.Kind.DISCOUNT_CODE
+    prefix = "THANKS" if kind == Incentive.Kind.DISCOUNT_CODE else "CREDIT"
+    # ON CONFLICT DO NOTHING on the one-per-backorder key: a concurrent grant is harmless.
+    Incentive.objects.bulk_create(
+        [
+            Incentive(
+                backorder=backorder,
+                kind=kind,
+                code=f"{prefix}-{secrets.token_hex(5).upper()}",
+                amount=_incentive_amount(backorder),
+                currency=backorder.order.currency,
+                reason=reason,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    incentive = Incentive.objects.get(backorder=backorder)
+    item = _item(backorder)
+    return _outbox_write(
+        order=backorder.order,
+        backorders=[backorder],
+        event=E.INCENTIVE,
+        key=f"{E.INCENTIVE}:b{backorder.pk}",
+        items=[item],
+        data={"incentive": _incentive_dict(incentive), "reason": reason},
+    )
+
+
+def incentives_grant_due(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
+    if long_delay <= 0:
+        return 0
+    candidates = (
+        _waiting_backorders()
+        .filter(Q(placed_at__lte=now - timedelta(days=long_delay)) | Q(eta__isnull=False))
+        .exclude(Exists(Incentive.objects.filter(backorder=OuterRef("pk"))))
+        .order_by("pk")
+    )
+    written = 0
+    for backorder in candidates.iterator(chunk_size=200):
+        with transaction.atomic():
+            written += len(incentive_grant_if_due(backorder=backorder, now=now))
+    return written

@@ -1,5 +1,28 @@
 """API v1 routes of this app (mounted under /api/v1/ by config.urls)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns: list = [
+    path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/<int:pk>/", apis.NotificationDetailApi.as_view(), name="notification-detail"),
+    path("notifications/<int:pk>/retry/", apis.NotificationRetryApi.as_view(), name="notification-retry"),
+    path(
+        "backorders/<int:pk>/notifications/",
+        apis.BackorderNotificationsApi.as_view(),
+        name="backorder-notifications",
+    ),
+    path("backorders/<int:pk>/notify/", apis.BackorderNotifyApi.as_view(), name="backorder-notify"),
+    path("backorders/<int:pk>/alternatives/", apis.BackorderAlternativesApi.as_view(), name="backorder-alternatives"),
+    path(
+        "backorders/<int:pk>/accept-substitute/",
+        apis.BackorderAcceptSubstituteApi.as_view(),
+        name="backorder-accept-substitute",
+    ),
+    path(
+        "customers/<str:external_id>/notification-preferences/",
+        apis.CustomerPreferenceApi.as_view(),
+        name="customer-notification-preferences",
+    ),
+]

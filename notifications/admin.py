@@ -1,0 +1,59 @@
+from django.contrib import admin, messages
+
+from config.errors import DomainError
+
+from .models import Incentive, Notification, NotificationPreference
+from .services import notification_retry
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "event", "channel", "status", "attempts", "recipient", "order", "short_error"]
+    list_filter = ["status", "channel", "event", "created_at"]
+    search_fields = ["order__number", "customer__email", "customer__external_id", "dedupe_key", "recipient"]
+    list_select_related = ["order"]
+    date_hierarchy = "created_at"
+    actions = ["retry_selected"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # rows are written by the outbox only
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what customers were told is kept
+
+    @admin.display(description="Error")
+    def short_error(self, obj):
+        return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
+
+    @admin.action(description="Retry the selected notifications (not already sent)")
+    def retry_selected(self, request, queryset):
+        retried, refused = 0, 0
+        for notification in queryset:
+            try:
+                notification_retry(notification=notification, user=request.user)
+                retried += 1
+            except DomainError:
+                refused += 1
+        self.message_user(request, f"{retried} queued for another try.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"{refused} were already sent and were left alone.", messages.WARNING)
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["customer", "regular_updates", "preferred_channel", "updated_at"]
+    list_filter = ["regular_updates", "preferred_channel"]
+    search_fields = ["customer__email", "customer__external_id", "customer__name"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(Incentive)
+class IncentiveAdmin(admin.ModelAdmin):
+    list_display = ["code", "kind", "amount", "currency", "backorder", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["code", "backorder__order__number"]
+    readonly_fields = ["backorder", "kind", "code", "amount", "currency", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,255 @@
+"""API v1 of the outbox, the customer preferences, manual updates and substitute acceptance."""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.authentication import IsChannelOrStaff, IsStaff, request_channel
+
+from .models import Notification, NotificationPreference
+from .selectors import notification_list, notifications_for_backorder
+from .services import notification_manual_update, notification_preference_set, notification_retry
+
+# --- output -------------------------------------------------------------------------------------
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    order = serializers.CharField(source="order.number")
+    customer = serializers.CharField(source="customer.external_id")
+    backorder = serializers.IntegerField(source="backorder_id", allow_null=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "event",
+            "channel",
+            "status",
+            "attempts",
+            "recipient",
+            "subject",
+            "last_error",
+            "next_attempt_at",
+            "sent_at",
+            "created_at",
+            "order",
+            "backorder",
+            "customer",
+            "dedupe_key",
+        ]
+
+
+class NotificationDetailOutput(NotificationOutput):
+    class Meta(NotificationOutput.Meta):
+        fields = [*NotificationOutput.Meta.fields, "body_text", "body_html", "payload"]
+
+
+class NotificationSummaryOutput(serializers.ModelSerializer):
+    """The short form shown inside order and backorder responses."""
+
+    class Meta:
+        model = Notification
+        fields = ["id", "event", "channel", "status", "attempts", "last_error", "sent_at", "created_at"]
+
+
+class PreferenceOutput(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id")
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["customer", "regular_updates", "preferred_channel", "updated_at"]
+
+
+# --- notifications (staff) ----------------------------------------------------------------------
+
+
+class NotificationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Notification.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=Notification.Channel.choices)
+    event = django_filters.ChoiceFilter(choices=Notification.Event.choices)
+    order = django_filters.CharFilter(field_name="order__number")
+    customer = django_filters.CharFilter(field_name="customer__external_id")
+    backorder = django_filters.NumberFilter(field_name="backorder_id")
+
+    class Meta:
+        model = Notification
+        fields = ["status", "channel", "event", "order", "customer", "backorder"]
+
+
+class NotificationListApi(ListAPIView):
+    permission_classes = [IsStaff]
+    serializer_class = NotificationOutput
+    filterset_class = NotificationFilter
+    ordering_fields = ["created_at", "id", "attempts"]
+
+    def get_queryset(self):
+        return notification_list()
+
+
+class NotificationDetailApi(RetrieveAPIView):
+    permission_classes = [IsStaff]
+    serializer_class = NotificationDetailOutput
+
+    def get_queryset(self):
+        return notification_list()
+
+
+class NotificationRetryApi(APIView):
+    permission_classes = [IsStaff]
+
+    def post(self, request, pk: int):
+        notification = get_object_or_404(Notification, pk=pk)
+        notification = notification_retry(notification=notification, user=request.user)
+        return Response(NotificationDetailOutput(notification_list().get(pk=notification.pk)).data)
+
+
+# --- backorders: notifications, manual update, alternatives --------------------------------------
+
+
+def _backorder_for(request, pk: int):
+    from backorders.models import Backorder
+
+    backorder = get_object_or_404(Backorder.objects.select_related("order", "product"), pk=pk)
+    channel = request_channel(request)
+    if channel is not None and backorder.order.channel_id != channel.pk:
+        raise django_http_404()
+    return backorder
+
+
+def django_http_404():
+    from django.http import Http404
+
+    return Http404("Backorder not found.")
+
+
+class BackorderNotificationsApi(ListAPIView):
+    permission_classes = [IsChannelOrStaff]
+    serializer_class = NotificationSummaryOutput
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return notifications_for_backorder(_backorder_for(self.request, self.kwargs["pk"]))
+
+
+class ManualUpdateInput(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, allow_blank=False, trim_whitespace=True)
+
+
+class BackorderNotifyApi(APIView):
+    """Staff send the customer a free-text update about a backorder."""
+
+    permission_classes = [IsStaff]
+
+    def post(self, request, pk: int):
+        backorder = _backorder_for(request, pk)
+        data = ManualUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        notifications = notification_manual_update(
+            backorder=backorder, note=data.validated_data["note"], user=request.user
+        )
+        return Response(NotificationSummaryOutput(notifications, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class AlternativeOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    available = serializers.IntegerField()
+
+
+class BackorderAlternativesApi(APIView):
+    permission_classes = [IsChannelOrStaff]
+
+    def get(self, request, pk: int):
+        from backorders.substitutes import backorder_alternatives
+
+        backorder = _backorder_for(request, pk)
+        return Response(AlternativeOutput(backorder_alternatives(backorder), many=True).data)
+
+
+class AcceptSubstituteInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+
+
+class BackorderAcceptSubstituteApi(APIView):
+    """Switch the units still waiting on a backorder to an in-stock substitute (one transaction)."""
+
+    permission_classes = [IsChannelOrStaff]
+
+    def post(self, request, pk: int):
+        from backorders.substitutes import backorder_accept_substitute
+
+        backorder = _backorder_for(request, pk)
+        data = AcceptSubstituteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        line = backorder_accept_substitute(
+            backorder=backorder,
+            sku=data.validated_data["sku"],
+            user=request.user if request_channel(request) is None else None,
+            channel=request_channel(request),
+        )
+        backorder.refresh_from_db()
+        line.order.refresh_from_db()
+        return Response(
+            {
+                "backorder": {
+                    "id": backorder.pk,
+                    "status": backorder.status,
+                    "quantity": backorder.quantity,
+                    "quantity_allocated": backorder.quantity_allocated,
+                    "quantity_cancelled": backorder.quantity_cancelled,
+                },
+                "substitute_line": {
+                    "id": line.pk,
+                    "sku": line.product.sku,
+                    "quantity": line.quantity,
+                    "quantity_allocated": line.quantity_allocated,
+                    "unit_price": str(line.unit_price),
+                },
+                "order": {"number": line.order.number, "status": line.order.status},
+            }
+        )
+
+
+# --- customer preferences ------------------------------------------------------------------------
+
+
+class PreferenceInput(serializers.Serializer):
+    regular_updates = serializers.BooleanField(required=False)
+    preferred_channel = serializers.ChoiceField(choices=NotificationPreference.Channel.choices, required=False)
+
+
+class CustomerPreferenceApi(APIView):
+    """A customer's notification preferences (a channel sees only customers who ordered through it)."""
+
+    permission_classes = [IsChannelOrStaff]
+
+    def _customer(self, request, external_id: str):
+        from orders.models import Customer
+
+        customer = get_object_or_404(Customer, external_id=external_id)
+        channel = request_channel(request)
+        if channel is not None and not customer.orders.filter(channel=channel).exists():
+            raise django_http_404()
+        return customer
+
+    def get(self, request, external_id: str):
+        customer = self._customer(request, external_id)
+        preference = NotificationPreference.objects.filter(customer=customer).first() or NotificationPreference(
+            customer=customer
+        )
+        return Response(PreferenceOutput(preference).data)
+
+    def put(self, request, external_id: str):
+        customer = self._customer(request, external_id)
+        data = PreferenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        preference = notification_preference_set(customer=customer, **data.validated_data)
+        return Response(PreferenceOutput(preference).data)
+
+    patch = put

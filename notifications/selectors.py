@@ -1,0 +1,23 @@
+"""Reads of the outbox, for the API, the admin and the dashboard."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Notification
+
+
+def notification_list() -> QuerySet[Notification]:
+    return Notification.objects.select_related("customer", "order", "backorder__product").order_by("-created_at", "-id")
+
+
+def notifications_for_order(order) -> QuerySet[Notification]:
+    """Every notification about an order (order-level messages and those about one of its backorders)."""
+    return notification_list().filter(order_id=order.pk)
+
+
+def notifications_for_backorder(backorder) -> QuerySet[Notification]:
+    """Notifications about this backorder, including order-level ones that list it with others."""
+    return notification_list().filter(
+        Q(backorder_id=backorder.pk) | Q(order_id=backorder.order_id, backorder__isnull=True)
+    )

@@ -1,0 +1,26 @@
+"""Celery tasks of the outbox: take ids, call a service. Nothing else."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def notification_send(notification_id: int) -> str:
+    from .delivery import notification_deliver
+
+    return notification_deliver(notification_id=notification_id)
+
+
+@shared_task(ignore_result=True)
+def notifications_relay() -> int:
+    """Beat, every minute: hand every due row that has no task in flight to the workers."""
+    from .services import notifications_relay as relay
+
+    return relay()
+
+
+@shared_task(ignore_result=True)
+def notifications_periodic() -> dict:
+    """Beat, hourly: regular updates for long waits, and long-delay incentives."""
+    from .services import incentives_grant_due, notifications_regular_updates
+
+    return {"regular_updates": notifications_regular_updates(), "incentives": incentives_grant_due()}

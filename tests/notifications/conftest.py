@@ -1,0 +1,122 @@
+"""Fixtures of the notification tests: a real Celery worker, a refusing broker, a local webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings as django_settings
+
+
+@pytest.fixture
+def notify_settings(settings):
+    """Change OMS notification settings for one test: notify_settings(NOTIFY_MAX_ATTEMPTS=2)."""
+
+    def apply(**overrides):
+        settings.OMS = {**django_settings.OMS, **overrides}
+
+    return apply
+
+
+@contextmanager
+def _broker_url(app, url: str):
+    """Point the app's producers at another broker (the connection pools are cached per URL)."""
+    previous = app.conf.broker_url
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+    try:
+        yield
+    finally:
+        app.conf.broker_url = previous
+        app._pool = None
+        app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down():
+    """Inside ``with broker_down():`` every publish fails: nothing listens on port 1."""
+    from config.celery import app
+
+    return lambda: _broker_url(app, "redis://127.0.0.1:1/0")
+
+
+@pytest.fixture
+def live_worker(transactional_db):
+    """Start a real Celery worker (in a thread of this process) on the Redis broker: ``with live_worker():``."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connections
+
+    from config.celery import app
+
+    if not django_settings.CELERY_BROKER_URL:
+        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
+    assert not app.conf.task_always_eager, "mark the test with @pytest.mark.worker"
+
+    def close_connections(**kwargs):
+        # The worker thread opens its own database connection; close it so the test database can be flushed.
+        connections.close_all()
+
+    task_postrun.connect(close_connections, weak=False)
+    app.control.purge()
+
+    @contextmanager
+    def run():
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
+            yield
+
+    yield run
+    task_postrun.disconnect(close_connections)
+    app.control.purge()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (random port) that answers with scripted status codes."""
+
+    def __init__(self, statuses: list[int]):
+        self.statuses = list(statuses)
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append({"headers": dict(self.headers), "body": body})
+                    code = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps({"status": code}).encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/oms"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    """receiver([500, 200]) starts a local HTTP server answering 500, then 200 for every later request."""
+    started = []
+
+    def start(statuses=(200,)):
+        r = Receiver(list(statuses))
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.close()
