@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import config.openapi  # noqa: F401  (registers the Api-Key scheme with drf-spectacular)
+
 api_v1 = [
     path("", include("inventory.urls")),
     path("", include("orders.urls")),

@@ -77,3 +77,16 @@ def integrity_problems() -> list[str]:
                 f"!= waiting on backorder {line.waiting}"
             )
     return problems
+
+
+def product_get(*, sku: str):
+    """One product with its availability, or None (a SKU no product can have is simply not found)."""
+    if not sku or "\x00" in sku or len(sku) > 64:
+        return None
+    return products_with_availability().filter(sku=sku).first()
+
+
+def warehouses_list():
+    from .models import Warehouse
+
+    return Warehouse.objects.order_by("code")

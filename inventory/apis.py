@@ -1,0 +1,153 @@
+"""API v1 views of inventory: products, warehouses, stock levels and stock adjustments."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.authentication import IsChannelOrStaff, IsStaff
+from config.errors import NotFoundError
+
+from . import selectors, services
+from .filters import ProductFilter, StockItemFilter
+from .serializers import (
+    ProductCreateInputSerializer,
+    ProductOutputSerializer,
+    ProductUpdateInputSerializer,
+    StockAdjustmentInputSerializer,
+    StockItemOutputSerializer,
+    StockMovementOutputSerializer,
+    WarehouseCreateInputSerializer,
+    WarehouseOutputSerializer,
+)
+
+
+class StaffWritesMixin:
+    """Reads for channels and staff; writes for staff only."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsChannelOrStaff()]
+        return [IsStaff()]
+
+
+def _product_or_404(sku: str):
+    product = selectors.product_get(sku=sku)
+    if product is None:
+        raise NotFoundError(f"No product with SKU {sku[:64]!r}.")
+    return product
+
+
+class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
+    parser_classes = [JSONParser]
+    serializer_class = ProductOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProductFilter
+
+    def get_queryset(self):
+        return selectors.products_with_availability().order_by("sku")
+
+    @extend_schema(summary="List products with their availability", responses=ProductOutputSerializer(many=True))
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a product (staff)",
+        request=ProductCreateInputSerializer,
+        responses={201: ProductOutputSerializer},
+    )
+    def post(self, request):
+        serializer = ProductCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_create(**serializer.validated_data)
+        return Response(
+            ProductOutputSerializer(_product_or_404(product.sku)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ProductDetailApi(StaffWritesMixin, APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(summary="One product with its availability", responses=ProductOutputSerializer)
+    def get(self, request, sku: str):
+        return Response(ProductOutputSerializer(_product_or_404(sku)).data)
+
+    @extend_schema(
+        summary="Update a product (staff)",
+        description="Discontinuing a product, or making it not backorderable, cancels the units still waiting for it.",
+        request=ProductUpdateInputSerializer,
+        responses=ProductOutputSerializer,
+    )
+    def patch(self, request, sku: str):
+        product = _product_or_404(sku)
+        serializer = ProductUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.product_update(product=product, **serializer.validated_data)
+        return Response(ProductOutputSerializer(_product_or_404(sku)).data)
+
+
+class WarehouseListCreateApi(generics.ListAPIView):
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+    serializer_class = WarehouseOutputSerializer
+
+    def get_queryset(self):
+        return selectors.warehouses_list()
+
+    @extend_schema(summary="List warehouses (staff)", responses=WarehouseOutputSerializer(many=True))
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a warehouse (staff)",
+        request=WarehouseCreateInputSerializer,
+        responses={201: WarehouseOutputSerializer},
+    )
+    def post(self, request):
+        serializer = WarehouseCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        warehouse = services.warehouse_create(**serializer.validated_data)
+        return Response(WarehouseOutputSerializer(warehouse).data, status=status.HTTP_201_CREATED)
+
+
+class StockListApi(generics.ListAPIView):
+    permission_classes = [IsStaff]
+    serializer_class = StockItemOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = StockItemFilter
+
+    def get_queryset(self):
+        return selectors.stock_items_list().order_by("product__sku", "warehouse__code")
+
+    @extend_schema(summary="Stock per product and warehouse (staff)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class StockAdjustmentApi(APIView):
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Adjust stock (staff): writes one ledger movement",
+        request=StockAdjustmentInputSerializer,
+        responses={201: StockMovementOutputSerializer},
+    )
+    def post(self, request):
+        serializer = StockAdjustmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        movement = services.stock_adjust(
+            sku=data["sku"],
+            warehouse_code=data["warehouse"],
+            quantity=data["quantity"],
+            reason=data["reason"],
+            reference=data["reference"],
+            user=request.user,
+        )
+        return Response(StockMovementOutputSerializer(movement).data, status=status.HTTP_201_CREATED)

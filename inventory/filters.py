@@ -1,0 +1,26 @@
+import django_filters
+
+from .models import Product
+
+
+class ProductFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Product.Status.choices)
+    backorderable = django_filters.BooleanFilter()
+    search = django_filters.CharFilter(method="filter_search", max_length=200, label="SKU or name contains")
+
+    class Meta:
+        model = Product
+        fields = ["status", "backorderable"]
+
+    def filter_search(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(sku__icontains=value) | Q(name__icontains=value))
+
+
+class StockItemFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="product__sku", max_length=64)
+    warehouse = django_filters.CharFilter(field_name="warehouse__code", max_length=32)
+    ordering = django_filters.OrderingFilter(
+        fields=(("product__sku", "sku"), ("warehouse__code", "warehouse"), ("on_hand", "on_hand"))
+    )

@@ -1,0 +1,103 @@
+"""API v1 serializers of inventory: small strict input serializers, plain output serializers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from .models import Product
+
+# Signed adjustments are bounded so a typo cannot overflow the 32-bit stock counters.
+MAX_ADJUSTMENT = 1_000_000
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown keys (a misspelt field must not be silently ignored) and non-object bodies."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key)[:50] for key in set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+# --- products ---------------------------------------------------------------------------------
+
+
+class ProductOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    status = serializers.ChoiceField(choices=Product.Status.choices)
+    backorderable = serializers.BooleanField()
+    available = serializers.IntegerField(help_text="Units on hand minus allocated, over every warehouse.")
+    on_hand = serializers.IntegerField(help_text="Units physically in stock, over every warehouse.")
+
+
+class ProductCreateInputSerializer(StrictSerializer):
+    sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=64)
+    name = serializers.CharField(max_length=200)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    status = serializers.ChoiceField(choices=Product.Status.choices, default=Product.Status.ACTIVE)
+    backorderable = serializers.BooleanField(default=True)
+
+
+class ProductUpdateInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
+    backorderable = serializers.BooleanField(required=False)
+
+
+# --- warehouses and stock -----------------------------------------------------------------------
+
+
+class WarehouseOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+
+
+class WarehouseCreateInputSerializer(StrictSerializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=32)
+    name = serializers.CharField(max_length=200)
+
+
+class StockItemOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    warehouse = serializers.CharField(source="warehouse.code")
+    on_hand = serializers.IntegerField()
+    allocated = serializers.IntegerField()
+    available = serializers.IntegerField(source="available_units")
+
+
+class StockAdjustmentInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    warehouse = serializers.CharField(max_length=32, help_text="Warehouse code.")
+    quantity = serializers.IntegerField(
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text="Signed: positive adds units (found, returned), negative removes them (shrinkage).",
+    )
+    reason = serializers.CharField(max_length=200)
+    reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+    def validate_quantity(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("An adjustment must change the quantity (it cannot be 0).")
+        return value
+
+
+class StockMovementOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="stock_item.product.sku")
+    warehouse = serializers.CharField(source="stock_item.warehouse.code")
+    kind = serializers.CharField()
+    quantity = serializers.IntegerField()
+    reason = serializers.CharField()
+    reference = serializers.CharField()
+    actor = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    on_hand = serializers.IntegerField(source="stock_item.on_hand", help_text="On hand after the movement.")
