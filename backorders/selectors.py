@@ -22,3 +22,79 @@ def backorder_queue(*, product_id: int):
     return Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING).order_by(
         "-priority_rank", "-priority_score", "placed_at", "id"
     )
+
+
+def _queue_position():
+    """1-based place in the product's allocation queue, or None when the backorder is not waiting.
+
+    Counts the waiting backorders of the same product that come first in queue order (priority_rank desc,
+    priority_score desc, placed_at asc, id asc): one correlated count per row, served by the queue index.
+    """
+    from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, When
+    from django.db.models.functions import Coalesce
+
+    ahead = (
+        Backorder.objects.filter(product_id=OuterRef("product_id"), status__in=Backorder.WAITING)
+        .filter(
+            Q(priority_rank__gt=OuterRef("priority_rank"))
+            | Q(priority_rank=OuterRef("priority_rank"), priority_score__gt=OuterRef("priority_score"))
+            | Q(
+                priority_rank=OuterRef("priority_rank"),
+                priority_score=OuterRef("priority_score"),
+                placed_at__lt=OuterRef("placed_at"),
+            )
+            | Q(
+                priority_rank=OuterRef("priority_rank"),
+                priority_score=OuterRef("priority_score"),
+                placed_at=OuterRef("placed_at"),
+                id__lt=OuterRef("id"),
+            )
+        )
+        .order_by()
+        .values("product_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Case(
+        When(
+            status__in=Backorder.WAITING,
+            then=Coalesce(Subquery(ahead, output_field=IntegerField()), 0) + 1,
+        ),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def backorder_list(*, channel=None):
+    """Backorders with their order, customer, channel and product, and their queue position, in queue order.
+
+    A fixed number of queries whatever the page size. ``channel`` limits them to that channel's orders.
+    """
+    queryset = (
+        Backorder.objects.select_related("order__customer", "order__channel", "product")
+        .annotate(queue_position=_queue_position())
+        .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+    )
+    if channel is not None:
+        queryset = queryset.filter(order__channel=channel)
+    return queryset
+
+
+def backorder_get(*, backorder_id, channel=None) -> Backorder | None:
+    """One backorder with its events (oldest first); None if absent or another channel's."""
+    from django.db.models import Prefetch
+
+    from .models import BackorderEvent
+
+    try:
+        pk = int(backorder_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < pk < 2**63:
+        return None
+    return (
+        backorder_list(channel=channel)
+        .prefetch_related(Prefetch("events", queryset=BackorderEvent.objects.order_by("created_at", "id")))
+        .filter(pk=pk)
+        .first()
+    )

@@ -1,9 +1,12 @@
 """API v1 routes of this app (mounted under /api/v1/ by config.urls)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
+from . import apis
 from .api_metrics import MetricsApi
 
-urlpatterns: list = [
+urlpatterns = [
     path("metrics/", MetricsApi.as_view(), name="api-metrics"),
+    path("backorders/", apis.BackorderListApi.as_view(), name="backorder-list"),
+    path("backorders/<int:backorder_id>/", apis.BackorderDetailApi.as_view(), name="backorder-detail"),
 ]

@@ -35,3 +35,10 @@ def order_list(*, channel=None):
     if channel is not None:
         queryset = queryset.filter(channel=channel)
     return queryset
+
+
+def order_get(*, number: str, channel=None) -> Order | None:
+    """One order with its lines and backorders; None when it does not exist or belongs to another channel."""
+    if not number or "\x00" in number or len(number) > 32:
+        return None
+    return order_list(channel=channel).filter(number=number).first()

@@ -1,5 +1,12 @@
 """API v1 routes of this app (mounted under /api/v1/ by config.urls)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import apis
+
+urlpatterns = [
+    path("orders/", apis.OrderListCreateApi.as_view(), name="order-list"),
+    path("orders/<str:number>/", apis.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<str:number>/ship/", apis.OrderShipApi.as_view(), name="order-ship"),
+    path("orders/<str:number>/cancel/", apis.OrderCancelApi.as_view(), name="order-cancel"),
+]

@@ -1,0 +1,66 @@
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import PRIORITY_RANKS, Backorder
+
+MAX_AGE_DAYS = 36_500  # a bound keeps "now - age" a valid date
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Ordering chosen by the caller, then the queue order as tie-breaker (stable pages)."""
+
+    def filter(self, qs, value):
+        if value in ([], (), {}, "", None):
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value]
+        return qs.order_by(*ordering, "-priority_rank", "-priority_score", "placed_at", "id")
+
+
+class AgeFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_AGE_DAYS)
+        super().__init__(*args, **kwargs)
+
+
+class BackorderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Backorder.Status.choices)
+    sku = django_filters.CharFilter(field_name="product__sku", max_length=64)
+    customer = django_filters.CharFilter(
+        method="filter_customer", max_length=254, label="Customer external id or email (exact, case-insensitive)"
+    )
+    channel = django_filters.CharFilter(field_name="order__channel__code", max_length=50)
+    order = django_filters.CharFilter(field_name="order__number", max_length=32)
+    priority = django_filters.MultipleChoiceFilter(choices=[(p, p) for p in PRIORITY_RANKS])
+    eta_basis = django_filters.MultipleChoiceFilter(choices=Backorder.EtaBasis.choices)
+    reason = django_filters.MultipleChoiceFilter(choices=Backorder.Reason.choices)
+    min_age = AgeFilter(method="filter_min_age", label="Created at least this many days ago")
+    max_age = AgeFilter(method="filter_max_age", label="Created at most this many days ago")
+    ordering = StableOrderingFilter(
+        fields=(
+            ("created_at", "created_at"),
+            ("priority_rank", "priority"),
+            ("eta", "eta"),
+            ("placed_at", "placed_at"),
+        ),
+        help_text="created_at, priority, eta, placed_at (prefix - for descending). Default: queue order.",
+    )
+
+    class Meta:
+        model = Backorder
+        fields: list[str] = []
+
+    def filter_customer(self, queryset, name, value):
+        return queryset.filter(Q(order__customer__external_id=value) | Q(order__customer__email__iexact=value))
+
+    def filter_min_age(self, queryset, name, value):
+        return queryset.filter(created_at__lte=timezone.now() - timedelta(days=int(value)))
+
+    def filter_max_age(self, queryset, name, value):
+        return queryset.filter(created_at__gte=timezone.now() - timedelta(days=int(value)))

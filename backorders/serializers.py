@@ -1,0 +1,54 @@
+"""API v1 serializers of backorders (output only for now; action inputs are added next to them)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import Backorder, BackorderEvent
+
+
+class BackorderCustomerOutputSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    tier = serializers.CharField()
+
+
+class BackorderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order = serializers.CharField(source="order.number")
+    channel = serializers.CharField(source="order.channel.code", allow_null=True, default=None)
+    sku = serializers.CharField(source="product.sku")
+    status = serializers.ChoiceField(choices=Backorder.Status.choices)
+    quantity = serializers.IntegerField(help_text="Units that went on backorder.")
+    quantity_allocated = serializers.IntegerField(help_text="Units reserved for it since.")
+    quantity_cancelled = serializers.IntegerField()
+    quantity_outstanding = serializers.IntegerField(help_text="Units still waiting for stock.")
+    priority = serializers.CharField()
+    priority_score = serializers.DecimalField(max_digits=14, decimal_places=4)
+    queue_position = serializers.IntegerField(
+        allow_null=True, help_text="1-based place in the product's allocation queue; null when not waiting."
+    )
+    eta = serializers.DateField(allow_null=True)
+    eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+    reason = serializers.ChoiceField(choices=Backorder.Reason.choices)
+    placed_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    allocated_at = serializers.DateTimeField(allow_null=True)
+    fulfilled_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    customer = BackorderCustomerOutputSerializer(source="order.customer")
+
+
+class BackorderEventOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=BackorderEvent.Kind.choices)
+    quantity = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField()
+    data = serializers.JSONField()
+    actor = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class BackorderDetailOutputSerializer(BackorderOutputSerializer):
+    events = BackorderEventOutputSerializer(many=True, source="events.all")

@@ -1,0 +1,160 @@
+"""API v1 views of orders: placing, listing, reading, shipping and cancelling orders."""
+
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.authentication import IsChannelOrStaff, IsStaff, request_channel
+from config.errors import NotFoundError
+
+from . import selectors, services
+from .filters import OrderFilter
+from .serializers import (
+    OrderCancelInputSerializer,
+    OrderCreateInputSerializer,
+    OrderDetailOutputSerializer,
+    OrderListOutputSerializer,
+    OrderShipInputSerializer,
+    ShipResponseSerializer,
+)
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+
+def _order_or_404(request, number: str):
+    """The order if the caller may see it: staff see every order, a channel only its own."""
+    order = selectors.order_get(number=number, channel=request_channel(request))
+    if order is None:
+        raise NotFoundError(f"No order {number[:32]!r}.")
+    return order
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable() or not key.isascii():
+        raise serializers.ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters."]}
+        )
+    return key
+
+
+class OrderListCreateApi(generics.ListAPIView):
+    permission_classes = [IsChannelOrStaff]
+    parser_classes = [JSONParser]
+    serializer_class = OrderListOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return selectors.order_list(channel=request_channel(self.request))
+
+    @extend_schema(summary="List orders (a channel sees only its own)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Place an order",
+        description=(
+            "Allocates what is available now and backorders the shortfall. With an `Idempotency-Key` header a retry "
+            "with the same body returns the first order (200) instead of placing a second one."
+        ),
+        request=OrderCreateInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Unique per order attempt; retries reuse it.",
+            )
+        ],
+        responses={
+            201: OrderDetailOutputSerializer,
+            200: OpenApiResponse(OrderDetailOutputSerializer, description="Replay of an Idempotency-Key"),
+        },
+    )
+    def post(self, request):
+        idempotency_key = _idempotency_key(request)
+        serializer = OrderCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.order_place(
+            customer=services.CustomerData(**data["customer"]),
+            lines=[services.LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
+            channel=request_channel(request),
+            ship_policy=data["ship_policy"],
+            priority=data["priority"],
+            requested_date=data["requested_date"],
+            idempotency_key=idempotency_key,
+            user=request.user,
+        )
+        order = selectors.order_list().get(pk=result.order.pk)
+        return Response(
+            OrderDetailOutputSerializer(order).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class OrderDetailApi(APIView):
+    permission_classes = [IsChannelOrStaff]
+
+    @extend_schema(summary="One order with its lines and backorders", responses=OrderDetailOutputSerializer)
+    def get(self, request, number: str):
+        return Response(OrderDetailOutputSerializer(_order_or_404(request, number)).data)
+
+
+class OrderShipApi(APIView):
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Ship what is allocated (staff)",
+        description="A ship-complete order ships only once every line is fully allocated.",
+        request=OrderShipInputSerializer,
+        responses=ShipResponseSerializer,
+    )
+    def post(self, request, number: str):
+        order = _order_or_404(request, number)
+        serializer = OrderShipInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        shipment = services.order_ship(order=order, user=request.user, **serializer.validated_data)
+        order = selectors.order_list().get(pk=order.pk)
+        return Response(ShipResponseSerializer({"shipment": shipment, "order": order}).data)
+
+
+class OrderCancelApi(APIView):
+    permission_classes = [IsChannelOrStaff]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Cancel the whole order or some lines (staff, or the channel that placed it)",
+        description=(
+            "Units still waiting for stock are cancelled first, then reserved units, which go back to the pool and "
+            "are offered to the backorder queue."
+        ),
+        request=OrderCancelInputSerializer,
+        responses=OrderDetailOutputSerializer,
+    )
+    def post(self, request, number: str):
+        order = _order_or_404(request, number)
+        serializer = OrderCancelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        lines = data.get("lines")
+        services.order_cancel(
+            order=order,
+            lines=None
+            if lines is None
+            else [services.CancelRequest(sku=line["sku"], quantity=line["quantity"]) for line in lines],
+            reason=data["reason"],
+            user=request.user,
+        )
+        return Response(OrderDetailOutputSerializer(selectors.order_list().get(pk=order.pk)).data)

@@ -1,0 +1,31 @@
+import django_filters
+from django.db.models import Q
+
+from .models import Order
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices)
+    customer = django_filters.CharFilter(
+        method="filter_customer", max_length=254, label="Customer external id or email (exact, case-insensitive)"
+    )
+    customer_email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact", max_length=254)
+    customer_external_id = django_filters.CharFilter(field_name="customer__external_id", max_length=100)
+    channel = django_filters.CharFilter(field_name="channel__code", max_length=50)
+    priority = django_filters.MultipleChoiceFilter(choices=Order.Priority.choices)
+    placed_after = django_filters.IsoDateTimeFilter(
+        field_name="placed_at", lookup_expr="gte", label="Placed at or after (ISO 8601 date or date-time)"
+    )
+    placed_before = django_filters.IsoDateTimeFilter(
+        field_name="placed_at", lookup_expr="lt", label="Placed before (ISO 8601 date or date-time)"
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(("placed_at", "placed_at"), ("number", "number"), ("total", "total"), ("status", "status"))
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def filter_customer(self, queryset, name, value):
+        return queryset.filter(Q(customer__external_id=value) | Q(customer__email__iexact=value))

@@ -1,0 +1,134 @@
+"""API v1 serializers of orders: strict input serializers, output serializers with lines and backorders."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from backorders.models import Backorder
+from inventory.serializers import StrictSerializer
+
+from .models import Customer, Order
+
+
+class CustomerInputSerializer(StrictSerializer):
+    external_id = serializers.CharField(max_length=100)
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200)
+    tier = serializers.ChoiceField(choices=Customer.Tier.choices, required=False)
+
+
+class OrderLineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1)
+
+    def validate_quantity(self, value: int) -> int:
+        limit = settings.OMS["MAX_LINE_QUANTITY"]
+        if value > limit:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
+        return value
+
+
+class OrderCreateInputSerializer(StrictSerializer):
+    customer = CustomerInputSerializer()
+    lines = OrderLineInputSerializer(many=True, allow_empty=False)
+    ship_policy = serializers.ChoiceField(choices=Order.ShipPolicy.choices, default=Order.ShipPolicy.PARTIAL)
+    priority = serializers.ChoiceField(choices=Order.Priority.choices, default=Order.Priority.NORMAL)
+    requested_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+    def validate_lines(self, value: list) -> list:
+        limit = settings.OMS["MAX_ORDER_LINES"]
+        if len(value) > limit:
+            raise serializers.ValidationError(f"An order may have at most {limit} lines.")
+        return value
+
+
+class CancelLineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None, help_text="Omit to cancel every open unit."
+    )
+
+    def validate_quantity(self, value):
+        limit = settings.OMS["MAX_LINE_QUANTITY"]
+        if value is not None and value > limit:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
+        return value
+
+
+class OrderCancelInputSerializer(StrictSerializer):
+    lines = CancelLineInputSerializer(
+        many=True, required=False, allow_empty=False, help_text="Omit to cancel the whole order."
+    )
+    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class OrderShipInputSerializer(StrictSerializer):
+    tracking_reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class CustomerOutputSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    tier = serializers.CharField()
+
+
+class OrderLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    quantity = serializers.IntegerField()
+    allocated = serializers.IntegerField(source="quantity_allocated")
+    backordered = serializers.IntegerField(source="quantity_backordered", help_text="Units still waiting for stock.")
+    shipped = serializers.IntegerField(source="quantity_shipped")
+    cancelled = serializers.IntegerField(source="quantity_cancelled")
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class OrderBackorderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    status = serializers.ChoiceField(choices=Backorder.Status.choices)
+    quantity = serializers.IntegerField()
+    quantity_outstanding = serializers.IntegerField()
+    eta = serializers.DateField(allow_null=True)
+    eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+
+
+class OrderListOutputSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
+    customer = CustomerOutputSerializer()
+    ship_policy = serializers.ChoiceField(choices=Order.ShipPolicy.choices)
+    priority = serializers.ChoiceField(choices=Order.Priority.choices)
+    requested_date = serializers.DateField(allow_null=True)
+    placed_at = serializers.DateTimeField()
+    currency = serializers.CharField()
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    lines = OrderLineOutputSerializer(many=True, source="lines.all")
+
+
+class OrderDetailOutputSerializer(OrderListOutputSerializer):
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    backorders = OrderBackorderOutputSerializer(many=True, source="backorders.all")
+
+
+class ShipmentLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="order_line.product.sku")
+    warehouse = serializers.CharField(source="stock_item.warehouse.code")
+    quantity = serializers.IntegerField()
+
+
+class ShipmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    shipped_at = serializers.DateTimeField()
+    tracking_reference = serializers.CharField()
+    lines = ShipmentLineOutputSerializer(many=True, source="lines.all")
+
+
+class ShipResponseSerializer(serializers.Serializer):
+    shipment = ShipmentOutputSerializer()
+    order = OrderDetailOutputSerializer()
