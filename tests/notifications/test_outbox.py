@@ -21,7 +21,7 @@ from notifications.services import (
     notifications_from_backorder_events,
     notifications_regular_updates,
 )
-from orders.services import CancelRequest, order_cancel, order_ship
+from orders.services import order_cancel, order_ship
 from tests.notifications.factories import substitute_link
 from tests.orders.factories import SalesChannelFactory
 
