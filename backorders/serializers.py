@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from notifications.selectors import notifications_for_backorder
+from notifications.serializers import (
+    AlternativeOutput,
+    NotificationSummaryOutput,
+    alternatives_of,
+    notifications_summary,
+)
 
 from .models import Backorder, BackorderEvent
 
@@ -52,3 +61,13 @@ class BackorderEventOutputSerializer(serializers.Serializer):
 
 class BackorderDetailOutputSerializer(BackorderOutputSerializer):
     events = BackorderEventOutputSerializer(many=True, source="events.all")
+    alternatives = serializers.SerializerMethodField(help_text="Substitutes in stock now (empty once not waiting).")
+    notifications = serializers.SerializerMethodField(help_text="What the customer was told, newest first.")
+
+    @extend_schema_field(AlternativeOutput(many=True))
+    def get_alternatives(self, backorder):
+        return alternatives_of(backorder, self.context)
+
+    @extend_schema_field(NotificationSummaryOutput(many=True))
+    def get_notifications(self, backorder):
+        return notifications_summary(notifications_for_backorder(backorder))

@@ -13,6 +13,7 @@ from config.authentication import IsChannelOrStaff, IsStaff, request_channel
 
 from .models import Notification, NotificationPreference
 from .selectors import notification_list, notifications_for_backorder
+from .serializers import AlternativeOutput, NotificationSummaryOutput
 from .services import notification_manual_update, notification_preference_set, notification_retry
 
 # --- output -------------------------------------------------------------------------------------
@@ -47,14 +48,6 @@ class NotificationOutput(serializers.ModelSerializer):
 class NotificationDetailOutput(NotificationOutput):
     class Meta(NotificationOutput.Meta):
         fields = [*NotificationOutput.Meta.fields, "body_text", "body_html", "payload"]
-
-
-class NotificationSummaryOutput(serializers.ModelSerializer):
-    """The short form shown inside order and backorder responses."""
-
-    class Meta:
-        model = Notification
-        fields = ["id", "event", "channel", "status", "attempts", "last_error", "sent_at", "created_at"]
 
 
 class PreferenceOutput(serializers.ModelSerializer):
@@ -153,13 +146,6 @@ class BackorderNotifyApi(APIView):
             backorder=backorder, note=data.validated_data["note"], user=request.user
         )
         return Response(NotificationSummaryOutput(notifications, many=True).data, status=status.HTTP_201_CREATED)
-
-
-class AlternativeOutput(serializers.Serializer):
-    sku = serializers.CharField()
-    name = serializers.CharField()
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
-    available = serializers.IntegerField()
 
 
 class BackorderAlternativesApi(APIView):

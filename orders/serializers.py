@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backorders.models import Backorder
 from inventory.serializers import StrictSerializer
+from notifications.selectors import notifications_for_order
+from notifications.serializers import (
+    AlternativeOutput,
+    NotificationSummaryOutput,
+    alternatives_of,
+    notifications_summary,
+)
 
 from .models import Customer, Order
 
@@ -95,6 +103,11 @@ class OrderBackorderOutputSerializer(serializers.Serializer):
     quantity_outstanding = serializers.IntegerField()
     eta = serializers.DateField(allow_null=True)
     eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+    alternatives = serializers.SerializerMethodField(help_text="Substitutes in stock now (empty once not waiting).")
+
+    @extend_schema_field(AlternativeOutput(many=True))
+    def get_alternatives(self, backorder):
+        return alternatives_of(backorder, self.context)
 
 
 class OrderListOutputSerializer(serializers.Serializer):
@@ -114,6 +127,11 @@ class OrderListOutputSerializer(serializers.Serializer):
 class OrderDetailOutputSerializer(OrderListOutputSerializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     backorders = OrderBackorderOutputSerializer(many=True, source="backorders.all")
+    notifications = serializers.SerializerMethodField(help_text="What the customer was told, newest first.")
+
+    @extend_schema_field(NotificationSummaryOutput(many=True))
+    def get_notifications(self, order):
+        return notifications_summary(notifications_for_order(order))
 
 
 class ShipmentLineOutputSerializer(serializers.Serializer):

@@ -204,3 +204,30 @@ def test_preferences_get_and_put(shop_order, customer, channel_client, other_cha
     assert NotificationPreference.objects.get(customer=customer).regular_updates is False
     assert_problem(channel_client.put(url, {"preferred_channel": "pigeon"}, format="json"), 400, "validation_error")
     assert_problem(other_channel_client.get(url), 404, "not_found")
+
+
+# --- alternatives and notifications inside the order and backorder responses ----------------------
+
+
+def test_backorder_detail_shows_alternatives_and_notifications(shop_order, make_product, channel_client):
+    _, product, backorder = shop_order
+    red = make_product(stock=3, name="Red kettle", unit_price="32.00")
+    substitute_link(product, red)
+    data = channel_client.get(f"/api/v1/backorders/{backorder.pk}/").json()
+    assert data["alternatives"] == [{"sku": red.sku, "name": "Red kettle", "unit_price": "32.00", "available": 3}]
+    assert [(n["event"], n["channel"], n["status"]) for n in data["notifications"]] == [
+        ("backorder_created", "email", "pending")
+    ]
+
+
+def test_order_detail_shows_alternatives_per_backorder_without_n_plus_1(
+    make_product, place, customer, staff_client, django_assert_max_num_queries
+):
+    waiting = [make_product(stock=0) for _ in range(4)]
+    for product in waiting:
+        substitute_link(product, make_product(stock=2))
+    order = place({p.sku: 1 for p in waiting}, customer=customer)
+    with django_assert_max_num_queries(12):
+        data = staff_client.get(f"/api/v1/orders/{order.number}/").json()
+    assert [len(b["alternatives"]) for b in data["backorders"]] == [1, 1, 1, 1]
+    assert [n["event"] for n in data["notifications"]] == ["backorder_created"]
