@@ -1,0 +1,137 @@
+"""Admin of backorders: read-only records with their history; changes go through the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+
+from config.errors import DomainError
+from inventory.admin import ReadOnlyAdminMixin
+
+from . import selectors, services
+from .models import AllocationPolicy, Backorder, BackorderEvent
+
+
+class BackorderEventInline(admin.TabularInline):
+    model = BackorderEvent
+    fields = ["created_at", "kind", "quantity", "message", "actor"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Backorder)
+class BackorderAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "order",
+        "product",
+        "status",
+        "quantity",
+        "quantity_allocated",
+        "outstanding",
+        "priority",
+        "queue_position",
+        "eta",
+        "eta_basis",
+        "created_at",
+    ]
+    list_filter = ["status", "priority", "eta_basis", "reason", "created_at"]
+    search_fields = ["order__number", "product__sku", "order__customer__email", "order__customer__external_id"]
+    date_hierarchy = "created_at"
+    inlines = [BackorderEventInline]
+    actions = ["cancel_selected"]
+    readonly_fields = [f.name for f in Backorder._meta.fields] + ["outstanding", "queue_position"]
+
+    def get_queryset(self, request):
+        return selectors.backorder_list()
+
+    def has_add_permission(self, request):
+        return False  # backorders are created by order placement
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Outstanding")
+    def outstanding(self, obj):
+        return obj.quantity_outstanding
+
+    @admin.display(description="Queue position", ordering="queue_position")
+    def queue_position(self, obj):
+        return obj.queue_position
+
+    @admin.action(description="Cancel the waiting units of the selected backorders")
+    def cancel_selected(self, request, queryset):
+        done = 0
+        for backorder in queryset.select_related("order", "product"):
+            try:
+                services.backorder_cancel(backorder=backorder, reason="Cancelled in the admin", user=request.user)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"Backorder {backorder.pk}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} backorder(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(BackorderEvent)
+class BackorderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "backorder", "kind", "quantity", "actor", "message"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["backorder__id", "backorder__order__number", "message", "actor"]
+    date_hierarchy = "created_at"
+
+
+class AllocationPolicyForm(forms.ModelForm):
+    class Meta:
+        model = AllocationPolicy
+        fields = [
+            "name",
+            "is_active",
+            "standard_weight",
+            "silver_weight",
+            "gold_weight",
+            "platinum_weight",
+            "lifetime_value_weight",
+            "lifetime_value_cap",
+            "notes",
+        ]
+
+    def _get_validation_exclusions(self):
+        # "One active policy" is kept by save_model (it retires the previous one), not refused by the form.
+        return {*super()._get_validation_exclusions(), "is_active"}
+
+
+@admin.register(AllocationPolicy)
+class AllocationPolicyAdmin(admin.ModelAdmin):
+    form = AllocationPolicyForm
+    list_display = [
+        "name",
+        "is_active",
+        "standard_weight",
+        "silver_weight",
+        "gold_weight",
+        "platinum_weight",
+        "lifetime_value_weight",
+        "lifetime_value_cap",
+        "updated_at",
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        # Exactly one policy is active (a partial unique constraint): activating one retires the other.
+        # Scores of backorders already waiting are not recomputed; new backorders use the new weights.
+        with transaction.atomic():
+            if obj.is_active:
+                AllocationPolicy.objects.select_for_update().filter(is_active=True).exclude(pk=obj.pk).update(
+                    is_active=False
+                )
+            super().save_model(request, obj, form, change)

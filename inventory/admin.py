@@ -1,0 +1,212 @@
+"""Admin of inventory. Stock quantities are never edited here: an adjustment writes a ledger movement."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from config.errors import DomainError
+
+from . import selectors, services
+from .models import Product, StockItem, StockMovement, Warehouse
+from .serializers import MAX_ADJUSTMENT
+
+
+class ReadOnlyAdminMixin:
+    """The ledger is append-only: nobody adds, edits or deletes rows by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "unit_price", "status", "backorderable", "available", "on_hand"]
+    list_filter = ["status", "backorderable"]
+    search_fields = ["sku", "name"]
+    filter_horizontal = ["substitutes"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request):
+        return selectors.products_with_availability()
+
+    def get_readonly_fields(self, request, obj=None):
+        # The SKU is the storefronts' key: fixed once created.
+        return [*self.readonly_fields, "sku"] if obj else self.readonly_fields
+
+    @admin.display(ordering="available")
+    def available(self, obj):
+        return obj.available
+
+    @admin.display(ordering="on_hand")
+    def on_hand(self, obj):
+        return obj.on_hand
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, so that discontinuing a product cancels what still waits for it.
+        data = {name: form.cleaned_data[name] for name in ("name", "unit_price", "status", "backorderable")}
+        if change:
+            services.product_update(product=obj, **data)
+        else:
+            created = services.product_create(sku=form.cleaned_data["sku"], **data)
+            obj.pk = created.pk
+            obj._state.adding = False
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["code", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            created = services.warehouse_create(code=obj.code, name=obj.name)
+            obj.pk = created.pk
+            obj._state.adding = False
+
+
+class StockMovementInline(admin.TabularInline):
+    model = StockMovement
+    fields = ["created_at", "kind", "quantity", "reason", "reference", "actor"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StockAdjustmentForm(forms.Form):
+    quantity = forms.IntegerField(
+        min_value=-MAX_ADJUSTMENT,
+        max_value=MAX_ADJUSTMENT,
+        help_text="Signed: +5 adds five units, -2 removes two.",
+    )
+    reason = forms.CharField(max_length=200, help_text="Why, e.g. 'cycle count', 'damaged in aisle 3'.")
+    reference = forms.CharField(max_length=100, required=False)
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity == 0:
+            raise forms.ValidationError("An adjustment must change the quantity.")
+        return quantity
+
+
+@admin.register(StockItem)
+class StockItemAdmin(admin.ModelAdmin):
+    list_display = ["product", "warehouse", "on_hand", "allocated", "available", "adjust_link"]
+    list_filter = ["warehouse"]
+    search_fields = ["product__sku", "product__name", "warehouse__code"]
+    list_select_related = ["product", "warehouse"]
+    autocomplete_fields = ["product"]
+    inlines = [StockMovementInline]
+    actions = ["adjust_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Quantities move only through the ledger (adjustment, receipt, shipment).
+        return ["product", "warehouse", "on_hand", "allocated", "available"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        return ["product", "warehouse", "on_hand", "allocated", "available"] if obj else ["product", "warehouse"]
+
+    @admin.display(description="Available")
+    def available(self, obj):
+        return obj.available
+
+    @admin.display(description="Adjust")
+    def adjust_link(self, obj):
+        return format_html('<a href="{}">Adjust stock</a>', reverse("admin:inventory_stockitem_adjust", args=[obj.pk]))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.stock_item_get_or_create(product=obj.product, warehouse=obj.warehouse)
+            obj.pk = created.pk
+            obj._state.adding = False
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="inventory_stockitem_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Adjust stock of the selected item")
+    def adjust_selected(self, request, queryset):
+        items = list(queryset[:2])
+        if len(items) != 1:
+            self.message_user(request, "Select exactly one stock item to adjust.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse("admin:inventory_stockitem_adjust", args=[items[0].pk]))
+
+    def adjust_view(self, request, object_id):
+        if not self.has_view_permission(request) or not request.user.has_perm("inventory.add_stockmovement"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        item = get_object_or_404(StockItem.objects.select_related("product", "warehouse"), pk=object_id)
+        form = StockAdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                movement = services.stock_adjust(
+                    sku=item.product.sku,
+                    warehouse_code=item.warehouse.code,
+                    quantity=form.cleaned_data["quantity"],
+                    reason=form.cleaned_data["reason"],
+                    reference=form.cleaned_data["reference"],
+                    user=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, f"Recorded: {movement}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:inventory_stockitem_change", args=[item.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "item": item,
+            "form": form,
+            "title": f"Adjust stock of {item.product.sku} at {item.warehouse.code}",
+        }
+        return TemplateResponse(request, "admin/inventory/stockitem/adjust.html", context)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "sku", "warehouse", "kind", "quantity", "reason", "reference", "actor"]
+    list_filter = ["kind", "stock_item__warehouse", "created_at"]
+    search_fields = ["stock_item__product__sku", "reason", "reference", "actor"]
+    list_select_related = ["stock_item__product", "stock_item__warehouse"]
+    date_hierarchy = "created_at"
+
+    @admin.display(ordering="stock_item__product__sku", description="SKU")
+    def sku(self, obj):
+        return obj.stock_item.product.sku
+
+    @admin.display(ordering="stock_item__warehouse__code")
+    def warehouse(self, obj):
+        return obj.stock_item.warehouse.code
