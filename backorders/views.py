@@ -1,0 +1,374 @@
+"""Staff dashboard: the overview, the backorder queue (with its actions) and the backorder detail page.
+
+Pages read through ``metrics`` / ``dashboard`` and act through ``services`` only — the same functions
+the API uses — so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import DomainError
+from orders.models import Order
+
+from . import charts, metrics
+from .dashboard import (
+    SORTS,
+    QueueFilter,
+    csv_response,
+    query_without,
+    queue_csv_rows,
+    queue_rows,
+    queue_sorted,
+    wants_csv,
+)
+from .models import PRIORITY_RANKS, Backorder
+from .services import backorder_cancel, backorder_priority_change
+
+PAGE_SIZE = 50
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def _format(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value * 100:.1f} %"
+    if unit == "days":
+        return f"{value:.1f} d"
+    if unit == "money":
+        return f"€{value:,.0f}" if abs(value) >= 1000 else f"€{value:,.2f}"
+    return f"{value:,}"
+
+
+def _format_change(kpi: metrics.Kpi) -> str:
+    change = kpi.change
+    if change is None:
+        return "no earlier data" if kpi.previous is None else "no current data"
+    if not change:
+        return "no change"
+    sign = "▲" if change > 0 else "▼"
+    if kpi.unit == "percent":
+        return f"{sign} {abs(change) * 100:.1f} pts"
+    return f"{sign} {_format(abs(change), kpi.unit)}"
+
+
+def _cards(kpis: list[metrics.Kpi]) -> list[dict]:
+    return [
+        {
+            "key": k.key,
+            "label": k.label,
+            "definition": k.definition,
+            "value": _format(k.value, k.unit),
+            "previous": _format(k.previous, k.unit),
+            "change": _format_change(k),
+            "trend": k.trend,
+        }
+        for k in kpis
+    ]
+
+
+def _days_param(request) -> int:
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    return days if days in metrics.PERIODS else 30
+
+
+# --- overview ---------------------------------------------------------------------------------
+
+
+@require_GET
+def overview(request):
+    days = _days_param(request)
+    now = timezone.now()
+    opened_closed = metrics.opened_closed_per_day(days=days, now=now)
+    value_points = metrics.open_value_per_day(days=days, now=now)
+    aging = metrics.aging_buckets(now=now)
+    top = metrics.top_backordered_products(limit=8)
+    labels = [row["day"].strftime("%d %b") for row in opened_closed]
+    context = {
+        "days": days,
+        "periods": metrics.PERIODS,
+        "cards": _cards(metrics.kpis(days=days, now=now)),
+        "chart_opened_closed": charts.line_chart(
+            title="Backorders opened vs closed per day",
+            x_labels=labels,
+            series=[("Opened", [r["opened"] for r in opened_closed]), ("Closed", [r["closed"] for r in opened_closed])],
+        ),
+        "chart_open_value": charts.line_chart(
+            title="Open backorder value",
+            x_labels=[p["day"].strftime("%d %b") for p in value_points],
+            series=[("Open value (€)", [p["value"] for p in value_points])],
+            area=True,
+            prefix="€",
+        ),
+        "chart_aging": charts.bar_chart(
+            title="Waiting backorders by age",
+            labels=[b["label"] for b in aging],
+            values=[b["count"] for b in aging],
+            color="#f59e0b",
+        ),
+        "chart_top": charts.bar_chart(
+            title="Top products by backordered units",
+            labels=[r["product__sku"] for r in top],
+            values=[r["units"] for r in top],
+        )
+        if top
+        else None,
+        "top": top,
+    }
+    template = "backorders/_overview_body.html" if request.htmx else "backorders/overview.html"
+    return render(request, template, context)
+
+
+# --- queue ------------------------------------------------------------------------------------
+
+
+@require_GET
+def queue(request):
+    filters = QueueFilter(request.GET, queryset=queue_rows())
+    sort = request.GET.get("sort", "queue")
+    if sort not in SORTS:
+        sort = "queue"
+    if not filters.is_valid():
+        context = {"filters": filters, "page": None, "sorts": SORTS, "sort": sort, "errors": filters.errors}
+        return render(request, "backorders/queue.html", context, status=400)
+    rows = queue_sorted(filters.qs, sort)
+    if wants_csv(request):
+        return csv_response(f"backorders-{timezone.localdate():%Y%m%d}.csv", queue_csv_rows(rows))
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "filters": filters,
+        "page": page,
+        "sorts": SORTS,
+        "sort": sort,
+        "priorities": list(PRIORITY_RANKS),
+        "query_no_page": query_without(request, "page"),
+        "query_no_sort": query_without(request, "page", "sort"),
+        "query_no_format": query_without(request, "format", "page"),
+        "next_url": request.get_full_path(),
+        "today": timezone.localdate(),
+    }
+    template = "backorders/_queue_results.html" if request.htmx and request.htmx.target == "queue-results" else None
+    return render(request, template or "backorders/queue.html", context)
+
+
+# --- detail -----------------------------------------------------------------------------------
+
+
+@require_GET
+def detail(request, pk: int):
+    backorder = get_object_or_404(
+        queue_rows().select_related("order_line", "eta_purchase_order_line__purchase_order__supplier"), pk=pk
+    )
+    order = (
+        Order.objects.select_related("customer", "channel")
+        .prefetch_related("lines__product", "backorders")
+        .get(pk=backorder.order_id)
+    )
+    timeline = [
+        {"at": e.created_at, "kind": e.get_kind_display(), "css": e.kind, "text": e.message, "actor": e.actor}
+        for e in backorder.events.all()
+    ]
+    from notifications.selectors import notifications_for_backorder
+
+    for n in notifications_for_backorder(backorder):
+        timeline.append(
+            {
+                "at": n.created_at,
+                "kind": f"Notification · {n.get_channel_display()}",
+                "css": f"notification {n.status}",
+                "text": f"{n.get_event_display()} — {n.subject or n.recipient} ({n.get_status_display()})",
+                "actor": "outbox",
+            }
+        )
+    timeline.sort(key=lambda item: item["at"])
+    context = {
+        "bo": backorder,
+        "order": order,
+        "timeline": timeline,
+        "alternatives": _alternatives(backorder),
+        "priorities": list(PRIORITY_RANKS),
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "backorders/detail.html", context)
+
+
+def _alternatives(backorder: Backorder) -> list:
+    from .substitutes import backorder_alternatives
+
+    return backorder_alternatives(backorder)
+
+
+# --- actions (each calls one service) ---------------------------------------------------------
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(choices=[(p, p.title()) for p in PRIORITY_RANKS])
+    reason = forms.CharField(max_length=300, strip=True)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, strip=True, required=False)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(max_length=2000, strip=True)
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=[("priority", "Change priority"), ("cancel", "Cancel")])
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=[])
+    priority = forms.ChoiceField(choices=[(p, p.title()) for p in PRIORITY_RANKS], required=False)
+    reason = forms.CharField(max_length=300, strip=True, required=False)
+
+    def __init__(self, data, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.fields["ids"].choices = [(v, v) for v in data.getlist("ids") if str(v).isdigit()]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == "priority":
+            if not cleaned.get("priority"):
+                self.add_error("priority", "Choose the new priority.")
+            if not cleaned.get("reason"):
+                self.add_error("reason", "Say why the priority changes.")
+        return cleaned
+
+
+def _next(request, fallback: str) -> str:
+    target = request.POST.get("next") or fallback
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return fallback
+    return target
+
+
+def _done(request, message: str):
+    messages.success(request, message)
+    return HttpResponseRedirect(_next(request, reverse("dashboard:queue")), status=303)
+
+
+def _refused(request, errors: list[str], *, status: int = 422):
+    """A form error or a refused business rule: say why, change nothing."""
+    context = {"errors": errors, "back": _next(request, reverse("dashboard:queue"))}
+    return render(request, "backorders/action_error.html", context, status=status)
+
+
+def _form_errors(form: forms.Form) -> list[str]:
+    return [
+        f"{field}: {error}" if field != "__all__" else error for field, errs in form.errors.items() for error in errs
+    ]
+
+
+@require_POST
+def change_priority(request, pk: int):
+    backorder = get_object_or_404(Backorder, pk=pk)
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, _form_errors(form))
+    try:
+        backorder_priority_change(
+            backorder=backorder, priority=form.cleaned_data["priority"], reason=form.cleaned_data["reason"],
+            user=request.user,
+        )  # fmt: skip
+    except DomainError as exc:
+        return _refused(request, [exc.message], status=exc.status)
+    return _done(request, f"BO-{pk}: priority set to {form.cleaned_data['priority']}.")
+
+
+@require_POST
+def cancel(request, pk: int):
+    backorder = get_object_or_404(Backorder.objects.select_related("order", "product"), pk=pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, _form_errors(form))
+    try:
+        backorder_cancel(backorder=backorder, reason=form.cleaned_data["reason"], user=request.user)
+    except DomainError as exc:
+        return _refused(request, [exc.message], status=exc.status)
+    return _done(request, f"BO-{pk}: waiting units cancelled.")
+
+
+@require_POST
+def send_update(request, pk: int):
+    from notifications.services import notification_manual_update
+
+    backorder = get_object_or_404(Backorder.objects.select_related("order", "product"), pk=pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, _form_errors(form))
+    try:
+        sent = notification_manual_update(backorder=backorder, note=form.cleaned_data["note"], user=request.user)
+    except DomainError as exc:
+        return _refused(request, [exc.message], status=exc.status)
+    return _done(request, f"BO-{pk}: update queued for the customer ({len(sent)} message(s)).")
+
+
+@require_POST
+def bulk(request):
+    form = BulkForm(request.POST)
+    if not request.POST.getlist("ids"):
+        return _refused(request, ["Select at least one backorder."])
+    if not form.is_valid():
+        return _refused(request, _form_errors(form))
+    data = form.cleaned_data
+    backorders = list(Backorder.objects.select_related("order", "product").filter(pk__in=data["ids"]).order_by("pk"))
+    if len(backorders) != len(set(data["ids"])):
+        return _refused(request, ["Some selected backorders no longer exist."], status=404)
+    # All or nothing: one refused backorder rolls back the whole batch, so the result is never half-done.
+    try:
+        with transaction.atomic():
+            for backorder in backorders:
+                if data["action"] == "priority":
+                    backorder_priority_change(
+                        backorder=backorder, priority=data["priority"], reason=data["reason"], user=request.user
+                    )
+                else:
+                    backorder_cancel(backorder=backorder, reason=data["reason"], user=request.user)
+    except DomainError as exc:
+        return _refused(request, [f"Nothing changed: {exc.message}"], status=exc.status)
+    verb = f"priority set to {data['priority']}" if data["action"] == "priority" else "cancelled"
+    return _done(request, f"{len(backorders)} backorder(s) {verb}.")
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+@require_GET
+def search(request):
+    """Order number → its backorders; SKU → the product page; email → the customer's backorders."""
+    from inventory.models import Product
+    from orders.models import Customer
+
+    q = (request.GET.get("q") or "").strip()
+    queue_url = reverse("dashboard:queue")
+    if not q:
+        return HttpResponseRedirect(queue_url)
+    order = Order.objects.filter(number__iexact=q).only("pk", "number").first()
+    if order:
+        return HttpResponseRedirect(f"{queue_url}?{urlencode({'status': 'all', 'order': order.number})}")
+    product = Product.objects.filter(sku__iexact=q).only("pk").first()
+    if product:
+        return HttpResponseRedirect(reverse("dashboard:product", args=[product.pk]))
+    if Customer.objects.filter(email__iexact=q).exists():
+        return HttpResponseRedirect(f"{queue_url}?{urlencode({'status': 'all', 'customer': q})}")
+    context = {
+        "q": q,
+        "products": Product.objects.filter(sku__icontains=q).order_by("sku")[:10],
+        "orders": Order.objects.filter(number__icontains=q).select_related("customer")[:10],
+        "customers": Customer.objects.filter(email__icontains=q).order_by("email")[:10],
+    }
+    return render(request, "backorders/search.html", context)

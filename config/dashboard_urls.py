@@ -1,0 +1,50 @@
+"""The staff dashboard (server-rendered pages), mounted at "/" by config.urls.
+
+Every page is wrapped in ``staff_only`` here, in one place: anonymous visitors go to the login page,
+signed-in users who are not staff get 403.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import path
+
+from backorders import views as backorder_views
+from inventory import views as inventory_views
+from suppliers import views as supplier_views
+
+
+def staff_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied("The dashboard is for staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", staff_only(backorder_views.overview), name="overview"),
+    path("search/", staff_only(backorder_views.search), name="search"),
+    path("backorders/", staff_only(backorder_views.queue), name="queue"),
+    path("backorders/bulk/", staff_only(backorder_views.bulk), name="bulk"),
+    path("backorders/<int:pk>/", staff_only(backorder_views.detail), name="backorder"),
+    path("backorders/<int:pk>/priority/", staff_only(backorder_views.change_priority), name="priority"),
+    path("backorders/<int:pk>/cancel/", staff_only(backorder_views.cancel), name="cancel"),
+    path("backorders/<int:pk>/update/", staff_only(backorder_views.send_update), name="send_update"),
+    path("shortages/", staff_only(inventory_views.shortages), name="shortages"),
+    path("shortages/<int:product_id>/draft-po/", staff_only(inventory_views.draft_po), name="draft_po"),
+    path("products/", staff_only(inventory_views.products), name="products"),
+    path("products/<int:pk>/", staff_only(inventory_views.product), name="product"),
+    path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
+    path("suppliers/<int:pk>/", staff_only(supplier_views.supplier), name="supplier"),
+]

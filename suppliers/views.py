@@ -1,0 +1,41 @@
+"""Staff dashboard pages of suppliers: the scorecard and the drill-down to a supplier's purchase orders."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from backorders.dashboard import csv_response, wants_csv
+
+from .models import Supplier
+from .scorecard import supplier_purchase_orders, supplier_scorecards
+
+CSV_FIELDS = [
+    "lines_delivered", "on_time_rate", "lead_time_actual_days", "lead_time_quoted_days", "fill_rate", "eta_slips",
+    "backorders_waiting", "open_purchase_orders",
+]  # fmt: skip
+
+
+@require_GET
+def scorecard(request):
+    rows = supplier_scorecards()
+    if wants_csv(request):
+        data = [["supplier", *CSV_FIELDS]]
+        data += [[row["supplier"].code, *("" if row[f] is None else row[f] for f in CSV_FIELDS)] for row in rows]
+        return csv_response(f"suppliers-{timezone.localdate():%Y%m%d}.csv", data)
+    return render(request, "suppliers/scorecard.html", {"rows": rows})
+
+
+@require_GET
+def supplier(request, pk: int):
+    supplier = get_object_or_404(Supplier, pk=pk)
+    orders = supplier_purchase_orders(supplier=supplier)
+    if wants_csv(request):
+        header = ["number", "status", "order_date", "expected_date", "units_ordered", "units_received"]
+        return csv_response(
+            f"purchase-orders-{supplier.code}.csv", [header, *orders.values_list(*header).iterator(chunk_size=2000)]
+        )
+    [card] = supplier_scorecards(supplier_ids=[supplier.pk])
+    context = {"supplier": supplier, "card": card, "orders": orders[:200], "today": timezone.localdate()}
+    return render(request, "suppliers/supplier.html", context)
