@@ -271,15 +271,18 @@ def notifications_enqueue(*, notification_ids, countdown: float | None = None) -
     from .tasks import notification_send
 
     published = 0
-    for notification_id in notification_ids:
-        try:
-            notification_send.apply_async(args=[notification_id], countdown=countdown)
-        except Exception:  # noqa: BLE001 — whatever the broker raised, the row waits for the relay
-            logger.warning(
-                "Could not enqueue notification %s; the relay will pick it up", notification_id, exc_info=True
-            )
-            break
-        published += 1
+    try:
+        # One producer (one broker connection) for the whole batch.
+        with notification_send.app.producer_or_acquire() as producer:
+            for notification_id in notification_ids:
+                notification_send.apply_async(args=[notification_id], countdown=countdown, producer=producer)
+                published += 1
+    except Exception:  # noqa: BLE001 — whatever the broker raised, the rows wait for the relay
+        logger.warning(
+            "Could not enqueue %d notification(s); the relay will pick them up",
+            len(notification_ids) - published,
+            exc_info=True,
+        )
     return published
 
 
