@@ -35,6 +35,8 @@ from .exceptions import (
 )
 from .models import Allocation, ApiKey, Customer, Order, OrderLine, SalesChannel, Shipment, ShipmentLine
 
+ORDER_TOTAL_MAX = Decimal("999999999999.99")  # Order.total: max_digits=14, decimal_places=2
+
 
 @dataclass(frozen=True)
 class CustomerData:
@@ -275,6 +277,11 @@ def _order_place_atomic(
             f"Not enough stock and these products cannot be backordered: {names}.",
             details={"lines": refused},
         )
+    total = sum((product.unit_price * quantity for product, quantity, _, _ in plans), Decimal("0"))
+    if total > ORDER_TOTAL_MAX:  # the column holds 14 digits; PostgreSQL would fail the INSERT
+        raise InvalidInput(
+            f"The order total {total} is above the limit of {ORDER_TOTAL_MAX}.", details={"total": str(total)}
+        )
 
     order = Order.objects.create(
         number=_new_order_number(),
@@ -285,7 +292,7 @@ def _order_place_atomic(
         priority=priority,
         requested_date=requested_date,
         currency=settings.OMS["DEFAULT_CURRENCY"],
-        total=sum((product.unit_price * quantity for product, quantity, _, _ in plans), Decimal("0")),
+        total=total,
         idempotency_key=scoped_key,
         request_fingerprint=fingerprint,
         created_by=_real_user(user),

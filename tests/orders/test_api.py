@@ -499,3 +499,12 @@ def test_create_api_key_command_in_a_real_process_prints_key_last(tmp_path):
     )
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("oms_") and last == last.strip() and len(last.split()) == 1
+
+
+def test_order_total_beyond_the_column_is_a_422_not_a_500(make_product, staff_client):
+    from decimal import Decimal
+
+    make_product(sku="GOLD-1", stock=100_000, unit_price=Decimal("9999999999.99"))
+    response = staff_client.post(ORDERS, body({"GOLD-1": 100_000}), format="json")
+    assert_problem(response, 422, "invalid_input")
+    assert_nothing_written()
