@@ -112,6 +112,12 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # DRF's defaults, with a JSON parser that answers 400 (not 500) to deeply nested documents.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "config.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",

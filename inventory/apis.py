@@ -5,12 +5,12 @@ from __future__ import annotations
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.authentication import IsChannelOrStaff, IsStaff
 from config.errors import NotFoundError
+from config.parsers import JSONParser
 
 from . import selectors, services
 from .filters import ProductFilter, StockItemFilter

@@ -6,12 +6,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.authentication import IsChannelOrStaff, IsStaff, request_channel
 from config.errors import NotFoundError
+from config.parsers import JSONParser
 
 from . import selectors, services
 from .filters import OrderFilter

@@ -198,6 +198,13 @@ def test_bad_order_bodies_are_400_and_write_nothing(make_product, channel_client
         (b'{"customer": ', "application/json", 400, "malformed_request"),
         (b"\xff\xfe", "application/json", 400, "malformed_request"),
         (b'{"lines": [NaN]}', "application/json", 400, "malformed_request"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "malformed_request"),
+        (
+            b'{"customer": {"external_id": "\\ud800", "email": "a@example.com", "name": "A"}, "lines": []}',
+            "application/json",
+            400,
+            "validation_error",
+        ),
         (b"[1, 2]", "application/json", 400, "validation_error"),
         (b'"just a string"', "application/json", 400, "validation_error"),
         (b"null", "application/json", 400, "validation_error"),
