@@ -150,3 +150,38 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             headers=headers or None,
         )
     return None
+
+
+def _problem_json(request, *, status_code: int, code: str, title: str, detail: str):
+    from django.http import JsonResponse
+
+    body = {
+        "type": f"https://oms.example.com/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def api_aware_404(request, exception=None):
+    """Django's 404 handler: problem+json under /api/ (an unknown API URL), the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return _problem_json(
+            request, status_code=404, code="not_found", title="Not found", detail="No API endpoint at this URL."
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def api_aware_500(request):
+    """Django's 500 handler (DEBUG off): problem+json under /api/. The bug itself is logged by Django."""
+    if request.path.startswith("/api/"):
+        return _problem_json(
+            request, status_code=500, code="internal_error", title="Internal error", detail="Something went wrong."
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -20,3 +20,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("config.dashboard_urls", namespace="dashboard")),
 ]
+
+handler404 = "config.errors.api_aware_404"
+handler500 = "config.errors.api_aware_500"

@@ -1,5 +1,7 @@
 """The one error shape (RFC 9457 problem details) as the API clients see it."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -85,3 +87,21 @@ def test_handler_converts_django_errors():
 def test_unexpected_exceptions_are_not_hidden():
     request = APIRequestFactory().get("/")
     assert problem_exception_handler(RuntimeError("bug"), {"request": request}) is None
+
+
+def test_unknown_api_url_is_a_problem_but_pages_stay_html(staff_client, client):
+    problem(staff_client.get("/api/v1/no-such-thing/"), 404, "not_found")
+    problem(staff_client.get("/api/v1/backorders/not-a-number/"), 404, "not_found")
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_server_error_under_api_is_a_problem(rf):
+    from config.errors import api_aware_500
+
+    response = api_aware_500(rf.get("/api/v1/orders/"))
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert json.loads(response.content)["code"] == "internal_error"
+    assert api_aware_500(rf.get("/")).status_code == 500
