@@ -106,6 +106,7 @@ def notification_deliver(*, notification_id: int) -> str:
             Notification.objects.select_for_update(of=("self",))
             .select_related("order__channel")
             .filter(pk=notification_id)
+            .order_by()
             .first()
         )
         if notification is None:

@@ -231,3 +231,31 @@ def test_order_detail_shows_alternatives_per_backorder_without_n_plus_1(
         data = staff_client.get(f"/api/v1/orders/{order.number}/").json()
     assert [len(b["alternatives"]) for b in data["backorders"]] == [1, 1, 1, 1]
     assert [n["event"] for n in data["notifications"]] == ["backorder_created"]
+
+
+# --- admin ----------------------------------------------------------------------------------------
+
+
+def test_admin_lists_failed_notifications_with_their_error_and_retries_them(make_product, place, admin_client):
+    product = make_product(stock=0)
+    place({product.sku: 1})
+    place({product.sku: 1})
+    failed, other = Notification.objects.order_by("pk")
+    Notification.objects.filter(pk=failed.pk).update(status="failed", attempts=6, last_error="Webhook answered 503")
+    response = admin_client.get("/admin/notifications/notification/", {"status__exact": "failed"})
+    assert response.status_code == 200
+    assert b"Webhook answered 503" in response.content and response.context["cl"].result_count == 1
+
+    notification_deliver(notification_id=other.pk)
+    response = admin_client.post(
+        "/admin/notifications/notification/",
+        {"action": "retry_selected", "_selected_action": [failed.pk, other.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    other.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("pending", 0)
+    assert other.status == "sent"  # a sent row is left alone
+    messages = [str(m) for m in response.context["messages"]]
+    assert "1 queued for another try." in messages and "1 were already sent and were left alone." in messages
