@@ -48,7 +48,7 @@ class BackorderAdmin(admin.ModelAdmin):
     search_fields = ["order__number", "product__sku", "order__customer__email", "order__customer__external_id"]
     date_hierarchy = "created_at"
     inlines = [BackorderEventInline]
-    actions = ["cancel_selected"]
+    actions = ["cancel_selected", "priority_critical", "priority_high", "priority_normal", "reallocate_to_selected"]
     readonly_fields = [f.name for f in Backorder._meta.fields] + ["outstanding", "queue_position"]
 
     def get_queryset(self, request):
@@ -67,6 +67,29 @@ class BackorderAdmin(admin.ModelAdmin):
     @admin.display(description="Queue position", ordering="queue_position")
     def queue_position(self, obj):
         return obj.queue_position
+
+    def _priority(self, request, queryset, priority: str):
+        from .admin_actions import priority_change_selected
+
+        priority_change_selected(self, request, queryset, priority)
+
+    @admin.action(description="Set priority to critical (recorded with your name)")
+    def priority_critical(self, request, queryset):
+        self._priority(request, queryset, "critical")
+
+    @admin.action(description="Set priority to high (recorded with your name)")
+    def priority_high(self, request, queryset):
+        self._priority(request, queryset, "high")
+
+    @admin.action(description="Set priority to normal (recorded with your name)")
+    def priority_normal(self, request, queryset):
+        self._priority(request, queryset, "normal")
+
+    @admin.action(description="Reallocate reserved units of lower-priority backorders to the selected ones")
+    def reallocate_to_selected(self, request, queryset):
+        from .admin_actions import reallocate_selected
+
+        reallocate_selected(self, request, queryset)
 
     @admin.action(description="Cancel the waiting units of the selected backorders")
     def cancel_selected(self, request, queryset):
@@ -128,10 +151,12 @@ class AllocationPolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Exactly one policy is active (a partial unique constraint): activating one retires the other.
-        # Scores of backorders already waiting are not recomputed; new backorders use the new weights.
+        # The active policy's weights re-score every waiting backorder (one UPDATE), so the queue follows at once.
         with transaction.atomic():
             if obj.is_active:
                 AllocationPolicy.objects.select_for_update().filter(is_active=True).exclude(pk=obj.pk).update(
                     is_active=False
                 )
             super().save_model(request, obj, form, change)
+            if obj.is_active:
+                services.policy_scores_recompute(policy=obj)

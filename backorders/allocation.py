@@ -1,12 +1,40 @@
-"""The allocation engine: hands free stock to waiting backorders in queue order."""
+"""The allocation engine: hands free stock to waiting backorders in queue order.
+
+Queue order: priority class (critical > high > normal > low), then priority score (customer tier and lifetime
+value, weights from the active AllocationPolicy), then order placed time (oldest first), then id.
+
+On PostgreSQL the engine is set-based: after locking the product's stock items (inventory.locks) and its waiting
+backorders (ordered by key, in a statement without window functions, which PostgreSQL refuses together with
+FOR UPDATE), ONE statement ranks the queue with a running SUM window and updates the backorders, order lines,
+allocations (INSERT … ON CONFLICT), stock items and inserts the events. The events are then read back and handed
+to the notification outbox hook in the same transaction. On SQLite (the embedded default) a Python loop does the
+same thing.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from .models import Backorder, BackorderEvent
 from .services import S, backorder_event_record, backorder_status_for, backorder_transition, policy_active
+
+QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
+
+
+def _source_reference(product_id: int) -> str:
+    """What most recently brought units in (a purchase order number or an adjustment reason): for the events."""
+    from inventory.models import StockMovement
+
+    movement = (
+        StockMovement.objects.filter(stock_item__product_id=product_id, quantity__gt=0)
+        .order_by("-created_at", "-id")
+        .values("kind", "reference", "reason")
+        .first()
+    )
+    if movement is None:
+        return ""
+    return f"{movement['kind']} {movement['reference'] or movement['reason']}".strip()
 
 
 @transaction.atomic
@@ -15,6 +43,142 @@ def allocate_product(*, product_id: int) -> int:
 
     Acts on the database state only, so running it twice, or in two workers at once, is harmless.
     """
+    if connection.vendor == "postgresql":
+        return _allocate_product_sql(product_id=product_id)
+    return _allocate_product_python(product_id=product_id)
+
+
+_ALLOCATE_SQL = """
+WITH free AS (
+    SELECT id AS stock_item_id, on_hand - allocated AS avail,
+           SUM(on_hand - allocated) OVER (ORDER BY id) - (on_hand - allocated) AS start_at
+    FROM {stockitem} WHERE product_id = %(product)s AND on_hand > allocated
+),
+total AS (SELECT COALESCE(SUM(avail), 0) AS units FROM free),
+queue AS (
+    SELECT b.id, b.order_id, b.order_line_id,
+           b.quantity - b.quantity_allocated - b.quantity_cancelled AS need,
+           ROW_NUMBER() OVER w AS pos,
+           SUM(b.quantity - b.quantity_allocated - b.quantity_cancelled) OVER w
+             - (b.quantity - b.quantity_allocated - b.quantity_cancelled) AS before_units
+    FROM {backorder} b
+    WHERE b.product_id = %(product)s AND b.status IN ('open', 'partially_allocated')
+    WINDOW w AS (ORDER BY b.priority_rank DESC, b.priority_score DESC, b.placed_at, b.id)
+),
+give AS (
+    SELECT q.id, q.order_id, q.order_line_id, q.need, q.pos, q.before_units,
+           LEAST(q.need, t.units - q.before_units) AS qty
+    FROM queue q CROSS JOIN total t
+    WHERE q.before_units < t.units
+),
+split AS (
+    SELECT g.order_line_id, f.stock_item_id,
+           LEAST(g.before_units + g.qty, f.start_at + f.avail) - GREATEST(g.before_units, f.start_at) AS qty
+    FROM give g JOIN free f
+      ON f.start_at < g.before_units + g.qty AND g.before_units < f.start_at + f.avail
+),
+upd_backorders AS (
+    UPDATE {backorder} b
+       SET quantity_allocated = b.quantity_allocated + g.qty,
+           status = CASE WHEN g.qty = g.need THEN 'allocated' ELSE 'partially_allocated' END,
+           allocated_at = CASE WHEN g.qty = g.need THEN now() ELSE b.allocated_at END
+      FROM give g WHERE b.id = g.id
+    RETURNING b.id
+),
+upd_lines AS (
+    UPDATE {orderline} l
+       SET quantity_allocated = l.quantity_allocated + g.qty,
+           quantity_backordered = l.quantity_backordered - g.qty
+      FROM give g WHERE l.id = g.order_line_id
+    RETURNING l.id
+),
+ins_allocations AS (
+    INSERT INTO {allocation} AS a (order_line_id, stock_item_id, quantity, created_at)
+    SELECT order_line_id, stock_item_id, qty, now() FROM split
+    ON CONFLICT (order_line_id, stock_item_id) DO UPDATE SET quantity = a.quantity + EXCLUDED.quantity
+    RETURNING a.id
+),
+upd_stock AS (
+    UPDATE {stockitem} s SET allocated = s.allocated + x.qty
+      FROM (SELECT stock_item_id, SUM(qty) AS qty FROM split GROUP BY stock_item_id) x
+     WHERE s.id = x.stock_item_id
+    RETURNING s.id
+),
+ins_events AS (
+    INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_at)
+    SELECT g.id,
+           CASE WHEN g.qty = g.need THEN 'allocated' ELSE 'partially_allocated' END,
+           g.qty,
+           g.qty || ' unit(s) allocated from stock (queue position ' || g.pos || ').',
+           jsonb_build_object('queue_position', g.pos, 'policy', %(policy)s::text, 'source', %(source)s::text,
+                              'outstanding_after', g.need - g.qty),
+           'system', now()
+    FROM give g
+    RETURNING id
+)
+SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
+       (SELECT COUNT(*) FROM upd_backorders) + (SELECT COUNT(*) FROM upd_lines)
+         + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock),
+       (SELECT array_agg(id) FROM ins_events),
+       (SELECT array_agg(DISTINCT order_id) FROM give)
+"""
+
+# After the lines changed (a separate statement: the CTEs above all see one snapshot): orders whose last waiting
+# line is now reserved leave "backordered", exactly as orders.services.order_status_derive says.
+_ORDER_STATUS_SQL = """
+UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
+FROM (
+    SELECT l.order_id, SUM(l.quantity_shipped) AS shipped, SUM(l.quantity_backordered) AS waiting
+    FROM {orderline} l WHERE l.order_id = ANY(%(orders)s) GROUP BY l.order_id
+) x
+WHERE o.id = x.order_id AND x.waiting = 0 AND o.status = 'backordered'
+"""
+
+
+def _tables() -> dict[str, str]:
+    from inventory.models import StockItem
+    from orders.models import Allocation, Order, OrderLine
+
+    return {
+        "stockitem": StockItem._meta.db_table,
+        "backorder": Backorder._meta.db_table,
+        "orderline": OrderLine._meta.db_table,
+        "allocation": Allocation._meta.db_table,
+        "event": BackorderEvent._meta.db_table,
+        "order": Order._meta.db_table,
+    }
+
+
+def _allocate_product_sql(*, product_id: int) -> int:
+    from inventory.locks import stock_items_lock_for_products
+    from notifications.services import notifications_from_backorder_events
+
+    items = stock_items_lock_for_products([product_id])
+    if sum(max(0, item.available) for item in items) <= 0:
+        return 0
+    tables = _tables()
+    with connection.cursor() as cursor:
+        # Lock the waiting queue in key order (no window function here: PostgreSQL refuses it with FOR UPDATE).
+        cursor.execute(
+            f"WITH locked AS (SELECT id FROM {tables['backorder']} WHERE product_id = %s"
+            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR UPDATE) SELECT COUNT(*) FROM locked",
+            [product_id],
+        )
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute(
+            _ALLOCATE_SQL.format(**tables),
+            {"product": product_id, "policy": policy_active().name, "source": _source_reference(product_id)},
+        )
+        units, _, event_ids, order_ids = cursor.fetchone()
+        if order_ids:
+            cursor.execute(_ORDER_STATUS_SQL.format(**tables), {"orders": list(order_ids)})
+    if event_ids:
+        notifications_from_backorder_events(events=list(BackorderEvent.objects.filter(pk__in=event_ids).order_by("pk")))
+    return int(units or 0)
+
+
+def _allocate_product_python(*, product_id: int) -> int:
     from inventory.locks import stock_items_lock_for_products
     from inventory.models import StockItem
     from orders.models import Allocation, OrderLine
@@ -27,16 +191,17 @@ def allocate_product(*, product_id: int) -> int:
     queue = list(
         Backorder.objects.select_for_update()
         .filter(product_id=product_id, status__in=Backorder.WAITING)
-        .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+        .order_by(*QUEUE_ORDER)
     )
+    policy_name = policy_active().name
+    source = _source_reference(product_id)
     total = 0
     touched_orders = set()
-    position = 0
-    for backorder in queue:
-        position += 1
+    for position, backorder in enumerate(queue, start=1):
         if free <= 0:
             break
-        give = min(backorder.quantity_outstanding, free)
+        need = backorder.quantity_outstanding
+        give = min(need, free)
         free -= give
         total += give
         remaining = give
@@ -69,7 +234,12 @@ def allocate_product(*, product_id: int) -> int:
             ),
             quantity=give,
             message=f"{give} unit(s) allocated from stock (queue position {position}).",
-            data={"queue_position": position, "policy": policy_active().name},
+            data={
+                "queue_position": position,
+                "policy": policy_name,
+                "source": source,
+                "outstanding_after": need - give,
+            },
         )
         touched_orders.add(backorder.order_id)
     orders_status_refresh(order_ids=touched_orders)

@@ -13,3 +13,9 @@ class InvalidPriority(DomainError):
     code = "invalid_priority"
     status = status.HTTP_422_UNPROCESSABLE_ENTITY
     title = "Invalid priority"
+
+
+class NothingToReallocate(DomainError):
+    code = "nothing_to_reallocate"
+    status = status.HTTP_409_CONFLICT
+    title = "Nothing to reallocate"

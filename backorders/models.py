@@ -163,3 +163,18 @@ class AllocationPolicy(models.Model):
     def score(self, *, tier: str, lifetime_value: Decimal) -> Decimal:
         ltv_points = min(self.lifetime_value_weight * (lifetime_value / Decimal(1000)), self.lifetime_value_cap)
         return (self.tier_weight(tier) + ltv_points).quantize(Decimal("0.0001"))
+
+
+class AllocationRun(models.Model):
+    """Bookkeeping of the allocation task per product: a message that keeps failing stops after N attempts."""
+
+    product = models.OneToOneField("inventory.Product", on_delete=models.CASCADE, related_name="allocation_run")
+    attempts = models.PositiveIntegerField(default=0)  # consecutive failed attempts (0 after a success)
+    runs = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    units_allocated = models.PositiveIntegerField(default=0)  # by the last successful run
+
+    def __str__(self) -> str:
+        return f"allocation of {self.product_id}: {self.runs} run(s), {self.attempts} failed"

@@ -98,3 +98,19 @@ def backorder_get(*, backorder_id, channel=None) -> Backorder | None:
         .filter(pk=pk)
         .first()
     )
+
+
+def products_needing_allocation() -> list[int]:
+    """Products with free stock (on hand above allocated) and waiting backorders, by id."""
+    from django.db.models import Exists, OuterRef
+
+    from inventory.models import StockItem
+
+    waiting = Backorder.objects.filter(product_id=OuterRef("product_id"), status__in=Backorder.WAITING)
+    return sorted(
+        set(
+            StockItem.objects.filter(on_hand__gt=F("allocated"))
+            .filter(Exists(waiting))
+            .values_list("product_id", flat=True)
+        )
+    )

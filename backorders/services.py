@@ -10,7 +10,7 @@ from django.utils import timezone
 from config.errors import InvalidTransition
 from inventory.services import _real_user, actor_label
 
-from .exceptions import BackorderClosed, InvalidPriority
+from .exceptions import BackorderClosed, InvalidPriority, NothingToReallocate
 from .models import PRIORITY_RANKS, AllocationPolicy, Backorder, BackorderEvent
 
 S = Backorder.Status
@@ -133,6 +133,7 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
             for backorder, (line, _) in zip(backorders, lines, strict=True)
         ]
     )
+    eta_request(product_ids=[backorder.product_id for backorder in backorders])
     return backorders
 
 
@@ -211,6 +212,8 @@ def backorder_priority_change(*, backorder: Backorder, priority: str, reason: st
         )
     if not reason or not reason.strip():
         raise InvalidPriority("Say why the priority changes (reason is required).", details={"reason": ""})
+    if len(reason) > 300:
+        raise InvalidPriority("Keep the reason under 300 characters.", details={"reason": len(reason)})
     backorder = Backorder.objects.select_for_update().get(pk=backorder.pk)
     if not backorder.is_waiting:
         raise BackorderClosed(f"Backorder {backorder.pk} is {backorder.status}; its priority no longer matters.")
@@ -227,8 +230,9 @@ def backorder_priority_change(*, backorder: Backorder, priority: str, reason: st
         data={"old": old, "new": priority, "reason": reason},
         user=user,
     )
-    # The queue order changed: free stock (if any) may now belong to this backorder.
+    # The queue order changed: free stock (if any) may now belong to this backorder, and the ETAs move.
     allocation_request_for_products(product_ids=[backorder.product_id])
+    eta_request(product_ids=[backorder.product_id])
     return backorder
 
 
@@ -270,3 +274,263 @@ def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
 
     for product_id in sorted(set(product_ids)):
         enqueue_on_commit(allocate_product, product_id)
+
+
+def eta_request(*, product_ids: Iterable[int]) -> None:
+    """Ask the workers to recompute the ETAs of these products' waiting backorders, after commit."""
+    from config.celery import enqueue_on_commit
+
+    from .tasks import eta_recompute
+
+    for product_id in sorted(set(product_ids)):
+        enqueue_on_commit(eta_recompute, product_id)
+
+
+def allocation_run(*, product_id: int, max_attempts: int) -> int:
+    """Run the allocation engine for one product with bookkeeping (the task calls this).
+
+    The attempt counter is committed *before* the engine runs, so a message that kills its worker still
+    counts; after ``max_attempts`` consecutive failures the product is skipped until staff reset it.
+    """
+    from django.db import IntegrityError
+    from django.db.models import F
+
+    from .allocation import allocate_product
+    from .models import AllocationRun
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            AllocationRun.objects.get_or_create(product_id=product_id)
+    except IntegrityError:  # created by a concurrent run
+        pass
+    run = AllocationRun.objects.get(product_id=product_id)
+    if run.attempts >= max_attempts:
+        import logging
+
+        logging.getLogger("oms.tasks").error(
+            "Allocation of product %s skipped after %s failed attempts: %s", product_id, run.attempts, run.last_error
+        )
+        return 0
+    AllocationRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1, runs=F("runs") + 1, last_run_at=now)
+    try:
+        units = allocate_product(product_id=product_id)
+    except Exception as exc:
+        AllocationRun.objects.filter(pk=run.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    AllocationRun.objects.filter(pk=run.pk).update(
+        attempts=0, last_error="", last_success_at=timezone.now(), units_allocated=units
+    )
+    if units:
+        with transaction.atomic():
+            eta_request(product_ids=[product_id])
+    return units
+
+
+def allocation_run_reset(*, product_id: int) -> None:
+    """Let a product that was skipped as a poison message be allocated again (after the cause is fixed)."""
+    from .models import AllocationRun
+
+    AllocationRun.objects.filter(product_id=product_id).update(attempts=0, last_error="")
+    with transaction.atomic():
+        allocation_request_for_products(product_ids=[product_id])
+
+
+# --- policy -----------------------------------------------------------------------------------
+
+
+def _score_expression(policy: AllocationPolicy):
+    """The policy's score of a customer, as a database expression (AllocationPolicy.score, set-based)."""
+    from decimal import Decimal
+
+    from django.db.models import Case, DecimalField, F, Value, When
+    from django.db.models.functions import Least, Round
+
+    money = DecimalField(max_digits=14, decimal_places=4)
+    tier = Case(
+        *[When(tier=name, then=Value(policy.tier_weight(name))) for name in ("standard", "silver", "gold", "platinum")],
+        default=Value(Decimal("0")),
+        output_field=money,
+    )
+    ltv = Least(
+        F("lifetime_value") * Value(policy.lifetime_value_weight) / Value(Decimal(1000)),
+        Value(policy.lifetime_value_cap),
+        output_field=money,
+    )
+    return Round(tier + ltv, 4, output_field=money)
+
+
+@transaction.atomic
+def policy_scores_recompute(*, policy: AllocationPolicy | None = None) -> int:
+    """Re-score every waiting backorder with the active policy (one UPDATE); the queues follow at once.
+
+    Returns the number of backorders re-scored. Allocation and ETAs of the affected products are re-run after commit.
+    """
+    from django.db.models import OuterRef, Subquery
+
+    from orders.models import Customer
+
+    policy = policy or policy_active()
+    score = Customer.objects.filter(orders=OuterRef("order_id")).annotate(s=_score_expression(policy)).values("s")[:1]
+    waiting = Backorder.objects.filter(status__in=Backorder.WAITING)
+    count = waiting.update(priority_score=Subquery(score))
+    product_ids = set(waiting.values_list("product_id", flat=True).distinct())
+    allocation_request_for_products(product_ids=product_ids)
+    eta_request(product_ids=product_ids)
+    return count
+
+
+@transaction.atomic
+def policy_activate(*, policy: AllocationPolicy) -> AllocationPolicy:
+    """Make this policy the active one (retiring the previous) and re-score the waiting queue."""
+    AllocationPolicy.objects.select_for_update().filter(is_active=True).exclude(pk=policy.pk).update(is_active=False)
+    if not policy.is_active:
+        policy.is_active = True
+        policy.save(update_fields=["is_active", "updated_at"])
+    policy_scores_recompute(policy=policy)
+    return policy
+
+
+# --- reallocation -----------------------------------------------------------------------------
+
+
+def _queue_key(backorder: Backorder):
+    return (-backorder.priority_rank, -backorder.priority_score, backorder.placed_at, backorder.pk)
+
+
+@transaction.atomic
+def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: int | None = None, user=None) -> int:
+    """Move reserved, unshipped units of lower-priority backorders of the same product to this one.
+
+    Takes from the end of the queue first (the least urgent), never more than this backorder still needs.
+    Writes an event on every backorder involved. Returns the units moved.
+    """
+    from django.db.models import F
+
+    from inventory.locks import stock_items_lock_for_products
+    from orders.models import Allocation, Order, OrderLine
+    from orders.services import orders_status_refresh
+
+    if quantity is not None and quantity <= 0:
+        raise InvalidPriority("quantity must be positive.", details={"quantity": quantity})
+    if len(reason) > 300:
+        raise InvalidPriority("Keep the reason under 300 characters.", details={"reason": len(reason)})
+    stock_items_lock_for_products([backorder.product_id])
+    current = Backorder.objects.get(pk=backorder.pk)
+    if not current.is_waiting:
+        raise BackorderClosed(
+            f"Backorder {current.pk} is {current.status}; it waits for nothing.", details={"status": current.status}
+        )
+    donors = [
+        b
+        for b in Backorder.objects.filter(
+            product_id=current.product_id, status__in=[S.PARTIALLY_ALLOCATED, S.ALLOCATED], quantity_allocated__gt=0
+        ).exclude(pk=current.pk)
+        if _queue_key(b) > _queue_key(current)
+    ]
+    if not donors:
+        raise NothingToReallocate(
+            f"No lower-priority backorder of this product holds reserved units for backorder {current.pk}.",
+        )
+    # Global lock order: stock (held) → orders → order lines/backorders, each by primary key.
+    list(
+        Order.objects.select_for_update()
+        .filter(pk__in={current.order_id, *(d.order_id for d in donors)})
+        .order_by("pk")
+    )
+    locked = {
+        b.pk: b
+        for b in Backorder.objects.select_for_update()
+        .filter(pk__in=[current.pk, *(d.pk for d in donors)])
+        .order_by("pk")
+    }
+    lines = {
+        line.pk: line
+        for line in OrderLine.objects.select_for_update()
+        .filter(pk__in=[b.order_line_id for b in locked.values()])
+        .order_by("pk")
+    }
+    target = locked[current.pk]
+    if not target.is_waiting:
+        raise BackorderClosed(f"Backorder {target.pk} is {target.status}; it waits for nothing.")
+    wanted = min(quantity or target.quantity_outstanding, target.quantity_outstanding)
+    moved_total = 0
+    moves: list[tuple[Backorder, int]] = []
+    target_line = lines[target.order_line_id]
+    for donor in sorted((locked[d.pk] for d in donors), key=_queue_key, reverse=True):
+        if moved_total >= wanted:
+            break
+        if donor.status not in (S.PARTIALLY_ALLOCATED, S.ALLOCATED):
+            continue
+        donor_line = lines[donor.order_line_id]
+        movable = min(donor.quantity_allocated, donor_line.quantity_allocated, wanted - moved_total)
+        if movable <= 0:
+            continue
+        remaining = movable
+        for allocation in (
+            Allocation.objects.select_for_update().filter(order_line=donor_line).order_by("stock_item_id")
+        ):
+            if remaining <= 0:
+                break
+            q = min(allocation.quantity, remaining)
+            remaining -= q
+            if q == allocation.quantity:
+                allocation.delete()
+            else:
+                Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - q)
+            if not Allocation.objects.filter(order_line=target_line, stock_item_id=allocation.stock_item_id).update(
+                quantity=F("quantity") + q
+            ):
+                Allocation.objects.create(order_line=target_line, stock_item_id=allocation.stock_item_id, quantity=q)
+        OrderLine.objects.filter(pk=donor_line.pk).update(
+            quantity_allocated=F("quantity_allocated") - movable,
+            quantity_backordered=F("quantity_backordered") + movable,
+        )
+        donor_line.quantity_allocated -= movable
+        donor.quantity_allocated -= movable
+        backorder_transition(backorder=donor, status=backorder_status_for(donor))
+        donor.save(update_fields=["quantity_allocated", "status", "allocated_at"])
+        moves.append((donor, movable))
+        moved_total += movable
+    if not moved_total:
+        raise NothingToReallocate(f"No reserved, unshipped units to move to backorder {target.pk}.")
+    OrderLine.objects.filter(pk=target_line.pk).update(
+        quantity_allocated=F("quantity_allocated") + moved_total,
+        quantity_backordered=F("quantity_backordered") - moved_total,
+    )
+    target.quantity_allocated += moved_total
+    backorder_transition(backorder=target, status=backorder_status_for(target))
+    target.save(update_fields=["quantity_allocated", "status", "allocated_at"])
+    from .events import events_record
+
+    why = f" Reason: {reason}" if reason else ""
+    events_record(
+        [
+            BackorderEvent(
+                backorder=target,
+                kind=BackorderEvent.Kind.ALLOCATED
+                if target.status == S.ALLOCATED
+                else BackorderEvent.Kind.PARTIALLY_ALLOCATED,
+                quantity=moved_total,
+                message=f"{moved_total} unit(s) reallocated from lower-priority backorders.{why}",
+                data={"reallocated_from": {str(d.pk): q for d, q in moves}, "reason": reason},
+                actor=actor_label(user),
+                created_by=_real_user(user),
+            ),
+            *(
+                BackorderEvent(
+                    backorder=donor,
+                    kind=BackorderEvent.Kind.DEALLOCATED,
+                    quantity=q,
+                    message=f"{q} reserved unit(s) moved to higher-priority backorder {target.pk}.{why}",
+                    data={"reallocated_to": target.pk, "reason": reason},
+                    actor=actor_label(user),
+                    created_by=_real_user(user),
+                )
+                for donor, q in moves
+            ),
+        ]
+    )
+    orders_status_refresh(order_ids={target.order_id, *(d.order_id for d, _ in moves)})
+    eta_request(product_ids=[target.product_id])
+    return moved_total

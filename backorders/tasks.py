@@ -1,8 +1,60 @@
+"""Celery tasks of backorders: take ids, act on the database state (idempotent), nothing else."""
+
+from __future__ import annotations
+
+import logging
+
 from celery import shared_task
+from django.db import OperationalError
+
+logger = logging.getLogger("oms.tasks")
+
+# A message for one product that failed this many times in a row is not run again (poison message).
+MAX_ATTEMPTS = 5
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=MAX_ATTEMPTS,
+)
 def allocate_product(product_id: int) -> int:
-    from .allocation import allocate_product as allocate
+    from .services import allocation_run
 
-    return allocate(product_id=product_id)
+    return allocation_run(product_id=product_id, max_attempts=MAX_ATTEMPTS)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=MAX_ATTEMPTS,
+)
+def eta_recompute(product_id: int) -> int:
+    from .eta import eta_recompute_product
+
+    return eta_recompute_product(product_id=product_id)
+
+
+@shared_task(acks_late=True)
+def allocation_sweep() -> list[int]:
+    """Re-run allocation for every product with free stock and waiting backorders (a lost message heals)."""
+    from .selectors import products_needing_allocation
+
+    product_ids = products_needing_allocation()
+    for product_id in product_ids:
+        allocate_product.apply_async(args=[product_id])
+    return product_ids
+
+
+@shared_task(acks_late=True)
+def eta_sweep() -> int:
+    from .eta import eta_recompute_all
+
+    return eta_recompute_all()

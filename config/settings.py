@@ -179,6 +179,9 @@ CELERY_BEAT_SCHEDULE["notifications-periodic"] = {
     "task": "notifications.tasks.notifications_periodic",
     "schedule": 3600.0,
 }
+# Heals lost allocation messages: any product with free stock and waiting backorders is allocated again.
+CELERY_BEAT_SCHEDULE["allocation-sweep"] = {"task": "backorders.tasks.allocation_sweep", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -16,6 +16,7 @@ from . import selectors, services
 from .filters import ProductFilter, StockItemFilter
 from .serializers import (
     ProductCreateInputSerializer,
+    ProductDetailOutputSerializer,
     ProductOutputSerializer,
     ProductUpdateInputSerializer,
     StockAdjustmentInputSerializer,
@@ -73,9 +74,12 @@ class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
 class ProductDetailApi(StaffWritesMixin, APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(summary="One product with its availability", responses=ProductOutputSerializer)
+    @extend_schema(
+        summary="One product with its availability, next restock date and backorder ETA",
+        responses=ProductDetailOutputSerializer,
+    )
     def get(self, request, sku: str):
-        return Response(ProductOutputSerializer(_product_or_404(sku)).data)
+        return Response(ProductDetailOutputSerializer(_product_or_404(sku)).data)
 
     @extend_schema(
         summary="Update a product (staff)",

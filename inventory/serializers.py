@@ -36,6 +36,28 @@ class ProductOutputSerializer(serializers.Serializer):
     on_hand = serializers.IntegerField(help_text="Units physically in stock, over every warehouse.")
 
 
+class ProductDetailOutputSerializer(ProductOutputSerializer):
+    """One product, plus what a storefront shows next to "backorder" (backorders.eta.product_promise)."""
+
+    next_restock_date = serializers.DateField(
+        read_only=True, allow_null=True, help_text="Earliest expected date of an open purchase order."
+    )
+    backorder_eta = serializers.DateField(
+        read_only=True, allow_null=True, help_text="Expected date a new backorder of one unit would get now."
+    )
+    backorder_eta_basis = serializers.CharField(read_only=True, help_text="purchase_order | lead_time | none")
+
+    def to_representation(self, instance):
+        from backorders.eta import product_promise
+
+        data = super().to_representation(instance)
+        promise = product_promise(product=instance)
+        data["next_restock_date"] = promise["next_restock_date"] and promise["next_restock_date"].isoformat()
+        data["backorder_eta"] = promise["backorder_eta"] and promise["backorder_eta"].isoformat()
+        data["backorder_eta_basis"] = promise["backorder_eta_basis"]
+        return data
+
+
 class ProductCreateInputSerializer(StrictSerializer):
     sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=64)
     name = serializers.CharField(max_length=200)

@@ -1,0 +1,186 @@
+"""Available-to-promise: the date each waiting backorder can expect its units.
+
+Rules (per product, in allocation-queue order):
+1. Units free in the warehouses now are supply dated today.
+2. Then the open purchase-order lines (sent or partly received, units still to come), earliest expected date
+   first; a line whose date has passed counts as arriving today.
+3. Walking the queue, a backorder's ETA is the date of the supply at which the cumulative supply covers the
+   cumulative outstanding demand up to and including it (basis ``purchase_order``).
+4. Demand beyond all known supply: today + the preferred supplier's quoted lead time (basis ``lead_time``, an
+   estimate). An estimate already given that is still in the future is kept, so it does not slip a day each day.
+5. No preferred supplier and no purchase order: no date (basis ``none``).
+
+Every change writes an ``eta_changed`` event (old, new, basis) through events_record, only for rows that
+changed; ``eta_first`` keeps the first date ever promised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import Backorder, BackorderEvent
+
+B = Backorder.EtaBasis
+
+
+@dataclass
+class Supply:
+    free: int
+    lines: list[tuple[int, date, int]]  # (po line id, expected date, units still to come), earliest first
+    lead_time_days: int | None
+
+
+def _supply(product_id: int, today: date) -> Supply:
+    from django.db.models import F, Sum
+
+    from inventory.models import StockItem
+    from suppliers.models import SupplierProduct
+    from suppliers.selectors import incoming_lines
+
+    free = (
+        StockItem.objects.filter(product_id=product_id, on_hand__gt=F("allocated"))
+        .aggregate(units=Sum(F("on_hand") - F("allocated")))
+        .get("units")
+        or 0
+    )
+    lines = [
+        (pk, max(expected, today), ordered - received)
+        for pk, expected, ordered, received in incoming_lines(product_ids=[product_id]).values_list(
+            "pk", "expected_date", "quantity_ordered", "quantity_received"
+        )
+    ]
+    lines.sort(key=lambda line: (line[1], line[0]))
+    lead = (
+        SupplierProduct.objects.filter(product_id=product_id, preferred=True)
+        .values_list("lead_time_days", flat=True)
+        .first()
+    )
+    return Supply(free=free, lines=lines, lead_time_days=lead)
+
+
+def _project(demands, supply: Supply, today: date):
+    """Yield (eta, basis, po_line_id) for each cumulative demand, walking supply once (demands ascending)."""
+    index = 0
+    cumulative = supply.free
+    for needed in demands:
+        if needed <= supply.free:
+            yield today, B.PURCHASE_ORDER, None
+            continue
+        while index < len(supply.lines) and cumulative < needed:
+            cumulative += supply.lines[index][2]
+            index += 1
+        if cumulative >= needed and index > 0:
+            line_id, expected, _ = supply.lines[index - 1]
+            yield expected, B.PURCHASE_ORDER, line_id
+        elif supply.lead_time_days is not None:
+            yield today + timedelta(days=supply.lead_time_days), B.LEAD_TIME, None
+        else:
+            yield None, B.NONE, None
+
+
+def eta_recompute_product(*, product_id: int) -> int:
+    """Recompute the ETAs of a product's waiting backorders; returns how many changed."""
+    from inventory.locks import stock_items_lock_for_products
+
+    from .events import events_record
+
+    with transaction.atomic():
+        # The stock lock serialises this with allocation and order placement for the product (global lock order).
+        stock_items_lock_for_products([product_id])
+        today = timezone.localdate()
+        supply = _supply(product_id, today)
+        rows = list(
+            Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
+            .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+            .values_list(
+                "id",
+                "quantity",
+                "quantity_allocated",
+                "quantity_cancelled",
+                "eta",
+                "eta_basis",
+                "eta_purchase_order_line_id",
+                "eta_first",
+            )  # fmt: skip
+        )
+        cumulative = 0
+        demands = []
+        for row in rows:
+            cumulative += row[1] - row[2] - row[3]
+            demands.append(cumulative)
+        changed = []
+        events = []
+        for row, (eta, basis, line_id) in zip(rows, _project(demands, supply, today), strict=True):
+            pk, _, _, _, old_eta, old_basis, old_line, eta_first = row
+            if basis == B.LEAD_TIME and old_basis == B.LEAD_TIME and old_eta is not None and old_eta >= today:
+                eta = old_eta  # a standing estimate does not slip a day each day
+            if (eta, basis, line_id) == (old_eta, old_basis, old_line):
+                continue
+            changed.append((pk, eta, basis, line_id, eta_first or eta))
+            if eta != old_eta or basis != old_basis:
+                events.append(
+                    BackorderEvent(
+                        backorder_id=pk,
+                        kind=BackorderEvent.Kind.ETA_CHANGED,
+                        message=f"Expected date {_iso(old_eta) or 'none'} → {_iso(eta) or 'none'} ({basis}).",
+                        data={"old": _iso(old_eta), "new": _iso(eta), "basis": basis, "old_basis": old_basis},
+                    )
+                )
+        if changed:
+            _write(changed)
+        if events:
+            events_record(events)
+    return len(changed)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _write(changed) -> None:
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        ids, etas, bases, lines, firsts = (list(column) for column in zip(*changed, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {Backorder._meta.db_table} b
+                       SET eta = x.eta, eta_basis = x.basis, eta_purchase_order_line_id = x.line,
+                           eta_first = x.first, eta_updated_at = %s
+                      FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[], %s::date[])
+                           AS x(id, eta, basis, line, first)
+                     WHERE b.id = x.id""",
+                [now, ids, etas, [str(b) for b in bases], lines, firsts],
+            )
+        return
+    objects = [
+        Backorder(pk=pk, eta=eta, eta_basis=basis, eta_purchase_order_line_id=line, eta_first=first, eta_updated_at=now)
+        for pk, eta, basis, line, first in changed
+    ]
+    Backorder.objects.bulk_update(
+        objects, ["eta", "eta_basis", "eta_purchase_order_line_id", "eta_first", "eta_updated_at"], batch_size=500
+    )
+
+
+def eta_recompute_all() -> int:
+    """Every product with waiting backorders (demo data, nightly sweep)."""
+    product_ids = Backorder.objects.filter(status__in=Backorder.WAITING).values_list("product_id", flat=True).distinct()
+    return sum(eta_recompute_product(product_id=pk) for pk in sorted(set(product_ids)))
+
+
+def product_promise(*, product) -> dict:
+    """What a storefront shows next to "backorder": the next restock date and the ETA a new order gets now."""
+    from .selectors import waiting_demand_by_product
+
+    today = timezone.localdate()
+    supply = _supply(product.pk, today)
+    waiting = waiting_demand_by_product(product_ids=[product.pk]).get(product.pk, 0)
+    [(eta, basis, _)] = list(_project([waiting + 1], supply, today))
+    return {
+        "next_restock_date": supply.lines[0][1] if supply.lines else None,
+        "backorder_eta": eta,
+        "backorder_eta_basis": basis.value if hasattr(basis, "value") else basis,
+    }

@@ -1,0 +1,130 @@
+"""Reads of suppliers and purchase orders, and the shortage list (shared with the dashboard)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import F, Prefetch, Sum
+
+from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+
+
+def supplier_list():
+    return Supplier.objects.order_by("code")
+
+
+def supplier_product_list():
+    return SupplierProduct.objects.select_related("supplier", "product").order_by("product__sku", "supplier__code")
+
+
+def purchase_order_list():
+    return PurchaseOrder.objects.select_related("supplier", "warehouse").prefetch_related(
+        Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("product").order_by("pk"))
+    )
+
+
+def purchase_order_get(*, number: str) -> PurchaseOrder | None:
+    if not number or "\x00" in number or len(number) > 32:
+        return None
+    return (
+        purchase_order_list()
+        .prefetch_related(
+            Prefetch(
+                "lines__date_revisions",
+                queryset=ExpectedDateRevision.objects.select_related("created_by").order_by("created_at", "id"),
+            )
+        )
+        .filter(number=number)
+        .first()
+    )
+
+
+def incoming_lines(*, product_ids: Iterable[int] | None = None):
+    """Open purchase-order lines (sent or partly received, units still to come), earliest first."""
+    queryset = PurchaseOrderLine.objects.filter(
+        purchase_order__status__in=PurchaseOrder.INCOMING, quantity_received__lt=F("quantity_ordered")
+    )
+    if product_ids is not None:
+        queryset = queryset.filter(product_id__in=list(product_ids))
+    return queryset.order_by("product_id", "expected_date", "id")
+
+
+def suggested_order_quantity(*, uncovered: int, min_order_quantity: int, pack_size: int) -> int:
+    """At least the uncovered units, at least the minimum order, rounded up to whole packs."""
+    if uncovered <= 0:
+        return 0
+    quantity = max(uncovered, min_order_quantity)
+    return -(-quantity // pack_size) * pack_size
+
+
+def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
+    """Per product with waiting backorders: demand, stock, incoming by date, uncovered and what to order.
+
+    Five queries whatever the number of products. ``uncovered`` = demand − available − incoming (not below 0).
+    """
+    from backorders.models import Backorder
+    from inventory.models import Product, StockItem
+
+    waiting = Backorder.objects.filter(status__in=Backorder.WAITING)
+    if product_ids is not None:
+        waiting = waiting.filter(product_id__in=list(product_ids))
+    demand = dict(
+        waiting.values("product_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+        .values_list("product_id", "units")
+    )
+    if not demand:
+        return []
+    ids = sorted(demand)
+    stock = {
+        row["product_id"]: row
+        for row in StockItem.objects.filter(product_id__in=ids)
+        .values("product_id")
+        .annotate(on_hand=Sum("on_hand"), allocated=Sum("allocated"))
+    }
+    incoming: dict[int, dict] = defaultdict(dict)
+    for line in incoming_lines(product_ids=ids).values(
+        "product_id", "expected_date", "quantity_ordered", "quantity_received"
+    ):
+        by_date = incoming[line["product_id"]]
+        by_date[line["expected_date"]] = (
+            by_date.get(line["expected_date"], 0) + line["quantity_ordered"] - line["quantity_received"]
+        )
+    preferred = {
+        sp.product_id: sp
+        for sp in SupplierProduct.objects.filter(product_id__in=ids, preferred=True).select_related("supplier")
+    }
+    rows = []
+    for product in Product.objects.filter(pk__in=ids).order_by("sku"):
+        s = stock.get(product.pk, {"on_hand": 0, "allocated": 0})
+        available = max(0, (s["on_hand"] or 0) - (s["allocated"] or 0))
+        by_date = sorted(incoming[product.pk].items())
+        incoming_total = sum(q for _, q in by_date)
+        uncovered = max(0, demand[product.pk] - available - incoming_total)
+        sp = preferred.get(product.pk)
+        rows.append(
+            {
+                "product_id": product.pk,
+                "sku": product.sku,
+                "name": product.name,
+                "demand": demand[product.pk],
+                "on_hand": s["on_hand"] or 0,
+                "available": available,
+                "incoming": incoming_total,
+                "incoming_by_date": [{"date": d, "quantity": q} for d, q in by_date],
+                "uncovered": uncovered,
+                "supplier": sp.supplier.code if sp else None,
+                "lead_time_days": sp.lead_time_days if sp else None,
+                "min_order_quantity": sp.min_order_quantity if sp else None,
+                "pack_size": sp.pack_size if sp else None,
+                "suggested_quantity": (
+                    suggested_order_quantity(
+                        uncovered=uncovered, min_order_quantity=sp.min_order_quantity, pack_size=sp.pack_size
+                    )
+                    if sp
+                    else 0
+                ),
+            }
+        )
+    return rows

@@ -1,0 +1,147 @@
+"""API v1 serializers of suppliers: strict input serializers, plain output serializers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from inventory.serializers import StrictSerializer
+
+MAX_QUANTITY = 1_000_000
+CODE = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+
+
+class SupplierInputSerializer(StrictSerializer):
+    code = serializers.RegexField(CODE, max_length=50)
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class SupplierOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    is_active = serializers.BooleanField()
+
+
+class SupplierProductInputSerializer(StrictSerializer):
+    supplier = serializers.CharField(max_length=50, help_text="Supplier code.")
+    sku = serializers.CharField(max_length=64)
+    supplier_sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    lead_time_days = serializers.IntegerField(min_value=0, max_value=3650, default=14)
+    min_order_quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+    pack_size = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
+    unit_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), default=Decimal("0"))
+    preferred = serializers.BooleanField(default=False)
+
+
+class SupplierProductOutputSerializer(serializers.Serializer):
+    supplier = serializers.CharField(source="supplier.code")
+    sku = serializers.CharField(source="product.sku")
+    supplier_sku = serializers.CharField()
+    lead_time_days = serializers.IntegerField()
+    min_order_quantity = serializers.IntegerField()
+    pack_size = serializers.IntegerField()
+    unit_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
+    preferred = serializers.BooleanField()
+
+
+class PurchaseOrderLineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    expected_date = serializers.DateField(required=False)
+
+
+class PurchaseOrderCreateInputSerializer(StrictSerializer):
+    supplier = serializers.CharField(max_length=50)
+    warehouse = serializers.CharField(max_length=32)
+    expected_date = serializers.DateField()
+    lines = PurchaseOrderLineInputSerializer(many=True, allow_empty=False, max_length=500)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    expedite = serializers.BooleanField(default=False)
+    send = serializers.BooleanField(default=False, help_text="Send at once (only sent orders count as incoming).")
+
+
+class LineDateInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    expected_date = serializers.DateField()
+
+
+class PurchaseOrderReviseInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500)
+    expected_date = serializers.DateField(required=False)
+    lines = LineDateInputSerializer(many=True, required=False, max_length=500)
+
+
+class ReasonInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReceiveLineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class ReceiveInputSerializer(StrictSerializer):
+    lines = ReceiveLineInputSerializer(many=True, allow_empty=False, max_length=500)
+
+
+class DateRevisionOutputSerializer(serializers.Serializer):
+    old_date = serializers.DateField()
+    new_date = serializers.DateField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PurchaseOrderLineOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    quantity = serializers.IntegerField(source="quantity_ordered")
+    quantity_received = serializers.IntegerField()
+    quantity_outstanding = serializers.IntegerField()
+    expected_date = serializers.DateField()
+    original_expected_date = serializers.DateField()
+
+
+class PurchaseOrderLineDetailOutputSerializer(PurchaseOrderLineOutputSerializer):
+    date_revisions = DateRevisionOutputSerializer(many=True)
+
+
+class PurchaseOrderOutputSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    supplier = serializers.CharField(source="supplier.code")
+    warehouse = serializers.CharField(source="warehouse.code")
+    status = serializers.CharField()
+    order_date = serializers.DateField()
+    expected_date = serializers.DateField()
+    expedite = serializers.BooleanField()
+    notes = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField()
+    cancelled_at = serializers.DateTimeField()
+    lines = PurchaseOrderLineOutputSerializer(many=True)
+
+
+class PurchaseOrderDetailOutputSerializer(PurchaseOrderOutputSerializer):
+    lines = PurchaseOrderLineDetailOutputSerializer(many=True)
+
+
+class IncomingOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    quantity = serializers.IntegerField()
+
+
+class ShortageOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    demand = serializers.IntegerField(help_text="Units customers wait for (outstanding on waiting backorders).")
+    on_hand = serializers.IntegerField()
+    available = serializers.IntegerField(help_text="Units on hand not yet reserved.")
+    incoming = serializers.IntegerField(help_text="Units still to come on sent purchase orders.")
+    incoming_by_date = IncomingOutputSerializer(many=True)
+    uncovered = serializers.IntegerField(help_text="Demand neither stock nor purchase orders cover.")
+    supplier = serializers.CharField(allow_null=True, help_text="Preferred supplier code.")
+    lead_time_days = serializers.IntegerField(allow_null=True)
+    min_order_quantity = serializers.IntegerField(allow_null=True)
+    pack_size = serializers.IntegerField(allow_null=True)
+    suggested_quantity = serializers.IntegerField(help_text="Uncovered, at least the MOQ, in whole packs.")
