@@ -130,7 +130,8 @@ def overview(request):
         else None,
         "top": top,
     }
-    template = "backorders/_overview_body.html" if request.htmx else "backorders/overview.html"
+    partial = request.htmx and not request.htmx.boosted and request.htmx.target == "overview-body"
+    template = "backorders/_overview_body.html" if partial else "backorders/overview.html"
     return render(request, template, context)
 
 
@@ -162,8 +163,8 @@ def queue(request):
         "next_url": request.get_full_path(),
         "today": timezone.localdate(),
     }
-    template = "backorders/_queue_results.html" if request.htmx and request.htmx.target == "queue-results" else None
-    return render(request, template or "backorders/queue.html", context)
+    partial = request.htmx and not request.htmx.boosted and request.htmx.target == "queue-results"
+    return render(request, "backorders/_queue_results.html" if partial else "backorders/queue.html", context)
 
 
 # --- detail -----------------------------------------------------------------------------------
