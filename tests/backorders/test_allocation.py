@@ -1,0 +1,231 @@
+"""The allocation engine: queue order, policy weights, overrides, partial and ship-complete, multi-warehouse.
+
+Each rule runs on both engines where they exist: the set-based SQL engine on PostgreSQL and the Python loop
+(the embedded SQLite default), and on PostgreSQL the two must agree row for row.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from backorders import allocation
+from backorders.models import AllocationPolicy, AllocationRun, Backorder
+from backorders.services import backorder_priority_change, policy_activate, policy_scores_recompute
+from inventory.models import StockItem, StockMovement, Warehouse
+from inventory.selectors import integrity_problems
+from orders.models import Allocation, Customer
+from tests.orders.factories import CustomerFactory
+
+
+def _add_stock(product, quantity, warehouse="MAIN"):
+    """Units arrive without running the allocation task (the test runs the engine itself)."""
+    wh, _ = Warehouse.objects.get_or_create(code=warehouse, defaults={"name": warehouse})
+    item, _ = StockItem.objects.get_or_create(product=product, warehouse=wh)
+    StockItem.objects.filter(pk=item.pk).update(on_hand=item.on_hand + quantity)
+    StockMovement.objects.create(stock_item=item, kind="receipt", quantity=quantity, reference="TEST")
+    return item
+
+
+def _customer(tier="standard", ltv="0"):
+    return CustomerFactory(tier=tier, lifetime_value=Decimal(ltv))
+
+
+def _got(orders):
+    return [Backorder.objects.get(order=o).quantity_allocated for o in orders]
+
+
+ENGINES = ["auto", "python"]
+
+
+def _run(engine, product):
+    if engine == "python":
+        return allocation.transaction.atomic()(allocation._allocate_product_python)(product_id=product.pk)
+    return allocation.allocate_product(product_id=product.pk)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_priority_class_then_score_then_oldest(engine, make_product, place):
+    product = make_product()
+    low = place({product.sku: 1}, customer=_customer("platinum", "9000"), priority="low")
+    old_normal = place({product.sku: 1}, customer=_customer())
+    gold_normal = place({product.sku: 1}, customer=_customer("gold"))
+    new_normal = place({product.sku: 1}, customer=_customer())
+    critical = place({product.sku: 1}, customer=_customer(), priority="critical")
+    high = place({product.sku: 1}, customer=_customer(), priority="high")
+    orders = [critical, high, gold_normal, old_normal, new_normal, low]
+    for free in range(1, 7):
+        _add_stock(product, 1)
+        assert _run(engine, product) == 1
+        assert _got(orders) == [1] * free + [0] * (6 - free)
+    assert _run(engine, product) == 0  # nothing left: a second run changes nothing
+    assert integrity_problems() == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_partial_allocation_keeps_the_rest_waiting(engine, make_product, place):
+    product = make_product()
+    first = place({product.sku: 5})
+    second = place({product.sku: 5})
+    _add_stock(product, 7)
+    assert _run(engine, product) == 7
+    a, b = Backorder.objects.get(order=first), Backorder.objects.get(order=second)
+    assert (a.status, a.quantity_allocated) == ("allocated", 5)
+    assert (b.status, b.quantity_allocated, b.quantity_outstanding) == ("partially_allocated", 2, 3)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("open", "backordered")
+    kinds = list(b.events.values_list("kind", "quantity", "data__queue_position"))
+    assert ("partially_allocated", 2, 2) in kinds
+    assert StockItem.objects.get(product=product).allocated == 7
+    assert integrity_problems() == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ship_complete_orders_still_reserve(engine, make_product, place):
+    a, b = make_product(stock=1), make_product()
+    order = place({a.sku: 1, b.sku: 3}, ship_policy="complete")
+    _add_stock(b, 2)
+    assert _run(engine, b) == 2
+    backorder = Backorder.objects.get(order=order, product=b)
+    assert (backorder.status, backorder.quantity_allocated) == ("partially_allocated", 2)
+    assert Allocation.objects.filter(order_line__order=order).count() == 2
+    assert integrity_problems() == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_multi_warehouse_stock_is_taken_in_stock_item_order(engine, make_product, place):
+    product = make_product()
+    order = place({product.sku: 5})
+    first = _add_stock(product, 3, "MAIN")
+    second = _add_stock(product, 4, "EAST")
+    assert _run(engine, product) == 5
+    assert dict(Allocation.objects.filter(order_line__order=order).values_list("stock_item_id", "quantity")) == {
+        first.pk: 3,
+        second.pk: 2,
+    }
+    assert integrity_problems() == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_policy_weights_change_the_order(engine, make_product, place):
+    product = make_product()
+    standard_big = place({product.sku: 1}, customer=_customer("standard", "50000"))
+    gold = place({product.sku: 1}, customer=_customer("gold"))
+    # Default weights: gold 20 beats standard with the capped LTV bonus (9).
+    _add_stock(product, 1)
+    _run(engine, product)
+    assert _got([gold, standard_big]) == [1, 0]
+
+    product2 = make_product()
+    standard_big = place({product2.sku: 1}, customer=Customer.objects.get(pk=standard_big.customer_id))
+    gold = place({product2.sku: 1}, customer=Customer.objects.get(pk=gold.customer_id))
+    fcfs = AllocationPolicy.objects.create(name="Lifetime value first", gold_weight=0, lifetime_value_cap=100)
+    policy_activate(policy=fcfs)
+    _add_stock(product2, 1)
+    _run(engine, product2)
+    assert _got([standard_big, gold]) == [1, 0]
+
+
+def test_policy_rescoring_is_set_based_and_matches_python_score(make_product, place, django_assert_max_num_queries):
+    product = make_product()
+    orders = [place({product.sku: 1}, customer=_customer(tier, ltv)) for tier, ltv in
+              [("standard", "0"), ("silver", "2500"), ("gold", "123456"), ("platinum", "10")]]  # fmt: skip
+    policy = AllocationPolicy.objects.create(name="Custom", gold_weight=7, lifetime_value_weight=Decimal("2.5"))
+    AllocationPolicy.objects.filter(is_active=True).update(is_active=False)
+    AllocationPolicy.objects.filter(pk=policy.pk).update(is_active=True)
+    policy.refresh_from_db()
+    with django_assert_max_num_queries(4):
+        assert policy_scores_recompute(policy=policy) == 4
+    for order in orders:
+        customer = Customer.objects.get(pk=order.customer_id)
+        expected = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
+        assert Backorder.objects.get(order=order).priority_score == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_priority_override_moves_a_backorder_to_the_front(engine, make_product, place, staff_user):
+    product = make_product()
+    first = place({product.sku: 2})
+    hospital = place({product.sku: 2})
+    backorder = Backorder.objects.get(order=hospital)
+    backorder_priority_change(backorder=backorder, priority="critical", reason="hospital", user=staff_user)
+    event = backorder.events.get(kind="priority_changed")
+    assert (event.actor, event.data["reason"], event.created_by) == ("staff", "hospital", staff_user)
+    _add_stock(product, 2)
+    _run(engine, product)
+    assert _got([hospital, first]) == [2, 0]
+
+
+@pytest.mark.postgres
+def test_sql_engine_agrees_with_python_engine(make_product, place):
+    """Same queue, same stock: the set-based engine and the loop give every backorder the same units."""
+    results = []
+    for engine in ("auto", "python"):
+        product = make_product()
+        orders = []
+        for i in range(30):
+            tier = ["standard", "silver", "gold", "platinum"][i % 4]
+            orders.append(
+                place(
+                    {product.sku: 1 + i % 4},
+                    customer=_customer(tier, str(i * 700)),
+                    priority=["low", "normal", "high"][i % 3],
+                )
+            )
+        _add_stock(product, 20, "MAIN")
+        _add_stock(product, 17, "EAST")
+        assert _run(engine, product) == 37
+        results.append(
+            [
+                (
+                    b.quantity_allocated,
+                    b.status,
+                    list(
+                        b.events.filter(kind__in=["allocated", "partially_allocated"]).values_list(
+                            "quantity", "data__queue_position"
+                        )
+                    ),
+                )
+                for b in (Backorder.objects.get(order=o) for o in orders)
+            ]
+        )
+    assert results[0] == results[1]
+    assert integrity_problems() == []
+
+
+def test_allocation_task_counts_attempts_and_stops_a_poison_message(make_product, place, monkeypatch):
+    from backorders import tasks
+
+    product = make_product()
+    place({product.sku: 1})
+    _add_stock(product, 1)
+
+    def boom(**kwargs):
+        raise RuntimeError("poison")
+
+    monkeypatch.setattr(allocation, "allocate_product", boom)
+    for _ in range(tasks.MAX_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            tasks.allocate_product.run(product.pk)
+    run = AllocationRun.objects.get(product=product)
+    assert (run.attempts, run.last_error) == (tasks.MAX_ATTEMPTS, "RuntimeError: poison")
+    assert tasks.allocate_product.run(product.pk) == 0  # skipped, not raised: the message stops looping
+    monkeypatch.undo()
+    from backorders.services import allocation_run_reset
+
+    allocation_run_reset(product_id=product.pk)
+    assert tasks.allocate_product.run(product.pk) == 1
+    assert AllocationRun.objects.get(product=product).attempts == 0
+
+
+def test_sweep_finds_products_with_free_stock_and_waiting_backorders(make_product, place):
+    from backorders.tasks import allocation_sweep
+
+    stuck, fine = make_product(), make_product(stock=5)
+    order = place({stuck.sku: 2})
+    _add_stock(stuck, 2)  # the allocation message was "lost"
+    assert allocation_sweep.run() == [stuck.pk]
+    assert fine.pk not in allocation_sweep.run()
+    assert _got([order]) == [2]  # eager in tests: the sweep's task ran

@@ -1,0 +1,164 @@
+"""ETA (available-to-promise): from the purchase-order schedule, from the supplier lead time, or none."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backorders.eta import eta_recompute_product, product_promise
+from backorders.models import Backorder
+from notifications.models import Notification
+from suppliers import services as supply
+from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierProductFactory
+
+TODAY = timezone.localdate
+
+
+def _etas(orders):
+    return [(b.eta, b.eta_basis) for b in (Backorder.objects.get(order=o) for o in orders)]
+
+
+def test_eta_walks_the_queue_against_the_po_schedule(make_product, place):
+    product = make_product()
+    orders = [place({product.sku: q}) for q in (3, 4, 5)]
+    near = PurchaseOrderLineFactory(
+        product=product, quantity_ordered=5, purchase_order__expected_date=TODAY() + timedelta(days=5)
+    )
+    far = PurchaseOrderLineFactory(
+        product=product, quantity_ordered=10, purchase_order__expected_date=TODAY() + timedelta(days=20)
+    )
+    PurchaseOrderLineFactory(product=product, quantity_ordered=99, purchase_order__status="draft")  # not incoming
+
+    assert eta_recompute_product(product_id=product.pk) == 3
+    d5, d20 = TODAY() + timedelta(days=5), TODAY() + timedelta(days=20)
+    # Cumulative demand 3, 7, 12 against supply 5 (day 5) then 15 (day 20).
+    assert _etas(orders) == [(d5, "purchase_order"), (d20, "purchase_order"), (d20, "purchase_order")]
+    first = Backorder.objects.get(order=orders[0])
+    assert (first.eta_first, first.eta_purchase_order_line_id) == (d5, near.pk)
+    event = first.events.get(kind="eta_changed")
+    assert event.data == {"old": None, "new": d5.isoformat(), "basis": "purchase_order", "old_basis": "none"}
+    assert Backorder.objects.get(order=orders[1]).eta_purchase_order_line_id == far.pk
+
+    assert eta_recompute_product(product_id=product.pk) == 0  # nothing moved: no new events
+    assert first.events.filter(kind="eta_changed").count() == 1
+
+
+def test_revised_po_date_moves_the_eta_and_keeps_eta_first(make_product, place, warehouse):
+    product = make_product()
+    order = place({product.sku: 2})
+    supply.supplier_create(code="acme", name="Acme")
+    po = supply.purchase_order_create(
+        supplier_code="acme", warehouse_code=warehouse.code, expected_date=TODAY() + timedelta(days=4),
+        lines=[supply.PurchaseOrderLineRequest(product.sku, 5)], send=True,
+    )  # fmt: skip
+    eta_recompute_product(product_id=product.pk)
+    supply.purchase_order_revise_dates(purchase_order=po, reason="late ship", expected_date=TODAY() + timedelta(days=9))
+    eta_recompute_product(product_id=product.pk)
+    backorder = Backorder.objects.get(order=order)
+    assert (backorder.eta, backorder.eta_first) == (TODAY() + timedelta(days=9), TODAY() + timedelta(days=4))
+    assert list(backorder.events.filter(kind="eta_changed").values_list("data__new", flat=True)) == [
+        (TODAY() + timedelta(days=4)).isoformat(),
+        (TODAY() + timedelta(days=9)).isoformat(),
+    ]
+    supply.purchase_order_cancel(purchase_order=po)
+    eta_recompute_product(product_id=product.pk)
+    backorder.refresh_from_db()
+    assert (backorder.eta, backorder.eta_basis) == (None, "none")
+
+
+def test_eta_from_lead_time_beyond_known_supply_and_none_without_supplier(make_product, place):
+    product = make_product()
+    orders = [place({product.sku: 4}) for _ in range(2)]
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=4, purchase_order__expected_date=TODAY() + timedelta(days=3)
+    )
+    eta_recompute_product(product_id=product.pk)
+    assert _etas(orders) == [(TODAY() + timedelta(days=3), "purchase_order"), (None, "none")]
+
+    SupplierProductFactory(product=product, lead_time_days=30)
+    eta_recompute_product(product_id=product.pk)
+    assert _etas(orders)[1] == (TODAY() + timedelta(days=30), "lead_time")
+
+
+def test_priority_change_reorders_etas(make_product, place, staff_user):
+    from backorders.services import backorder_priority_change
+
+    product = make_product()
+    first, second = place({product.sku: 2}), place({product.sku: 2})
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=2, purchase_order__expected_date=TODAY() + timedelta(days=2)
+    )
+    SupplierProductFactory(product=product, lead_time_days=40)
+    eta_recompute_product(product_id=product.pk)
+    assert _etas([first, second]) == [
+        (TODAY() + timedelta(days=2), "purchase_order"),
+        (TODAY() + timedelta(days=40), "lead_time"),
+    ]
+    backorder_priority_change(
+        backorder=Backorder.objects.get(order=second), priority="high", reason="VIP", user=staff_user
+    )
+    eta_recompute_product(product_id=product.pk)
+    assert _etas([second, first]) == [
+        (TODAY() + timedelta(days=2), "purchase_order"),
+        (TODAY() + timedelta(days=40), "lead_time"),
+    ]
+
+
+def test_eta_recompute_runs_on_commit_after_placement_and_notifies(
+    make_product, place, django_capture_on_commit_callbacks
+):
+    product = make_product()
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=10, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place({product.sku: 1})
+    assert _etas([order]) == [(TODAY() + timedelta(days=6), "purchase_order")]
+    assert Backorder.objects.get(order=order).events.filter(kind="eta_changed").count() == 1
+    assert Notification.objects.filter(order=order).exists()
+
+
+def test_product_promise_for_a_new_order(make_product, place):
+    product = make_product(stock=1)
+    assert product_promise(product=product)["backorder_eta"] == TODAY()
+    place({product.sku: 3})
+    assert product_promise(product=product) == {
+        "next_restock_date": None,
+        "backorder_eta": None,
+        "backorder_eta_basis": "none",
+    }
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=2, purchase_order__expected_date=TODAY() + timedelta(days=8)
+    )
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=2, purchase_order__expected_date=TODAY() + timedelta(days=12)
+    )
+    assert product_promise(product=product) == {
+        "next_restock_date": TODAY() + timedelta(days=8),
+        "backorder_eta": TODAY() + timedelta(days=12),  # 2 waiting + 1 new = 3rd unit comes with the second PO
+        "backorder_eta_basis": "purchase_order",
+    }
+
+
+@pytest.mark.postgres
+def test_eta_recompute_of_many_backorders_is_a_handful_of_queries(make_product, place):
+    """The projection itself is a fixed number of statements (the outbox hook's own queries are not counted)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    product = make_product()
+    for _ in range(40):
+        place({product.sku: 1})
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=25, purchase_order__expected_date=TODAY() + timedelta(days=5)
+    )
+    eta_recompute_product(product_id=product.pk)
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=25, purchase_order__expected_date=TODAY() + timedelta(days=7)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert eta_recompute_product(product_id=product.pk) == 15
+    own = [q["sql"] for q in queries if "notifications_" not in q["sql"] and "product_substitutes" not in q["sql"]]
+    assert len(own) <= 10
