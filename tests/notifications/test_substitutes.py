@@ -1,0 +1,84 @@
+"""Accepting a substitute: partial allocations, concurrency (PostgreSQL, real threads), discontinued products."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from backorders.allocation import allocate_product
+from backorders.models import Backorder
+from backorders.substitutes import backorder_accept_substitute, backorder_alternatives
+from inventory.exceptions import InsufficientStock
+from inventory.models import Product, StockItem
+from inventory.selectors import integrity_problems
+from inventory.services import product_update, stock_adjust
+from notifications.models import Notification
+from orders.models import OrderLine
+from tests.notifications.factories import substitute_link
+
+
+@pytest.mark.django_db
+def test_partially_allocated_backorder_keeps_its_reserved_units(make_product, place, customer):
+    blue = make_product(stock=0)
+    red = make_product(stock=10)
+    substitute_link(blue, red)
+    order = place({blue.sku: 5}, customer=customer)
+    stock_adjust(sku=blue.sku, warehouse_code="MAIN", quantity=2, reason="receipt")
+    allocate_product(product_id=blue.pk)
+    backorder = Backorder.objects.get()
+    assert (backorder.status, backorder.quantity_outstanding) == ("partially_allocated", 3)
+
+    line = backorder_accept_substitute(backorder=backorder, sku=red.sku)
+    backorder.refresh_from_db()
+    assert (backorder.status, backorder.quantity_allocated, backorder.quantity_cancelled) == ("allocated", 2, 3)
+    assert (line.quantity, line.quantity_allocated) == (3, 3)
+    blue_line = OrderLine.objects.get(order=order, product=blue)
+    assert (blue_line.quantity_allocated, blue_line.quantity_backordered, blue_line.quantity_cancelled) == (2, 0, 3)
+    assert backorder_alternatives(backorder) == []  # nothing waits any more
+    assert integrity_problems() == []
+
+
+@pytest.mark.django_db
+def test_discontinued_product_cancels_with_the_reason_and_payment_text(make_product, place, customer):
+    product = make_product(stock=0, name="Old lamp")
+    place({product.sku: 1}, customer=customer)
+    product_update(product=product, status=Product.Status.DISCONTINUED)
+    message = Notification.objects.get(event="cancelled")
+    assert "(Product discontinued)" in message.body_text
+    assert "You will not be charged" in message.body_text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_customers_racing_for_the_last_substitute_units_never_oversell(make_product, place):
+    blue = make_product(stock=0)
+    red = make_product(stock=3)
+    substitute_link(blue, red)
+    place({blue.sku: 2})
+    place({blue.sku: 2})
+    backorders = list(Backorder.objects.order_by("pk"))
+    barrier = threading.Barrier(len(backorders))
+    outcomes: list[str] = []
+
+    def switch(backorder):
+        try:
+            barrier.wait(10)
+            backorder_accept_substitute(backorder=backorder, sku=red.sku)
+            outcomes.append("switched")
+        except InsufficientStock:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=switch, args=(b,)) for b in backorders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["refused", "switched"]
+    item = StockItem.objects.get(product=red)
+    assert (item.on_hand, item.allocated) == (3, 2)
+    assert sorted(Backorder.objects.values_list("status", flat=True)) == ["cancelled", "open"]
+    assert integrity_problems() == []
