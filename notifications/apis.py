@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.authentication import IsChannelOrStaff, IsStaff, request_channel
+from config.errors import NotFoundError
 
 from .models import Notification, NotificationPreference
 from .selectors import notification_list, notifications_for_backorder
@@ -105,19 +106,14 @@ class NotificationRetryApi(APIView):
 
 
 def _backorder_for(request, pk: int):
+    """The backorder if the caller may see it: staff see all, a channel only its own orders' backorders."""
     from backorders.models import Backorder
 
-    backorder = get_object_or_404(Backorder.objects.select_related("order", "product"), pk=pk)
+    backorder = Backorder.objects.select_related("order", "product").filter(pk=pk).first()
     channel = request_channel(request)
-    if channel is not None and backorder.order.channel_id != channel.pk:
-        raise django_http_404()
+    if backorder is None or (channel is not None and backorder.order.channel_id != channel.pk):
+        raise NotFoundError(f"No backorder {pk}.")
     return backorder
-
-
-def django_http_404():
-    from django.http import Http404
-
-    return Http404("Backorder not found.")
 
 
 class BackorderNotificationsApi(ListAPIView):
@@ -221,7 +217,7 @@ class CustomerPreferenceApi(APIView):
         customer = get_object_or_404(Customer, external_id=external_id)
         channel = request_channel(request)
         if channel is not None and not customer.orders.filter(channel=channel).exists():
-            raise django_http_404()
+            raise NotFoundError(f"No customer {external_id[:50]!r}.")
         return customer
 
     def get(self, request, external_id: str):
