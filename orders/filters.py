@@ -4,6 +4,15 @@ from django.db.models import Q
 from .models import Order
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """The caller's ordering, then newest first as tie-breaker (stable pages)."""
+
+    def filter(self, qs, value):
+        if value in ([], (), {}, "", None):
+            return qs
+        return qs.order_by(*[self.get_ordering_value(param) for param in value], "-placed_at", "-id")
+
+
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices)
     customer = django_filters.CharFilter(
@@ -19,7 +28,7 @@ class OrderFilter(django_filters.FilterSet):
     placed_before = django_filters.IsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", label="Placed before (ISO 8601 date or date-time)"
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=(("placed_at", "placed_at"), ("number", "number"), ("total", "total"), ("status", "status"))
     )
 
