@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
@@ -96,6 +97,9 @@ class NotificationDetailApi(RetrieveAPIView):
 class NotificationRetryApi(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        summary="Retry a failed notification (409 if already sent)", request=None, responses=NotificationDetailOutput
+    )
     def post(self, request, pk: int):
         notification = get_object_or_404(Notification, pk=pk)
         notification = notification_retry(notification=notification, user=request.user)
@@ -134,6 +138,11 @@ class BackorderNotifyApi(APIView):
 
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        summary="Send the customer a free-text update",
+        request=ManualUpdateInput,
+        responses={201: NotificationSummaryOutput(many=True)},
+    )
     def post(self, request, pk: int):
         backorder = _backorder_for(request, pk)
         data = ManualUpdateInput(data=request.data)
@@ -147,6 +156,9 @@ class BackorderNotifyApi(APIView):
 class BackorderAlternativesApi(APIView):
     permission_classes = [IsChannelOrStaff]
 
+    @extend_schema(
+        summary="Substitutes of the backordered product with stock free now", responses=AlternativeOutput(many=True)
+    )
     def get(self, request, pk: int):
         from backorders.substitutes import backorder_alternatives
 
@@ -158,11 +170,43 @@ class AcceptSubstituteInput(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
 
 
+class _SwitchedBackorderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    quantity = serializers.IntegerField()
+    quantity_allocated = serializers.IntegerField()
+    quantity_cancelled = serializers.IntegerField()
+
+
+class _SubstituteLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    quantity_allocated = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class _OrderRefOutput(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+
+
+class AcceptSubstituteOutput(serializers.Serializer):
+    backorder = _SwitchedBackorderOutput()
+    substitute_line = _SubstituteLineOutput()
+    order = _OrderRefOutput()
+
+
 class BackorderAcceptSubstituteApi(APIView):
     """Switch the units still waiting on a backorder to an in-stock substitute (one transaction)."""
 
     permission_classes = [IsChannelOrStaff]
 
+    @extend_schema(
+        summary="Switch the waiting units to an in-stock substitute",
+        request=AcceptSubstituteInput,
+        responses=AcceptSubstituteOutput,
+    )
     def post(self, request, pk: int):
         from backorders.substitutes import backorder_accept_substitute
 
@@ -220,6 +264,7 @@ class CustomerPreferenceApi(APIView):
             raise NotFoundError(f"No customer {external_id[:50]!r}.")
         return customer
 
+    @extend_schema(summary="A customer's notification preferences", responses=PreferenceOutput)
     def get(self, request, external_id: str):
         customer = self._customer(request, external_id)
         preference = NotificationPreference.objects.filter(customer=customer).first() or NotificationPreference(
@@ -227,6 +272,9 @@ class CustomerPreferenceApi(APIView):
         )
         return Response(PreferenceOutput(preference).data)
 
+    @extend_schema(
+        summary="Change a customer's notification preferences", request=PreferenceInput, responses=PreferenceOutput
+    )
     def put(self, request, external_id: str):
         customer = self._customer(request, external_id)
         data = PreferenceInput(data=request.data)
