@@ -59,8 +59,6 @@ def _eta_request(product_ids) -> None:
 
 def purchase_order_transition(*, purchase_order: PurchaseOrder, status: str) -> None:
     """The one place a purchase order's status changes; sets the matching timestamp."""
-    if status == purchase_order.status and status != P.PARTIALLY_RECEIVED:
-        return
     if status not in PO_TRANSITIONS[purchase_order.status]:
         raise InvalidTransition(
             f"Purchase order {purchase_order.number} cannot go from {purchase_order.status} to {status}.",
