@@ -5,12 +5,15 @@ from .models import Product
 
 class ProductFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Product.Status.choices)
-    backorderable = django_filters.BooleanFilter()
+    # Strict: "maybe" is a 400, not silently "no filter" (django-filter's BooleanFilter ignores bad values).
+    backorderable = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
     search = django_filters.CharFilter(method="filter_search", max_length=200, label="SKU or name contains")
 
     class Meta:
         model = Product
-        fields = ["status", "backorderable"]
+        fields: list[str] = []
 
     def filter_search(self, queryset, name, value):
         from django.db.models import Q

@@ -52,6 +52,10 @@ def test_products_list_filters_and_detail(make_product, channel_client):
     make_product(sku="B-1")
     response = channel_client.get("/api/v1/products/", {"status": "discontinued"})
     assert [row["sku"] for row in response.json()["results"]] == ["A-1"]
+    response = channel_client.get("/api/v1/products/", {"backorderable": "true", "search": "b-"})
+    assert [row["sku"] for row in response.json()["results"]] == ["B-1"]
+    for bad in ({"backorderable": "maybe"}, {"status": "gone"}, {"search": "x\x00"}):
+        assert_problem(channel_client.get("/api/v1/products/", bad), 400, "validation_error")
     response = channel_client.get("/api/v1/products/B-1/")
     assert response.status_code == 200
     assert response.json()["sku"] == "B-1"
