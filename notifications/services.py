@@ -97,9 +97,9 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         return []
     backorders = {
         b.pk: b
-        for b in Backorder.objects.select_related("order__customer", "order__channel", "product").filter(
-            pk__in={event.backorder_id for event, _ in relevant}
-        )
+        for b in Backorder.objects.select_related(
+            "order__customer__notification_preference", "order__channel", "product"
+        ).filter(pk__in={event.backorder_id for event, _ in relevant})
     }
     groups: dict[tuple[int, str], list] = defaultdict(list)
     for event, kind in relevant:
@@ -159,8 +159,12 @@ def _item(backorder, event=None) -> dict[str, Any]:
     return item
 
 
-def _preferences(customer_ids) -> dict[int, NotificationPreference]:
-    return {p.customer_id: p for p in NotificationPreference.objects.filter(customer_id__in=set(customer_ids))}
+def _preference_of(customer) -> NotificationPreference | None:
+    """The customer's preferences (none saved: the defaults). Free when select_related loaded them."""
+    try:
+        return customer.notification_preference
+    except NotificationPreference.DoesNotExist:
+        return None
 
 
 def _channels_for(*, order, preference: NotificationPreference | None) -> list[tuple[str, str]]:
@@ -184,7 +188,7 @@ def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict],
     """Render and insert one row per channel (skipping keys that exist), then enqueue them after commit."""
     from backorders.substitutes import alternatives_for_products
 
-    preference = _preferences([order.customer_id]).get(order.customer_id)
+    preference = _preference_of(order.customer)
     if event in OPTIONAL_EVENTS and preference is not None and not preference.regular_updates:
         return []
     channels = _channels_for(order=order, preference=preference)
@@ -195,7 +199,11 @@ def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict],
     product_of = {b.pk: b.product_id for b in backorders}
     for item in items:
         item["alternatives"] = [a.as_dict() for a in alternatives.get(product_of[item["backorder_id"]], [])]
-    incentives = {i.backorder_id: i for i in Incentive.objects.filter(backorder__in=[b.pk for b in backorders])}
+    incentives = (
+        {}  # a backorder created just now has no incentive yet
+        if event == E.BACKORDER_CREATED
+        else {i.backorder_id: i for i in Incentive.objects.filter(backorder__in=[b.pk for b in backorders])}
+    )
     for item in items:
         incentive = incentives.get(item["backorder_id"])
         item["incentive"] = _incentive_dict(incentive) if incentive else None
@@ -403,7 +411,7 @@ def _waiting_backorders():
     from backorders.models import Backorder
 
     return Backorder.objects.filter(status__in=Backorder.WAITING).select_related(
-        "order__customer", "order__channel", "product"
+        "order__customer__notification_preference", "order__channel", "product"
     )
 
 
