@@ -134,41 +134,30 @@ def product(request, pk: int):
     return render(request, "inventory/product.html", context)
 
 
-def _shortages_selector():
-    try:
-        from suppliers.selectors import shortages
-    except ImportError:  # the allocation/suppliers issue has not shipped its selector yet
-        return None
-    return shortages
-
-
 @require_GET
 def shortages(request):
-    selector = _shortages_selector()
-    rows = list(selector()) if selector else []
-    if wants_csv(request) and selector:
+    from suppliers.selectors import shortages as shortage_rows
+
+    rows = shortage_rows()
+    if wants_csv(request):
         header = ["sku", "name", "demand", "on_hand", "available", "incoming", "uncovered", "suggested_quantity",
                   "supplier"]  # fmt: skip
         return csv_response(
             f"shortages-{timezone.localdate():%Y%m%d}.csv",
             [header, *([_shortage_value(row, key) for key in header] for row in rows)],
         )
-    context = {"rows": rows, "available": selector is not None}
-    return render(request, "inventory/shortages.html", context)
+    return render(request, "inventory/shortages.html", {"rows": rows})
 
 
 def _shortage_value(row, key: str):
-    value = row.get(key) if isinstance(row, dict) else getattr(row, key, "")
+    value = row.get(key)
     return "" if value is None else value
 
 
 @require_POST
 def draft_po(request, product_id: int):
-    try:
-        from suppliers.services import purchase_order_draft_for_shortage
-    except ImportError:
-        messages.error(request, "Drafting purchase orders is not available yet.")
-        return HttpResponseRedirect(reverse("dashboard:shortages"), status=303)
+    from suppliers.services import purchase_order_draft_for_shortage
+
     product = get_object_or_404(Product, pk=product_id)
     try:
         purchase_order = purchase_order_draft_for_shortage(product=product, user=request.user)
