@@ -54,6 +54,10 @@ def eta_change_is_news(*, old: date | None, new: date | None) -> tuple[bool, str
     """Whether an ETA change is worth telling the customer, and which way it moved."""
     if old == new:
         return False, "same"
+    if new is not None and new <= timezone.localdate():
+        # Stock is in the building (or a purchase order is overdue): the "ready" message follows as soon as
+        # units are set aside, so a date of today is noise.
+        return False, "today"
     if old is None:
         return True, "confirmed"
     if new is None:

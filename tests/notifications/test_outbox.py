@@ -135,6 +135,7 @@ def test_every_event_produces_exactly_one_notification_per_channel(make_product,
         (None, "2030-01-10", True),  # a first date
         ("2030-01-10", None, True),  # the date no longer holds
         ("2030-01-10", "2030-01-10", False),
+        (None, str(date.today()), False),  # stock is here: "ready" follows, not a date of today
     ],
 )
 def test_eta_change_threshold(make_product, place, old, new, notifies):

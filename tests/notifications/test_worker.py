@@ -151,3 +151,37 @@ def test_relay_claims_with_skip_locked_so_two_relays_never_share_a_row(make_prod
     assert sorted(claimed) == ids[3:]
     assert set(Notification.objects.filter(pk__in=claimed).values_list("status", flat=True)) == {"sending"}
     assert set(Notification.objects.filter(pk__in=held).values_list("status", flat=True)) == {"pending"}
+
+
+@pytest.mark.worker
+def test_order_lifecycle_through_the_worker_sends_each_message_once_per_channel(
+    make_product, place, customer, receiver, live_worker
+):
+    from collections import Counter
+
+    from inventory.services import stock_adjust
+    from orders.services import order_ship
+
+    r = receiver([200])
+    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    with live_worker():
+        product = make_product(stock=0, name="Lamp")
+        order = place({product.sku: 2}, customer=customer, channel=shop)
+        stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=5, reason="receipt")  # worker allocates
+        wait_until(
+            lambda: Notification.objects.filter(event="ready", status="sent").count() == 2, what="ready messages"
+        )
+        order_ship(order=order)
+        wait_until(lambda: Notification.objects.filter(event="shipped").count() == 2 and all_sent(), what="shipped")
+    counts = Counter(Notification.objects.values_list("event", "channel"))
+    assert counts == {
+        (event, channel): 1 for event in ("backorder_created", "ready", "shipped") for channel in ("email", "webhook")
+    }
+    assert sorted(m.subject for m in mail.outbox) == sorted(
+        [
+            f"Order {order.number}: Lamp is on backorder",
+            f"Order {order.number}: Lamp is ready to ship",
+            f"Order {order.number}: Lamp has shipped",
+        ]
+    )
+    assert sorted(req["headers"]["X-Event"] for req in r.requests) == ["backorder_created", "ready", "shipped"]
