@@ -77,6 +77,8 @@ def _notify_event_for(event) -> str | None:
     if kind == "fulfilled":
         return E.SHIPPED
     if kind == "cancelled":
+        if event.quantity == 0 and (event.data or {}).get("status") != "cancelled":
+            return None  # nothing changed for the customer's backorder
         return E.SUBSTITUTE_ACCEPTED if (event.data or {}).get("substitute") else E.CANCELLED
     if kind == "eta_changed":
         data = event.data or {}
@@ -152,8 +154,10 @@ def _item(backorder, event=None) -> dict[str, Any]:
         "eta_basis": backorder.eta_basis,
     }
     if event is not None:
-        if event.quantity is not None:
+        if event.quantity:
             item["quantity"] = event.quantity
+        elif event.kind == "cancelled":
+            item["quantity"] = backorder.quantity_allocated  # units that were set aside, released by the cancel
         if event.kind == "eta_changed":
             data = event.data or {}
             old, new = _parse_date(data.get("old")), _parse_date(data.get("new"))

@@ -82,3 +82,17 @@ def test_two_customers_racing_for_the_last_substitute_units_never_oversell(make_
     assert (item.on_hand, item.allocated) == (3, 2)
     assert sorted(Backorder.objects.values_list("status", flat=True)) == ["cancelled", "open"]
     assert integrity_problems() == []
+
+
+@pytest.mark.django_db
+def test_cancelling_an_order_whose_backorder_was_ready_tells_the_customer(make_product, place, customer):
+    from orders.services import order_cancel
+
+    product = make_product(stock=0, name="Rug")
+    order = place({product.sku: 2}, customer=customer)
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="receipt")
+    allocate_product(product_id=product.pk)
+    assert Backorder.objects.get().status == "allocated"
+    order_cancel(order=order, reason="no longer needed")
+    message = Notification.objects.get(event="cancelled")
+    assert "- 2 x Rug" in message.body_text and "You will not be charged" in message.body_text
