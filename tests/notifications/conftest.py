@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -77,8 +78,9 @@ def live_worker(transactional_db):
 class Receiver:
     """A webhook receiver on 127.0.0.1 (random port) that answers with scripted status codes."""
 
-    def __init__(self, statuses: list[int]):
+    def __init__(self, statuses: list[int], delay: float = 0.0):
         self.statuses = list(statuses)
+        self.delay = delay
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         receiver = self
@@ -86,6 +88,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": body})
                     code = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
@@ -112,8 +116,8 @@ def receiver():
     """receiver([500, 200]) starts a local HTTP server answering 500, then 200 for every later request."""
     started = []
 
-    def start(statuses=(200,)):
-        r = Receiver(list(statuses))
+    def start(statuses=(200,), delay: float = 0.0):
+        r = Receiver(list(statuses), delay)
         started.append(r)
         return r
 

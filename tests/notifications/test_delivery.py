@@ -123,3 +123,15 @@ def test_retry_of_a_sent_notification_is_refused(make_product, place):
 def test_backoff_is_exponential_and_capped(notify_settings):
     notify_settings(NOTIFY_RETRY_BASE_SECONDS=30, NOTIFY_RETRY_MAX_SECONDS=600)
     assert [retry_delay(n) for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]
+
+
+def test_a_receiver_that_times_out_is_retried(make_product, place, customer, receiver, notify_settings):
+    notify_settings(NOTIFY_WEBHOOK_TIMEOUT_SECONDS=0.3)
+    r = receiver([200], delay=1.0)
+    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    product = make_product(stock=0)
+    place({product.sku: 1}, customer=customer, channel=shop)
+    notification = Notification.objects.get(channel="webhook")
+    assert notification_deliver(notification_id=notification.pk) == "pending"
+    notification.refresh_from_db()
+    assert notification.attempts == 1 and "timed out" in notification.last_error
