@@ -113,3 +113,9 @@ def _celery_eager_unless_worker(request):
     app.conf.task_always_eager = "worker" not in request.keywords
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Tests create users all the time; the production hasher (1M PBKDF2 rounds) would dominate their run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
