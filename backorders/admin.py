@@ -10,7 +10,7 @@ from config.errors import DomainError
 from inventory.admin import ReadOnlyAdminMixin
 
 from . import selectors, services
-from .models import AllocationPolicy, Backorder, BackorderEvent
+from .models import AllocationPolicy, AllocationRun, Backorder, BackorderEvent
 
 
 class BackorderEventInline(admin.TabularInline):
@@ -160,3 +160,19 @@ class AllocationPolicyAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             if obj.is_active:
                 services.policy_scores_recompute(policy=obj)
+
+
+@admin.register(AllocationRun)
+class AllocationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Allocation task bookkeeping: a product whose allocation keeps failing stops after N attempts."""
+
+    list_display = ["product", "attempts", "runs", "units_allocated", "last_run_at", "last_success_at", "last_error"]
+    list_filter = ["attempts"]
+    search_fields = ["product__sku"]
+    actions = ["reset_selected"]
+
+    @admin.action(description="Reset the attempt counter and allocate again")
+    def reset_selected(self, request, queryset):
+        for run in queryset:
+            services.allocation_run_reset(product_id=run.product_id)
+        self.message_user(request, f"{queryset.count()} product(s) queued for allocation.", messages.SUCCESS)
