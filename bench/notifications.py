@@ -85,6 +85,7 @@ def make_rows(n: int, order, *, enqueue: bool) -> list[int]:
                     body_text="Hello,\n\nThis is a benchmark message.\n",
                     body_html="<p>Hello,</p><p>This is a benchmark message.</p>",
                     next_attempt_at=now,
+                    rendered_at=now,
                 )
                 for i in range(n)
             ],

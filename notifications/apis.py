@@ -49,7 +49,7 @@ class NotificationOutput(serializers.ModelSerializer):
 
 class NotificationDetailOutput(NotificationOutput):
     class Meta(NotificationOutput.Meta):
-        fields = [*NotificationOutput.Meta.fields, "body_text", "body_html", "payload"]
+        fields = [*NotificationOutput.Meta.fields, "rendered_at", "body_text", "body_html", "payload", "context"]
 
 
 class PreferenceOutput(serializers.ModelSerializer):

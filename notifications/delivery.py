@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Notification
+from .rendering import RENDERED_FIELDS, notification_render
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def notification_deliver(*, notification_id: int) -> str:
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(of=("self",))
-            .select_related("order__channel")
+            .select_related("order__channel", "order__customer")
             .filter(pk=notification_id)
             .order_by()
             .first()
@@ -116,6 +117,8 @@ def notification_deliver(*, notification_id: int) -> str:
         now = timezone.now()
         if notification.status == ST.PENDING and notification.next_attempt_at > now + timedelta(seconds=1):
             return "not_due"  # a retry is scheduled later; this is an early or duplicate message
+        # Rendered once, before the first attempt, and stored: every retry sends exactly the same message.
+        notification_render(notification)
         notification.attempts += 1
         try:
             if notification.channel == Notification.Channel.EMAIL:
@@ -140,7 +143,15 @@ def notification_deliver(*, notification_id: int) -> str:
             notification.last_error = ""
         notification.claimed_at = None
         notification.save(
-            update_fields=["status", "attempts", "last_error", "next_attempt_at", "sent_at", "claimed_at"]
+            update_fields=[
+                "status",
+                "attempts",
+                "last_error",
+                "next_attempt_at",
+                "sent_at",
+                "claimed_at",
+                *RENDERED_FIELDS,
+            ]
         )
         if notification.status == ST.FAILED:
             logger.warning("Notification %s failed: %s", notification.pk, notification.last_error)

@@ -47,6 +47,10 @@ class Notification(models.Model):
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)  # webhook body
+    # What happened, captured in the causing transaction; rendered into subject/body/payload (once, stored)
+    # just before the first attempt, so the causing transaction stays short.
+    context = models.JSONField(default=dict, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -1,14 +1,19 @@
 """What a notification says: the e-mail (subject, text, HTML from templates) and the webhook payload.
 
-Both are rendered once, when the outbox row is written, so the row records exactly what was sent.
+The causing transaction stores only what happened (``Notification.context``). The message is rendered
+here just before the first attempt — with the alternatives in stock at that moment — and stored on the
+row, so the row records exactly what was sent, and every retry sends the same thing.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils import timezone
+
+DATE_KEYS = ("eta", "old_eta", "new_eta")
 
 
 def _plain(value: Any) -> Any:
@@ -22,6 +27,16 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+def incentive_dict(incentive) -> dict[str, Any]:
+    return {
+        "kind": incentive.kind,
+        "kind_display": incentive.get_kind_display(),
+        "code": incentive.code,
+        "amount": str(incentive.amount),
+        "currency": incentive.currency,
+    }
 
 
 def render_email(*, event: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -38,10 +53,74 @@ def build_payload(*, event: str, dedupe_key: str, context: dict[str, Any]) -> di
     return {
         "id": dedupe_key,  # stable: a receiver can drop a repeated delivery by this id
         "event": event,
-        "occurred_at": context["occurred_at"].isoformat(),
+        "occurred_at": _plain(context["occurred_at"]),
         "order": {"id": order.pk, "number": order.number, "status": order.status},
         "customer": {"external_id": context["customer"].external_id},
         "items": _plain(context["items"]),
         "shipping_now": _plain(context.get("shipping_now", [])),
         "data": _plain(context.get("data", {})),
     }
+
+
+def _as_date(value) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def render_context(notification) -> dict[str, Any]:
+    """The template context of a notification: the stored facts plus alternatives and incentives now."""
+    from backorders.models import Backorder
+    from backorders.substitutes import alternatives_for_products
+
+    from .models import Incentive
+
+    stored = notification.context or {}
+    order = notification.order
+    backorders = {b.pk: b for b in Backorder.objects.filter(pk__in=stored.get("backorder_ids", []))}
+    waiting = [b.product_id for b in backorders.values() if b.is_waiting]
+    alternatives = alternatives_for_products(waiting) if waiting else {}
+    incentives = {i.backorder_id: i for i in Incentive.objects.filter(backorder__in=list(backorders))}
+    items = []
+    for stored_item in stored.get("items", []):
+        item = dict(stored_item)
+        for key in DATE_KEYS:
+            if key in item:
+                item[key] = _as_date(item[key])
+        backorder = backorders.get(item.get("backorder_id"))
+        product_id = backorder.product_id if backorder else None
+        item["alternatives"] = [a.as_dict() for a in alternatives.get(product_id, [])]
+        incentive = incentives.get(item.get("backorder_id"))
+        item["incentive"] = incentive_dict(incentive) if incentive else None
+        items.append(item)
+    occurred = stored.get("occurred_at")
+    return {
+        "order": order,
+        "customer": order.customer,
+        "items": items,
+        "data": stored.get("data", {}),
+        "shipping_now": stored.get("shipping_now", []),
+        "occurred_at": datetime.fromisoformat(occurred) if occurred else notification.created_at,
+    }
+
+
+RENDERED_FIELDS = ["subject", "body_text", "body_html", "payload", "rendered_at"]
+
+
+def notification_render(notification) -> None:
+    """Fill subject/text/HTML (e-mail) or payload (webhook) once; the caller saves ``RENDERED_FIELDS``."""
+    if notification.rendered_at is not None:
+        return
+    context = render_context(notification)
+    if notification.channel == "email":
+        notification.subject, notification.body_text, notification.body_html = render_email(
+            event=notification.event, context=context
+        )
+    else:
+        notification.payload = build_payload(
+            event=notification.event, dedupe_key=notification.dedupe_key, context=context
+        )
+    notification.rendered_at = timezone.now()

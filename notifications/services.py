@@ -23,7 +23,7 @@ from django.utils import timezone
 from config.errors import InvalidInput, InvalidTransition
 
 from .models import Incentive, Notification, NotificationPreference
-from .rendering import build_payload, render_email
+from .rendering import _plain, incentive_dict
 
 logger = logging.getLogger(__name__)
 
@@ -193,58 +193,41 @@ def _channels_for(*, order, preference: NotificationPreference | None) -> list[t
 
 
 def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
-    """Render and insert one row per channel (skipping keys that exist), then enqueue them after commit."""
-    from backorders.substitutes import alternatives_for_products
+    """Insert one row per channel (skipping keys that exist), then enqueue them after commit.
 
+    Only what happened is captured here (a few queries inside the caller's transaction, which may hold
+    stock locks); the message is rendered when it is first sent (``notifications.rendering``).
+    """
     preference = _preference_of(order.customer)
     if event in OPTIONAL_EVENTS and preference is not None and not preference.regular_updates:
         return []
     channels = _channels_for(order=order, preference=preference)
     if not channels:
         return []
-    waiting_products = [b.product_id for b in backorders if b.is_waiting]
-    alternatives = alternatives_for_products(waiting_products) if waiting_products else {}
-    product_of = {b.pk: b.product_id for b in backorders}
-    for item in items:
-        item["alternatives"] = [a.as_dict() for a in alternatives.get(product_of[item["backorder_id"]], [])]
-    incentives = (
-        {}  # a backorder created just now has no incentive yet
-        if event == E.BACKORDER_CREATED
-        else {i.backorder_id: i for i in Incentive.objects.filter(backorder__in=[b.pk for b in backorders])}
+    context = _plain(
+        {
+            "items": items,
+            "data": data,
+            "backorder_ids": [b.pk for b in backorders],
+            "occurred_at": timezone.now().isoformat(),
+            "shipping_now": _shipping_now(order) if event == E.BACKORDER_CREATED else [],
+        }
     )
-    for item in items:
-        incentive = incentives.get(item["backorder_id"])
-        item["incentive"] = _incentive_dict(incentive) if incentive else None
-    context = {
-        "order": order,
-        "customer": order.customer,
-        "items": items,
-        "data": data,
-        "occurred_at": timezone.now(),
-        "shipping_now": _shipping_now(order) if event == E.BACKORDER_CREATED else [],
-    }
     now = timezone.now()
-    rows = []
-    subject = text = html = ""
-    for channel, recipient in channels:
-        dedupe_key = f"{key}:{channel}"
-        row = Notification(
+    rows = [
+        Notification(
             customer_id=order.customer_id,
             order=order,
             backorder=backorders[0] if len(backorders) == 1 else None,
             event=event,
             channel=channel,
-            dedupe_key=dedupe_key,
+            dedupe_key=f"{key}:{channel}",
             recipient=recipient,
+            context=context,
             next_attempt_at=now,
         )
-        if channel == Notification.Channel.EMAIL:
-            if not subject:
-                subject, text, html = render_email(event=event, context=context)
-            row.subject, row.body_text, row.body_html = subject, text, html
-        else:
-            row.payload = build_payload(event=event, dedupe_key=dedupe_key, context=context)
-        rows.append(row)
+        for channel, recipient in channels
+    ]
     # ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that would abort the caller.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     written = list(
@@ -261,16 +244,6 @@ def _shipping_now(order) -> list[dict]:
         {"sku": line.product.sku, "name": line.product.name, "quantity": line.quantity_allocated}
         for line in OrderLine.objects.filter(order=order, quantity_allocated__gt=0).select_related("product")
     ]
-
-
-def _incentive_dict(incentive: Incentive) -> dict[str, Any]:
-    return {
-        "kind": incentive.kind,
-        "kind_display": incentive.get_kind_display(),
-        "code": incentive.code,
-        "amount": str(incentive.amount),
-        "currency": incentive.currency,
-    }
 
 
 # --- enqueue after commit ---------------------------------------------------------------------
@@ -515,7 +488,7 @@ def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[No
         event=E.INCENTIVE,
         key=f"{E.INCENTIVE}:b{backorder.pk}",
         items=[item],
-        data={"incentive": _incentive_dict(incentive), "reason": reason},
+        data={"incentive": incentive_dict(incentive), "reason": reason},
     )
 
 

@@ -16,3 +16,12 @@ class NotificationPreferenceFactory(factory.django.DjangoModelFactory):
 def substitute_link(product, *substitutes):
     product.substitutes.add(*substitutes)
     return product
+
+
+def rendered(notification):
+    """The notification with its message rendered and stored, as the first delivery attempt does."""
+    from notifications.rendering import RENDERED_FIELDS, notification_render
+
+    notification_render(notification)
+    notification.save(update_fields=RENDERED_FIELDS)
+    return notification

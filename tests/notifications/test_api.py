@@ -10,7 +10,7 @@ from inventory.selectors import integrity_problems
 from notifications.delivery import notification_deliver
 from notifications.models import Notification, NotificationPreference
 from orders.models import OrderLine
-from tests.notifications.factories import substitute_link
+from tests.notifications.factories import rendered, substitute_link
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_list_refuses_bad_filters_and_non_staff(staff_client, channel_client, an
 def test_detail_and_retry(staff_client, make_product, place, notify_settings):
     product = make_product(stock=0)
     place({product.sku: 1})
-    notification = Notification.objects.get()
+    notification = rendered(Notification.objects.get())
     Notification.objects.filter(pk=notification.pk).update(status="failed", attempts=6, last_error="SMTP down")
     response = staff_client.get(f"/api/v1/notifications/{notification.pk}/")
     assert response.status_code == 200
@@ -91,7 +91,7 @@ def test_staff_manual_update(shop_order, staff_client, channel_client):
     response = staff_client.post(f"/api/v1/backorders/{backorder.pk}/notify/", {"note": "Arrives Monday."})
     assert response.status_code == 201
     assert [n["event"] for n in response.json()] == ["manual_update"]
-    assert "Arrives Monday." in Notification.objects.get(event="manual_update").body_text
+    assert "Arrives Monday." in rendered(Notification.objects.get(event="manual_update")).body_text
 
     before = (Notification.objects.count(), BackorderEvent.objects.count())
     assert_problem(
@@ -129,7 +129,7 @@ def test_accept_substitute_cancels_the_wait_and_allocates_the_substitute(shop_or
     assert (old_line.quantity_allocated, old_line.quantity_backordered, old_line.quantity_cancelled) == (1, 0, 2)
     assert StockItem.objects.get(product=red).allocated == 2
     assert integrity_problems() == []
-    message = Notification.objects.get(event="substitute_accepted", channel="email")
+    message = rendered(Notification.objects.get(event="substitute_accepted", channel="email"))
     assert "2 x Red kettle" in message.body_text
 
 

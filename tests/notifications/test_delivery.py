@@ -63,7 +63,9 @@ def test_webhook_signature_verifies_with_the_documented_recipe(webhook_order):
     assert not verify("another-secret", headers, body)
     assert not verify("whsec_test_123", headers, body.replace(b"backorder_created", b"shipped"))
     assert headers["X-Notification-Id"] == notification.dedupe_key
+    notification.refresh_from_db()  # rendered and stored before the first attempt: what was sent is kept
     assert json.loads(body) == notification.payload
+    assert notification.payload["event"] == "backorder_created" and notification.rendered_at is not None
 
 
 def test_5xx_is_retried_with_backoff_then_delivered(webhook_order, notify_settings):
@@ -81,6 +83,7 @@ def test_5xx_is_retried_with_backoff_then_delivered(webhook_order, notify_settin
     assert notification_deliver(notification_id=notification.pk) == "sent"
     notification.refresh_from_db()
     assert notification.attempts == 2 and notification.last_error == "" and len(r.requests) == 2
+    assert r.requests[0]["body"] == r.requests[1]["body"]  # rendered once: a retry sends the same message
 
 
 def test_4xx_is_not_retried(webhook_order):

@@ -22,7 +22,7 @@ from notifications.services import (
     notifications_regular_updates,
 )
 from orders.services import order_cancel, order_ship
-from tests.notifications.factories import substitute_link
+from tests.notifications.factories import rendered, substitute_link
 from tests.orders.factories import SalesChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_order_with_two_short_lines_writes_one_created_message_per_channel(make_
     order = place({kettle.sku: 3, mug.sku: 2, teapot.sku: 1}, customer=customer, channel=shop)
 
     assert per_event_channel() == {("backorder_created", "email"): 1, ("backorder_created", "webhook"): 1}
-    email = Notification.objects.get(channel="email")
+    email = rendered(Notification.objects.get(channel="email"))
     assert email.order == order and email.customer == customer and email.backorder is None
     assert email.status == "pending" and email.recipient == customer.email
     assert email.subject == f"Order {order.number}: 3 items are on backorder"
@@ -58,7 +58,7 @@ def test_order_with_two_short_lines_writes_one_created_message_per_channel(make_
     assert "we will confirm a date as soon as we have one" in email.body_text
     assert "<h3>Waiting for stock</h3>" in email.body_html
 
-    hook = Notification.objects.get(channel="webhook")
+    hook = rendered(Notification.objects.get(channel="webhook"))
     assert hook.recipient == shop.webhook_url
     assert hook.payload["event"] == "backorder_created"
     assert hook.payload["id"] == hook.dedupe_key
@@ -81,7 +81,7 @@ def test_alternatives_in_stock_are_offered(make_product, place, customer):
     sold_out = make_product(stock=0, name="Green kettle")
     substitute_link(wanted, in_stock, sold_out)
     place({wanted.sku: 1}, customer=customer)
-    email = Notification.objects.get()
+    email = rendered(Notification.objects.get())
     assert f"Red kettle ({in_stock.sku}), 4 available" in email.body_text
     assert "Green kettle" not in email.body_text
 
@@ -115,14 +115,14 @@ def test_every_event_produces_exactly_one_notification_per_channel(make_product,
     assert counts[("eta_changed", "email")] == 2 and counts[("eta_changed", "webhook")] == 2
     assert sum(counts.values()) == 2 * (2 + 2 + 1 + 1 + 1 + 1)
 
-    cancelled = Notification.objects.get(event="cancelled", channel="email")
+    cancelled = rendered(Notification.objects.get(event="cancelled", channel="email"))
     assert "You will not be charged for the cancelled items" in cancelled.body_text
     assert "changed my mind" in cancelled.body_text
-    shipped = Notification.objects.get(event="shipped", channel="webhook")
+    shipped = rendered(Notification.objects.get(event="shipped", channel="webhook"))
     assert shipped.payload["items"][0]["quantity"] == 2
-    manual = Notification.objects.get(event="manual_update", channel="email")
+    manual = rendered(Notification.objects.get(event="manual_update", channel="email"))
     assert "Your lamp is on the truck." in manual.body_text and manual.backorder == backorder
-    later = Notification.objects.filter(event="eta_changed", channel="email").order_by("pk").last()
+    later = rendered(Notification.objects.filter(event="eta_changed", channel="email").order_by("pk").last())
     assert "coming later than we said: Tuesday 15 January 2030 instead of Thursday 10 January 2030" in later.body_text
 
 
@@ -181,7 +181,7 @@ def test_regular_update_once_per_period_and_opt_out_respected(make_product, plac
 
     assert notifications_regular_updates() == 1
     assert notifications_regular_updates() == 0  # the same period: nothing new
-    update = Notification.objects.get(event="regular_update")
+    update = rendered(Notification.objects.get(event="regular_update"))
     assert update.customer == customer and update.backorder == backorders[0]
     assert "still on backorder (8 days so far)" in update.body_text
 
@@ -210,7 +210,7 @@ def test_long_delay_incentive_is_generated_once(make_product, place, customer, n
     incentive = Incentive.objects.get()
     assert incentive.backorder == backorder and incentive.kind == "discount_code"
     assert str(incentive.amount) == "24.00"  # 10 % of 2 x 120
-    message = Notification.objects.get(event="incentive")
+    message = rendered(Notification.objects.get(event="incentive"))
     assert incentive.code in message.body_text and "24.00 EUR" in message.body_text
 
 
@@ -270,5 +270,5 @@ def test_eta_text_in_plain_words(make_product, place):
     place({product.sku: 1})
     backorder = Backorder.objects.get()
     backorder_event_record(backorder=backorder, kind="eta_changed", data={"old": None, "new": str(date(2030, 3, 1))})
-    message = Notification.objects.get(event="eta_changed", channel="email")
+    message = rendered(Notification.objects.get(event="eta_changed", channel="email"))
     assert "we now have a date: Friday 1 March 2030." in message.body_text

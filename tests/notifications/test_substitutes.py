@@ -16,7 +16,7 @@ from inventory.selectors import integrity_problems
 from inventory.services import product_update, stock_adjust
 from notifications.models import Notification
 from orders.models import OrderLine
-from tests.notifications.factories import substitute_link
+from tests.notifications.factories import rendered, substitute_link
 
 
 @pytest.mark.django_db
@@ -45,7 +45,7 @@ def test_discontinued_product_cancels_with_the_reason_and_payment_text(make_prod
     product = make_product(stock=0, name="Old lamp")
     place({product.sku: 1}, customer=customer)
     product_update(product=product, status=Product.Status.DISCONTINUED)
-    message = Notification.objects.get(event="cancelled")
+    message = rendered(Notification.objects.get(event="cancelled"))
     assert "(Product discontinued)" in message.body_text
     assert "You will not be charged" in message.body_text
 
@@ -94,5 +94,5 @@ def test_cancelling_an_order_whose_backorder_was_ready_tells_the_customer(make_p
     allocate_product(product_id=product.pk)
     assert Backorder.objects.get().status == "allocated"
     order_cancel(order=order, reason="no longer needed")
-    message = Notification.objects.get(event="cancelled")
+    message = rendered(Notification.objects.get(event="cancelled"))
     assert "- 2 x Rug" in message.body_text and "You will not be charged" in message.body_text
