@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -90,9 +91,20 @@ def _days_param(request) -> int:
 # --- overview ---------------------------------------------------------------------------------
 
 
+OVERVIEW_CACHE_SECONDS = 60
+
+
 @require_GET
 def overview(request):
     days = _days_param(request)
+    # The figures are aggregates over up to 180 days of orders: computed at most once a minute per period.
+    context = cache.get_or_set(f"dashboard:overview:{days}", lambda: _overview_context(days), OVERVIEW_CACHE_SECONDS)
+    partial = request.htmx and not request.htmx.boosted and request.htmx.target == "overview-body"
+    template = "backorders/_overview_body.html" if partial else "backorders/overview.html"
+    return render(request, template, context)
+
+
+def _overview_context(days: int) -> dict:
     now = timezone.now()
     opened_closed = metrics.opened_closed_per_day(days=days, now=now)
     value_points = metrics.open_value_per_day(days=days, now=now)
@@ -129,10 +141,9 @@ def overview(request):
         if top
         else None,
         "top": top,
+        "computed_at": now,
     }
-    partial = request.htmx and not request.htmx.boosted and request.htmx.target == "overview-body"
-    template = "backorders/_overview_body.html" if partial else "backorders/overview.html"
-    return render(request, template, context)
+    return context
 
 
 # --- queue ------------------------------------------------------------------------------------
@@ -150,7 +161,10 @@ def queue(request):
     rows = queue_sorted(filters.qs, sort)
     if wants_csv(request):
         return csv_response(f"backorders-{timezone.localdate():%Y%m%d}.csv", queue_csv_rows(rows))
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(rows, PAGE_SIZE)
+    # Count on the bare table with the same filters: no joins for the row annotations (value needs the order line).
+    paginator.count = QueueFilter(request.GET, queryset=Backorder.objects.all()).qs.count()
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "filters": filters,
         "page": page,

@@ -22,6 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+# Proposed for backorders/models.py (owned elsewhere): the global queue in allocation order, waiting rows only.
+PROPOSED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS backorder_waiting_order_idx ON backorders_backorder "
+    "(priority_rank DESC, priority_score DESC, placed_at, id) WHERE status IN ('open', 'partially_allocated')"
+)
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -31,6 +38,11 @@ def parse_args():
     parser.add_argument("--db", default="oms_bench_dash")
     parser.add_argument("--reuse", action="store_true", help="keep the database if it already has data")
     parser.add_argument("--explain", type=int, default=3, help="EXPLAIN ANALYZE the N slowest queries per page")
+    parser.add_argument(
+        "--proposed-indexes",
+        action="store_true",
+        help="also create the backorders index proposed in docs/dashboard.md (not in a migration yet) before measuring",
+    )
     return parser.parse_args()
 
 
@@ -96,13 +108,23 @@ def main() -> None:
         "waiting backorders": Backorder.objects.filter(status__in=Backorder.WAITING).count(),
     }
     print("Data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+    with connection.cursor() as cursor:
+        if args.proposed_indexes:
+            cursor.execute(PROPOSED_INDEX)
+        else:
+            cursor.execute("DROP INDEX IF EXISTS backorder_waiting_order_idx")
+        cursor.execute("ANALYZE backorders_backorder")
+    print(f"Proposed backorders queue index: {'present' if args.proposed_indexes else 'absent'}")
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
     client = Client()
     client.force_login(user)
 
+    from django.core.cache import cache
+
     pages = {
-        "overview (30 days)": "/?days=30",
-        "overview (90 days)": "/?days=90",
+        "overview (30 days, cold: cache cleared)": "/?days=30",
+        "overview (90 days, cold: cache cleared)": "/?days=90",
+        "overview (30 days, cached figures)": "/?days=30",
         "queue (first page)": "/backorders/",
         "queue (filtered: tier=gold, sort=value)": "/backorders/?tier=gold&sort=value",
         "queue (page 50)": "/backorders/?page=50",
@@ -110,7 +132,9 @@ def main() -> None:
     results = {}
     for label, url in pages.items():
 
-        def get(url=url):
+        def get(url=url, cold="cold" in label):
+            if cold:
+                cache.clear()
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
 
@@ -120,15 +144,19 @@ def main() -> None:
         results[label] = (med, p90, len(ctx.captured_queries), ctx.captured_queries)
     print(f"\nServer time, median of {args.runs} requests after warm-up (Django test client, DEBUG off):")
     for label, (med, p90, n, _) in results.items():
-        print(f"  {label:<42} median {med:7.1f} ms   p90 {p90:7.1f} ms   {n} queries")
-    budget = {"overview (30 days)": 300, "queue (first page)": 200}
+        print(f"  {label:<45} median {med:7.1f} ms   p90 {p90:7.1f} ms   {n} queries")
+    budget = {
+        "overview (30 days, cold: cache cleared)": 300,
+        "overview (30 days, cached figures)": 300,
+        "queue (first page)": 200,
+    }
     for label, limit in budget.items():
         verdict = "within" if results[label][0] < limit else "OVER"
         print(f"  → {label}: {verdict} the {limit} ms budget")
 
     if args.explain:
         print("\nEXPLAIN ANALYZE of the slowest queries:")
-        for label in ("overview (30 days)", "queue (first page)"):
+        for label in ("overview (30 days, cold: cache cleared)", "queue (first page)"):
             timed = []
             with connection.cursor() as cursor:
                 for q in results[label][3]:
