@@ -104,6 +104,20 @@ upd_stock AS (
      WHERE s.id = x.stock_item_id
     RETURNING s.id
 ),
+upd_orders AS (
+    -- Orders whose last waiting line is now reserved leave "backordered" (as orders.services.order_status_derive
+    -- says). Computed from the lines' values before this statement plus what it gives (one snapshot).
+    UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
+      FROM (
+        SELECT l.order_id, SUM(l.quantity_shipped) AS shipped,
+               SUM(l.quantity_backordered - COALESCE(g.qty, 0)) AS waiting
+        FROM {orderline} l LEFT JOIN give g ON g.order_line_id = l.id
+        WHERE l.order_id IN (SELECT order_id FROM give)
+        GROUP BY l.order_id
+      ) x
+     WHERE o.id = x.order_id AND x.waiting = 0 AND o.status = 'backordered'
+    RETURNING o.id
+),
 ins_events AS (
     INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_at)
     SELECT g.id,
@@ -118,20 +132,9 @@ ins_events AS (
 )
 SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
        (SELECT COUNT(*) FROM upd_backorders) + (SELECT COUNT(*) FROM upd_lines)
-         + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock),
-       (SELECT array_agg(id) FROM ins_events),
-       (SELECT array_agg(DISTINCT order_id) FROM give)
-"""
-
-# After the lines changed (a separate statement: the CTEs above all see one snapshot): orders whose last waiting
-# line is now reserved leave "backordered", exactly as orders.services.order_status_derive says.
-_ORDER_STATUS_SQL = """
-UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
-FROM (
-    SELECT l.order_id, SUM(l.quantity_shipped) AS shipped, SUM(l.quantity_backordered) AS waiting
-    FROM {orderline} l WHERE l.order_id = ANY(%(orders)s) GROUP BY l.order_id
-) x
-WHERE o.id = x.order_id AND x.waiting = 0 AND o.status = 'backordered'
+         + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock)
+         + (SELECT COUNT(*) FROM upd_orders),
+       (SELECT MIN(id) FROM ins_events), (SELECT MAX(id) FROM ins_events), (SELECT COUNT(*) FROM ins_events)
 """
 
 
@@ -147,6 +150,12 @@ def _tables() -> dict[str, str]:
         "event": BackorderEvent._meta.db_table,
         "order": Order._meta.db_table,
     }
+
+
+def _transaction_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
 
 
 def _allocate_product_sql(*, product_id: int) -> int:
@@ -170,11 +179,21 @@ def _allocate_product_sql(*, product_id: int) -> int:
             _ALLOCATE_SQL.format(**tables),
             {"product": product_id, "policy": policy_active().name, "source": _source_reference(product_id)},
         )
-        units, _, event_ids, order_ids = cursor.fetchone()
-        if order_ids:
-            cursor.execute(_ORDER_STATUS_SQL.format(**tables), {"orders": list(order_ids)})
-    if event_ids:
-        notifications_from_backorder_events(events=list(BackorderEvent.objects.filter(pk__in=event_ids).order_by("pk")))
+        units, _, first_event, last_event, event_count = cursor.fetchone()
+    if event_count:
+        # The events this statement inserted: their ids lie in [first, last]; other rows in that range (another
+        # transaction's, interleaved by the sequence) are told apart by product and by this transaction's clock.
+        events = list(
+            BackorderEvent.objects.filter(
+                pk__gte=first_event,
+                pk__lte=last_event,
+                backorder__product_id=product_id,
+                kind__in=[BackorderEvent.Kind.ALLOCATED, BackorderEvent.Kind.PARTIALLY_ALLOCATED],
+                created_at=_transaction_now(),
+            ).order_by("pk")
+        )
+        assert len(events) == event_count, "allocation events read back do not match those inserted"
+        notifications_from_backorder_events(events=events)
     return int(units or 0)
 
 
