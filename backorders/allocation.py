@@ -175,6 +175,8 @@ def _allocate_product_sql(*, product_id: int) -> int:
         )
         if not cursor.fetchone()[0]:
             return 0
+        # JIT compiling this one-off statement costs more than it saves (≈0.25 s measured at 75k rows).
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             _ALLOCATE_SQL.format(**tables),
             {"product": product_id, "policy": policy_active().name, "source": _source_reference(product_id)},

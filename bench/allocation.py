@@ -1,0 +1,233 @@
+"""Allocation engine and ETA projection over 100,000 open backorders of one product, on PostgreSQL.
+
+Side by side in the same run, on the same data (each measurement runs in a transaction that is rolled back):
+- baseline: ONE hand-written SQL UPDATE that allocates the free units to the queue (running SUM window) —
+  it only updates the backorders, nothing else;
+- the engine (backorders.allocation.allocate_product): locks, ranks, and updates backorders, order lines,
+  allocations, stock items, order statuses and writes one event per backorder, then the notification outbox hook.
+Prints the figures and the ratio engine ÷ baseline (target ≤ 3), and the ETA projection times.
+Not a test: nothing here asserts a time.
+
+    python bench/allocation.py [--backorders 100000] [--allocate 75000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REDIS, django_setup, drop_database, manage, recreate_database  # noqa: E402
+
+DB = "oms_bench_alloc"
+
+SEED = """
+INSERT INTO inventory_product (sku, name, unit_price, status, backorderable, created_at, updated_at)
+VALUES ('BENCH-1', 'Bench product', 10, 'active', true, now(), now());
+INSERT INTO inventory_warehouse (code, name, is_active) VALUES ('MAIN', 'Main', true), ('EAST', 'East', true);
+INSERT INTO orders_customer (external_id, email, name, tier, lifetime_value, created_at)
+SELECT 'c' || i, 'c' || i || '@example.com', 'Customer ' || i,
+       (ARRAY['standard', 'silver', 'gold', 'platinum'])[1 + i %% 4], (i * 37) %% 20000, now()
+FROM generate_series(1, 2000) i;
+INSERT INTO orders_order (number, customer_id, placed_at, status, ship_policy, priority, currency, total,
+                          request_fingerprint)
+SELECT 'B' || i, (SELECT min(id) FROM orders_customer) + i %% 2000, now() - (%(n)s - i) * interval '1 second',
+       'backordered', 'partial', (ARRAY['low', 'normal', 'normal', 'normal', 'high'])[1 + i %% 5], 'EUR', 10, ''
+FROM generate_series(1, %(n)s) i;
+INSERT INTO orders_orderline (order_id, product_id, quantity, unit_price, quantity_allocated, quantity_backordered,
+                              quantity_shipped, quantity_cancelled)
+SELECT o.id, p.id, 1 + o.id %% 3, 10, 0, 1 + o.id %% 3, 0, 0
+FROM orders_order o CROSS JOIN inventory_product p;
+INSERT INTO backorders_backorder (order_line_id, order_id, product_id, quantity, quantity_allocated,
+    quantity_cancelled, status, reason, priority, priority_rank, priority_score, placed_at, created_at, eta_basis)
+SELECT l.id, o.id, l.product_id, l.quantity, 0, 0, 'open', 'stockout', o.priority,
+       CASE o.priority WHEN 'low' THEN 0 WHEN 'normal' THEN 1 WHEN 'high' THEN 2 ELSE 3 END,
+       (o.customer_id %% 4) * 10, o.placed_at, now(), 'none'
+FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id;
+"""
+
+BASELINE = """
+WITH q AS (
+    SELECT id, quantity - quantity_allocated - quantity_cancelled AS need,
+           SUM(quantity - quantity_allocated - quantity_cancelled)
+             OVER (ORDER BY priority_rank DESC, priority_score DESC, placed_at, id)
+             - (quantity - quantity_allocated - quantity_cancelled) AS before_units
+    FROM backorders_backorder WHERE product_id = %(product)s AND status IN ('open', 'partially_allocated')
+)
+UPDATE backorders_backorder b
+   SET quantity_allocated = b.quantity_allocated + LEAST(q.need, %(units)s - q.before_units),
+       status = CASE WHEN q.need <= %(units)s - q.before_units THEN 'allocated' ELSE 'partially_allocated' END
+  FROM q WHERE b.id = q.id AND q.before_units < %(units)s
+"""
+
+
+class Rollback(Exception):
+    pass
+
+
+def timed(fn):
+    from django.db import transaction
+
+    result = {}
+    try:
+        with transaction.atomic():
+            start = time.perf_counter()
+            result["value"] = fn()
+            result["seconds"] = time.perf_counter() - start
+            raise Rollback
+    except Rollback:
+        pass
+    return result["seconds"], result["value"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backorders", type=int, default=100_000)
+    parser.add_argument("--allocate", type=int, default=75_000, help="how many backorders the free stock covers")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--with-outbox", action="store_true", help="run the notification outbox hook in the 100k runs")
+    parser.add_argument("--outbox-sample", type=int, default=2000, help="events to time the outbox hook on")
+    args = parser.parse_args()
+
+    url = recreate_database(DB)
+    manage("migrate", "--noinput", env={"DATABASE_URL": url, "CELERY_BROKER_URL": ""})
+    # Tasks (ETA recompute, notification delivery) go to a scratch Redis queue, as in production; purged at the end.
+    django_setup(url, REDIS)
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+
+    from django.db import connection
+
+    import backorders.allocation as engine
+    from backorders.eta import _project, _supply, eta_recompute_product
+    from backorders.models import Backorder
+    from inventory.models import Product, StockItem, StockMovement, Warehouse
+    from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(SEED, {"n": args.backorders})
+    product = Product.objects.get(sku="BENCH-1")
+    queue = list(
+        Backorder.objects.filter(product=product).order_by("-priority_rank", "-priority_score", "placed_at", "id")
+        .values_list("quantity", flat=True)[: args.allocate]
+    )  # fmt: skip
+    units = sum(queue)
+    # Two warehouses (allocation takes stock items in pk order): 60 % in the first, the rest in the second.
+    for code, share in (("MAIN", units * 6 // 10), ("EAST", units - units * 6 // 10)):
+        item = StockItem.objects.create(product=product, warehouse=Warehouse.objects.get(code=code), on_hand=share)
+        StockMovement.objects.create(stock_item=item, kind="receipt", quantity=share, reference="BENCH")
+    supplier = Supplier.objects.create(code="acme", name="Acme")
+    SupplierProduct.objects.create(supplier=supplier, product=product, lead_time_days=21, preferred=True)
+    from datetime import date, timedelta
+
+    for n in range(40):
+        po = PurchaseOrder.objects.create(
+            number=f"PO-B-{n}", supplier=supplier, warehouse=Warehouse.objects.get(code="MAIN"), status="sent",
+            order_date=date.today(), expected_date=date.today() + timedelta(days=3 + n),
+        )  # fmt: skip
+        PurchaseOrderLine.objects.create(
+            purchase_order=po, product=product, quantity_ordered=1500, expected_date=po.expected_date,
+            original_expected_date=po.expected_date,
+        )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    demand = sum(Backorder.objects.values_list("quantity", flat=True))
+    print(f"seeded {args.backorders:,} open backorders ({demand:,} units), {units:,} units free in 2 warehouses,")
+    print(f"40 open PO lines of 1,500 units, in {time.perf_counter() - started:.1f} s")
+
+    # Hook timing: the notification outbox is written by notifications.services (another module); time it apart.
+    import notifications.services as notifications
+
+    hook_seconds = []
+    original_hook = notifications.notifications_from_backorder_events
+
+    def timed_hook(*, events):
+        start = time.perf_counter()
+        try:
+            return original_hook(events=events)
+        finally:
+            hook_seconds.append(time.perf_counter() - start)
+
+    def no_hook(*, events):
+        return []
+
+    # The outbox hook (notifications.services, another module) costs a few queries per order; by default it is
+    # measured on its own at a smaller scale (--outbox-sample) and left out of the 100k runs.
+    notifications.notifications_from_backorder_events = timed_hook if args.with_outbox else no_hook
+
+    def baseline():
+        with connection.cursor() as cursor:
+            cursor.execute(BASELINE, {"product": product.pk, "units": units})
+            return cursor.rowcount
+
+    def run_engine():
+        return engine.allocate_product(product_id=product.pk)
+
+    base_times, engine_times, hook_times = [], [], []
+    for _ in range(args.repeat):
+        seconds, rows = timed(baseline)
+        base_times.append(seconds)
+        hook_seconds.clear()
+        seconds, allocated = timed(run_engine)
+        engine_times.append(seconds)
+        hook_times.append(sum(hook_seconds))
+    base, full, hook = min(base_times), min(engine_times), min(hook_times)
+    print(f"baseline: one hand-written UPDATE allocates {rows:,} backorders: {base:.3f} s (best of {args.repeat})")
+    what = f"(of which the notification outbox hook {hook:.3f} s)" if args.with_outbox else "(outbox hook off)"
+    print(f"engine:   allocate_product allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s {what}")
+    print(f"ratio engine ÷ baseline: {full / base:.2f} (target ≤ 3)")
+
+    # The outbox hook alone, on a sample of allocation events (per-order work: scales linearly).
+    if args.outbox_sample:
+        from backorders.models import BackorderEvent
+
+        def outbox():
+            allocate = engine.allocate_product(product_id=product.pk)  # noqa: F841 (events to feed the hook)
+            events = list(BackorderEvent.objects.filter(kind="allocated").order_by("pk")[: args.outbox_sample])
+            start = time.perf_counter()
+            original_hook(events=events)
+            return time.perf_counter() - start
+
+        sample = timed(outbox)[1]
+        print(f"notification outbox hook on {args.outbox_sample:,} allocation events: {sample:.3f} s "
+              f"(≈ {sample / args.outbox_sample * 1000:.2f} ms per event; not included above)")  # fmt: skip
+
+    # ETA: the projection alone (read + one pass), the first full recompute (writes 100k ETAs + events + outbox),
+    # and a steady-state recompute (nothing moved).
+    def projection():
+        today = date.today()
+        supply = _supply(product.pk, today)
+        rows = list(
+            Backorder.objects.filter(product=product, status__in=Backorder.WAITING)
+            .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+            .values_list("quantity", "quantity_allocated", "quantity_cancelled")
+        )
+        total, demands = 0, []
+        for q, a, c in rows:
+            total += q - a - c
+            demands.append(total)
+        return sum(1 for _ in _project(demands, supply, today))
+
+    projection_times = [timed(projection)[0] for _ in range(args.repeat)]
+    print(f"ETA projection of {args.backorders:,} backorders (read + one pass): {min(projection_times):.3f} s")
+    hook_seconds.clear()
+    start = time.perf_counter()
+    changed = eta_recompute_product(product_id=product.pk)
+    first = time.perf_counter() - start
+    print(f"ETA first recompute, {changed:,} ETAs written with their events: {first:.3f} s (outbox hook as above)")
+    steady = [timed(lambda: eta_recompute_product(product_id=product.pk))[0] for _ in range(args.repeat)]
+    print(f"ETA steady-state recompute (nothing moved): {min(steady):.3f} s")
+    app.control.purge()
+    if not args.keep:
+        connection.close()
+        drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()
