@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import django_filters
 from django.db.models import DecimalField, ExpressionWrapper, F, Q
@@ -46,6 +47,10 @@ class QueueFilter(django_filters.FilterSet):
         if not data.get("status"):
             data["status"] = "waiting"
         super().__init__(data, *args, **kwargs)
+        for field in self.form.fields.values():
+            if hasattr(field, "choices"):
+                # A new choice applies at once; typed filters wait for Enter / Apply.
+                field.widget.attrs["onchange"] = "this.form.requestSubmit()"
 
     def filter_q(self, queryset, name, value):
         value = value.strip()
@@ -94,6 +99,10 @@ CSV_HEADER = [
 ]  # fmt: skip
 
 
+VALUE = CSV_HEADER.index("value")
+CENT = Decimal("0.01")
+
+
 def queue_csv_rows(queryset):
     """Rows for the CSV export, streamed in chunks (no model instances)."""
     yield CSV_HEADER
@@ -103,6 +112,7 @@ def queue_csv_rows(queryset):
         "status", "reason", "created_at", "eta", "eta_basis", "eta_purchase_order_line__purchase_order__number",
     ).iterator(chunk_size=2000):  # fmt: skip
         *rest, po = row
+        rest[VALUE] = Decimal(rest[VALUE] or 0).quantize(CENT)  # SQLite returns the product unscaled
         yield [f"BO-{rest[0]}", *rest[1:], po or ""]
 
 

@@ -66,6 +66,7 @@ def test_queue_filter_reprioritise_cancel_and_export(login, staff, waiting, live
     page.click("#queue-filters button[type=submit]")
     page.wait_for_url("**customer=plain%40example.com**")
     page.wait_for_function("document.querySelectorAll('table.queue tbody tr').length === 3")
+    page.wait_for_load_state("networkidle")
     assert str(waiting["CHAIR-gold"].pk) not in queue_ids(page)
 
     # Change priority of the last row to critical: it moves to the top of the queue.
