@@ -30,6 +30,7 @@ from .dashboard import (
     queue_csv_rows,
     queue_rows,
     queue_sorted,
+    row_annotations,
     wants_csv,
 )
 from .models import PRIORITY_RANKS, Backorder
@@ -161,10 +162,7 @@ def queue(request):
     rows = queue_sorted(filters.qs, sort)
     if wants_csv(request):
         return csv_response(f"backorders-{timezone.localdate():%Y%m%d}.csv", queue_csv_rows(rows))
-    paginator = Paginator(rows, PAGE_SIZE)
-    # Count on the bare table with the same filters: no joins for the row annotations (value needs the order line).
-    paginator.count = QueueFilter(request.GET, queryset=Backorder.objects.all()).qs.count()
-    page = paginator.get_page(request.GET.get("page"))
+    page = _queue_page(request, sort)
     context = {
         "filters": filters,
         "page": page,
@@ -179,6 +177,20 @@ def queue(request):
     }
     partial = request.htmx and not request.htmx.boosted and request.htmx.target == "queue-results"
     return render(request, "backorders/_queue_results.html" if partial else "backorders/queue.html", context)
+
+
+def _queue_page(request, sort: str):
+    """One page of the queue in two steps: the ids of the page from the backorder table alone (filters and sort
+    only, so PostgreSQL keeps just the top rows of its sort), then the full rows of those ids with their joins."""
+    lean = QueueFilter(request.GET, queryset=Backorder.objects.all()).qs
+    if sort in ("value", "units"):
+        lean = lean.annotate(**row_annotations())
+    paginator = Paginator(queue_sorted(lean, sort).values_list("id", flat=True), PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    ids = list(page.object_list)
+    rows = {backorder.pk: backorder for backorder in queue_rows().filter(pk__in=ids)}
+    page.object_list = [rows[pk] for pk in ids if pk in rows]
+    return page
 
 
 # --- detail -----------------------------------------------------------------------------------
