@@ -314,3 +314,18 @@ def test_search_routes_order_sku_and_email(staff, queue_data):
     assert staff.get("/search/", {"q": "lamp"})["Location"] == f"/products/{product.pk}/"
     assert "customer=plain%40example.com" in staff.get("/search/", {"q": "plain@example.com"})["Location"]
     assert "Nothing found" in staff.get("/search/", {"q": "zzzz"}).content.decode()
+
+
+def test_overview_figures_are_cached_for_a_minute(staff, queue_data, django_assert_max_num_queries):
+    first = staff.get("/?days=30").content.decode()
+    assert "€520.00" in first
+    with django_assert_max_num_queries(3):  # session + user only: no KPI query
+        second = staff.get("/?days=30").content.decode()
+    assert "figures as of" in second and "€520.00" in second
+
+
+def test_queue_htmx_filter_returns_only_the_results(staff, queue_data):
+    response = staff.get("/backorders/", {"tier": "gold"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="queue-results")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="queue-results"')
+    assert rows(response) == [str(queue_data["gold_desk"].pk)]
