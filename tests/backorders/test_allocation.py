@@ -229,3 +229,39 @@ def test_sweep_finds_products_with_free_stock_and_waiting_backorders(make_produc
     assert allocation_sweep.run() == [stuck.pk]
     assert fine.pk not in allocation_sweep.run()
     assert _got([order]) == [2]  # eager in tests: the sweep's task ran
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_queues_match_a_reference_model(seed, make_product, place):
+    """Random priorities, tiers, quantities, earlier partial allocations and stock split over warehouses: the engine
+    gives exactly what a plain reference model of the queue rule gives, and the books balance."""
+    import random
+
+    rng = random.Random(seed)
+    product = make_product()
+    orders = [
+        place(
+            {product.sku: rng.randint(1, 6)},
+            customer=_customer(rng.choice(["standard", "silver", "gold", "platinum"]), str(rng.randint(0, 20000))),
+            priority=rng.choice(["low", "normal", "high", "critical"]),
+        )
+        for _ in range(rng.randint(5, 25))
+    ]
+    for _ in range(2):  # two arrivals, so the second run starts from partial allocations
+        warehouses = ["MAIN", "EAST", "WEST"][: rng.randint(1, 3)]
+        for code in warehouses:
+            _add_stock(product, rng.randint(1, 15), code)
+        queue = list(
+            Backorder.objects.filter(product=product, status__in=Backorder.WAITING).order_by(*allocation.QUEUE_ORDER)
+        )
+        free = sum(i.on_hand - i.allocated for i in StockItem.objects.filter(product=product))
+        expected = {}
+        for backorder in queue:
+            give = min(backorder.quantity_outstanding, free)
+            free -= give
+            expected[backorder.pk] = backorder.quantity_allocated + give
+        allocation.allocate_product(product_id=product.pk)
+        got = dict(Backorder.objects.filter(pk__in=expected).values_list("pk", "quantity_allocated"))
+        assert got == expected
+    assert integrity_problems() == []
+    assert all(b.quantity_allocated <= b.quantity for b in Backorder.objects.filter(order__in=orders))
