@@ -98,7 +98,8 @@ def line_chart(
                 f'fill="{color}" fill-opacity="0.12"/>'
             )
         body.append(f'<polyline class="series" points="{path}" fill="none" stroke="{color}" stroke-width="2.2"/>')
-        for (x, y), v, day in zip(coords, points, x_labels, strict=False):
+        # Dots (with hover values) only while they stay readable; long series are just lines.
+        for (x, y), v, day in zip(coords, points, x_labels, strict=False) if len(coords) <= 45 else ():
             body.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.6" fill="{color}"><title>{escape(day)}: {escape(label)} '
                 f"{prefix}{_fmt(v)}</title></circle>"
