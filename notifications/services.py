@@ -112,7 +112,8 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         backorder = backorders[event.backorder_id]
         groups[(backorder.order_id, kind)].append((event, backorder))
 
-    written: list[Notification] = []
+    rows: list[Notification] = []
+    incentives: list[Notification] = []
     for (order_id, kind), members in groups.items():
         members.sort(key=lambda m: m[0].pk)
         first_event = members[0][0]
@@ -128,7 +129,7 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
             data["substitute"] = first_event.data["substitute"]
         elif kind == E.MANUAL_UPDATE:
             data["note"] = first_event.data.get("note", "")
-        written += _outbox_write(
+        rows += _outbox_rows(
             order=members[0][1].order,
             backorders=[b for _, b in members],
             event=kind,
@@ -138,8 +139,10 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         )
         if kind == E.ETA_CHANGED:
             for _, backorder in members:
-                written += incentive_grant_if_due(backorder=backorder)
-    return written
+                incentives += incentive_grant_if_due(backorder=backorder)
+    # One insert for the whole batch: an allocation run can hand out stock to many thousands of orders at
+    # once, and it holds the product's stock lock while it does.
+    return _outbox_insert(rows) + incentives
 
 
 def _item(backorder, event=None) -> dict[str, Any]:
@@ -193,10 +196,18 @@ def _channels_for(*, order, preference: NotificationPreference | None) -> list[t
 
 
 def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
-    """Insert one row per channel (skipping keys that exist), then enqueue them after commit.
+    """Insert one row per channel (skipping keys that exist), then enqueue them after commit."""
+    return _outbox_insert(
+        _outbox_rows(order=order, backorders=backorders, event=event, key=key, items=items, data=data)
+    )
 
-    Only what happened is captured here (a few queries inside the caller's transaction, which may hold
-    stock locks); the message is rendered when it is first sent (``notifications.rendering``).
+
+def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
+    """The unsaved rows, one per channel, for one customer-facing update (no query when select_related
+    loaded the order's customer, preference and channel).
+
+    Only what happened is captured here (the caller's transaction may hold stock locks); the message is
+    rendered when it is first sent (``notifications.rendering``).
     """
     preference = _preference_of(order.customer)
     if event in OPTIONAL_EVENTS and preference is not None and not preference.regular_updates:
@@ -214,7 +225,7 @@ def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict],
         }
     )
     now = timezone.now()
-    rows = [
+    return [
         Notification(
             customer_id=order.customer_id,
             order=order,
@@ -228,11 +239,23 @@ def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict],
         )
         for channel, recipient in channels
     ]
-    # ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that would abort the caller.
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    written = list(
-        Notification.objects.filter(dedupe_key__in=[r.dedupe_key for r in rows], status=Notification.Status.PENDING)
-    )
+
+
+OUTBOX_BATCH = 2000
+
+
+def _outbox_insert(rows: list[Notification]) -> list[Notification]:
+    """Insert rows in batches (ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that
+    would abort the caller), read back the pending ones and enqueue them after commit."""
+    if not rows:
+        return []
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=OUTBOX_BATCH)
+    keys = [row.dedupe_key for row in rows]
+    written: list[Notification] = []
+    for start in range(0, len(keys), OUTBOX_BATCH):
+        written += Notification.objects.filter(
+            dedupe_key__in=keys[start : start + OUTBOX_BATCH], status=Notification.Status.PENDING
+        ).order_by("pk")
     notifications_enqueue_on_commit(notification_ids=[n.pk for n in written])
     return written
 
