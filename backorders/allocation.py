@@ -104,20 +104,6 @@ upd_stock AS (
      WHERE s.id = x.stock_item_id
     RETURNING s.id
 ),
-upd_orders AS (
-    -- Orders whose last waiting line is now reserved leave "backordered" (as orders.services.order_status_derive
-    -- says). Computed from the lines' values before this statement plus what it gives (one snapshot).
-    UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
-      FROM (
-        SELECT l.order_id, SUM(l.quantity_shipped) AS shipped,
-               SUM(l.quantity_backordered - COALESCE(g.qty, 0)) AS waiting
-        FROM {orderline} l LEFT JOIN give g ON g.order_line_id = l.id
-        WHERE l.order_id IN (SELECT order_id FROM give)
-        GROUP BY l.order_id
-      ) x
-     WHERE o.id = x.order_id AND x.waiting = 0 AND o.status = 'backordered'
-    RETURNING o.id
-),
 ins_events AS (
     INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_at)
     SELECT g.id,
@@ -132,9 +118,21 @@ ins_events AS (
 )
 SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
        (SELECT COUNT(*) FROM upd_backorders) + (SELECT COUNT(*) FROM upd_lines)
-         + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock)
-         + (SELECT COUNT(*) FROM upd_orders),
-       (SELECT MIN(id) FROM ins_events), (SELECT MAX(id) FROM ins_events), (SELECT COUNT(*) FROM ins_events)
+         + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock),
+       (SELECT MIN(id) FROM ins_events), (SELECT MAX(id) FROM ins_events), (SELECT COUNT(*) FROM ins_events),
+       (SELECT array_agg(DISTINCT order_id) FROM give WHERE qty = need)
+"""
+
+# Orders whose last waiting units were just reserved leave "backordered" (orders.services.order_status_derive).
+# They are locked first, in primary-key order, like every other transaction that locks several orders, so two
+# engines serving different products of the same orders can never deadlock; then one UPDATE recomputes their
+# status from the lines, read after the lock (so another product's allocation committed meanwhile is seen).
+_LOCK_ORDERS_SQL = "SELECT id FROM {order} WHERE id = ANY(%s) AND status = 'backordered' ORDER BY id FOR UPDATE"
+_ORDER_STATUS_SQL = """
+UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
+  FROM (SELECT order_id, SUM(quantity_shipped) AS shipped, SUM(quantity_backordered) AS waiting
+          FROM {orderline} WHERE order_id = ANY(%s) GROUP BY order_id) x
+ WHERE o.id = x.order_id AND x.waiting = 0
 """
 
 
@@ -181,7 +179,12 @@ def _allocate_product_sql(*, product_id: int) -> int:
             _ALLOCATE_SQL.format(**tables),
             {"product": product_id, "policy": policy_active().name, "source": _source_reference(product_id)},
         )
-        units, _, first_event, last_event, event_count = cursor.fetchone()
+        units, _, first_event, last_event, event_count, completed_orders = cursor.fetchone()
+        if completed_orders:
+            cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [sorted(completed_orders)])
+            locked = [row[0] for row in cursor.fetchall()]
+            if locked:
+                cursor.execute(_ORDER_STATUS_SQL.format(**tables), [locked])
     if event_count:
         # The events this statement inserted: their ids lie in [first, last]; other rows in that range (another
         # transaction's, interleaved by the sequence) are told apart by product and by this transaction's clock.
