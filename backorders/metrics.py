@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
+    Aggregate,
+    Avg,
     Case,
     Count,
     DecimalField,
@@ -163,23 +166,60 @@ def _duration(end_field: str):
     return ExpressionWrapper(F(end_field) - F("created_at"), output_field=DurationField())
 
 
+class PercentileDisc(Aggregate):
+    """PostgreSQL ``percentile_disc(f) WITHIN GROUP (ORDER BY expr)``: exactly the nearest-rank percentile."""
+
+    function = "percentile_disc"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, *, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
 def duration_stats(period: Period, *, end_field: str) -> dict:
     """Average and 90th percentile (nearest rank) of created → ``end_field`` for backorders that reached
     ``end_field`` within the period."""
-    qs = Backorder.objects.filter(**{f"{end_field}__gte": period.start, f"{end_field}__lt": period.end})
-    stats = qs.aggregate(n=Count("id"), avg=_avg_duration(end_field))
-    n = stats["n"]
-    p90 = None
-    if n:
-        rank = math.ceil(0.9 * n)  # nearest-rank percentile: the smallest value with ≥ 90 % at or below it
-        p90 = qs.annotate(d=_duration(end_field)).order_by("d").values_list("d", flat=True)[rank - 1]
-    return {"count": n, "avg_days": _days(stats["avg"]), "p90_days": _days(p90)}
+    return duration_stats_pair(period, end_field=end_field)[0]
 
 
-def _avg_duration(end_field: str):
-    from django.db.models import Avg
+def duration_stats_pair(period: Period, *, end_field: str) -> tuple[dict, dict]:
+    """``duration_stats`` of the period and of the previous one. On PostgreSQL one query for both; elsewhere
+    the percentile is read by rank from a sorted query."""
+    prev = period.previous
+    qs = Backorder.objects.filter(**{f"{end_field}__gte": prev.start, f"{end_field}__lt": period.end})
+    current = Q(**{f"{end_field}__gte": period.start})
+    aggregates = {
+        "n_cur": Count("id", filter=current),
+        "avg_cur": _avg_duration(end_field, filter=current),
+        "n_prev": Count("id", filter=~current),
+        "avg_prev": _avg_duration(end_field, filter=~current),
+    }
+    if connection.vendor == "postgresql":
+        aggregates["p90_cur"] = PercentileDisc(
+            _duration(end_field), fraction=0.9, filter=current, output_field=DurationField()
+        )
+        aggregates["p90_prev"] = PercentileDisc(
+            _duration(end_field), fraction=0.9, filter=~current, output_field=DurationField()
+        )
+    stats = qs.aggregate(**aggregates)
+    results = []
+    for key, condition in (("cur", current), ("prev", ~current)):
+        n = stats[f"n_{key}"]
+        p90 = stats.get(f"p90_{key}")
+        if n and f"p90_{key}" not in stats:
+            rank = math.ceil(0.9 * n)  # nearest-rank percentile: the smallest value with ≥ 90 % at or below it
+            p90 = (
+                qs.filter(condition)
+                .annotate(d=_duration(end_field))
+                .order_by("d")
+                .values_list("d", flat=True)[rank - 1]
+            )
+        results.append({"count": n, "avg_days": _days(stats[f"avg_{key}"]), "p90_days": _days(p90 if n else None)})
+    return results[0], results[1]
 
-    return Avg(_duration(end_field))
+
+def _avg_duration(end_field: str, **extra):
+    return Avg(_duration(end_field), **extra)
 
 
 def open_backorders() -> dict:
@@ -245,11 +285,8 @@ def kpis(*, days: int = 30, now: datetime | None = None) -> list[Kpi]:
     period = Period.last(days, now=now)
     prev = period.previous
     cur_p, prev_p = placement_counts_pair(period)
-    cur_alloc, prev_alloc = (
-        duration_stats(period, end_field="allocated_at"),
-        duration_stats(prev, end_field="allocated_at"),
-    )
-    cur_ful, prev_ful = duration_stats(period, end_field="fulfilled_at"), duration_stats(prev, end_field="fulfilled_at")
+    cur_alloc, prev_alloc = duration_stats_pair(period, end_field="allocated_at")
+    cur_ful, prev_ful = duration_stats_pair(period, end_field="fulfilled_at")
     open_now, open_then = open_backorders(), open_backorders_at(period.start)
     cur_ot, prev_ot = on_time_promise(period), on_time_promise(prev)
     cur_n, prev_n = notification_counts(period), notification_counts(prev)
@@ -312,57 +349,57 @@ def _day_range(period: Period) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def opened_closed_per_day(*, days: int = 30, now: datetime | None = None) -> list[dict]:
-    """Backorders opened (created) and closed (allocated, fulfilled or cancelled) per calendar day."""
-    period = Period.last(days, now=now)
-    opened = dict(
-        Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+def daily_flows(period: Period) -> dict:
+    """Backorders opened (created) and closed (allocated, fulfilled or cancelled) per calendar day of the period,
+    counted and valued (full backordered quantity × order price): one grouped query each way."""
+    value_expr = ExpressionWrapper(F("quantity") * F("order_line__unit_price"), output_field=MONEY)
+    opened = {
+        row["day"]: (row["n"], row["v"])
+        for row in Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
         .annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    closed = dict(
-        Backorder.objects.annotate(closed_at=CLOSED_AT)
+        .annotate(n=Count("id"), v=Sum(value_expr))
+    }
+    closed = {
+        row["day"]: (row["n"], row["v"])
+        for row in Backorder.objects.annotate(closed_at=CLOSED_AT)
         .filter(closed_at__gte=period.start, closed_at__lt=period.end)
         .annotate(day=TruncDate("closed_at"))
         .values("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    return [{"day": d, "opened": opened.get(d, 0), "closed": closed.get(d, 0)} for d in _day_range(period)]
+        .annotate(n=Count("id"), v=Sum(value_expr))
+    }
+    return {"opened": opened, "closed": closed}
 
 
-def open_value_per_day(*, days: int = 30, now: datetime | None = None) -> list[dict]:
+def opened_closed_per_day(*, days: int = 30, now: datetime | None = None, flows: dict | None = None) -> list[dict]:
+    """Backorders opened (created) and closed (allocated, fulfilled or cancelled) per calendar day."""
+    period = Period.last(days, now=now)
+    flows = flows or daily_flows(period)
+    opened, closed = flows["opened"], flows["closed"]
+    return [
+        {"day": d, "opened": opened.get(d, (0, 0))[0], "closed": closed.get(d, (0, 0))[0]} for d in _day_range(period)
+    ]
+
+
+def open_value_per_day(*, days: int = 30, now: datetime | None = None, flows: dict | None = None) -> list[dict]:
     """Value of backorders open at the end of each day (full backordered quantity × order price).
 
     Walks back from today's open value with the value opened and closed per day (one grouped query each),
     so the cost does not grow with the number of days.
     """
     period = Period.last(days, now=now)
-    value_expr = ExpressionWrapper(F("quantity") * F("order_line__unit_price"), output_field=MONEY)
+    flows = flows or daily_flows(period)
     current = open_backorders_at(period.end)["value"]
-    opened = dict(
-        Backorder.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(v=Sum(value_expr))
-        .values_list("day", "v")
-    )
-    closed = dict(
-        Backorder.objects.annotate(closed_at=CLOSED_AT)
-        .filter(closed_at__gte=period.start, closed_at__lt=period.end)
-        .annotate(day=TruncDate("closed_at"))
-        .values("day")
-        .annotate(v=Sum(value_expr))
-        .values_list("day", "v")
-    )
     points = []
     value = Decimal(current)
     for day in reversed(_day_range(period)):
         points.append({"day": day, "value": value.quantize(Decimal("0.01"))})
         # The value at the end of the day before = this day's end − opened today + closed today.
-        value = value - Decimal(opened.get(day) or 0) + Decimal(closed.get(day) or 0)
+        value = (
+            value
+            - Decimal(flows["opened"].get(day, (0, 0))[1] or 0)
+            + Decimal(flows["closed"].get(day, (0, 0))[1] or 0)
+        )
     points.reverse()
     return points
 
@@ -399,7 +436,9 @@ def top_backordered_products(*, limit: int = 10) -> list[dict]:
 
 def metrics_payload(*, days: int = 30, now: datetime | None = None) -> dict:
     """Everything the overview shows, as plain JSON-able data (used by the metrics API)."""
+    now = now or timezone.now()
     period = Period.last(days, now=now)
+    flows = daily_flows(period)
     return {
         "days": days,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
@@ -407,11 +446,11 @@ def metrics_payload(*, days: int = 30, now: datetime | None = None) -> dict:
         "kpis": {k.key: k.as_dict() for k in kpis(days=days, now=now)},
         "charts": {
             "opened_closed_per_day": [
-                {**row, "day": row["day"].isoformat()} for row in opened_closed_per_day(days=days, now=now)
+                {**row, "day": row["day"].isoformat()} for row in opened_closed_per_day(days=days, now=now, flows=flows)
             ],
             "open_value_per_day": [
                 {"day": row["day"].isoformat(), "value": str(row["value"])}
-                for row in open_value_per_day(days=days, now=now)
+                for row in open_value_per_day(days=days, now=now, flows=flows)
             ],
             "aging_buckets": aging_buckets(now=now),
             "top_products": [

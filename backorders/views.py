@@ -107,8 +107,9 @@ def overview(request):
 
 def _overview_context(days: int) -> dict:
     now = timezone.now()
-    opened_closed = metrics.opened_closed_per_day(days=days, now=now)
-    value_points = metrics.open_value_per_day(days=days, now=now)
+    flows = metrics.daily_flows(metrics.Period.last(days, now=now))
+    opened_closed = metrics.opened_closed_per_day(days=days, now=now, flows=flows)
+    value_points = metrics.open_value_per_day(days=days, now=now, flows=flows)
     aging = metrics.aging_buckets(now=now)
     top = metrics.top_backordered_products(limit=8)
     labels = [row["day"].strftime("%d %b") for row in opened_closed]
