@@ -150,15 +150,9 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _transaction_now():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        return cursor.fetchone()[0]
-
-
 def _allocate_product_sql(*, product_id: int) -> int:
     from inventory.locks import stock_items_lock_for_products
-    from notifications.services import notifications_from_backorder_events
+    from notifications.services import notifications_ready_for_allocation
 
     items = stock_items_lock_for_products([product_id])
     if sum(max(0, item.available) for item in items) <= 0:
@@ -186,19 +180,9 @@ def _allocate_product_sql(*, product_id: int) -> int:
             if locked:
                 cursor.execute(_ORDER_STATUS_SQL.format(**tables), [locked])
     if event_count:
-        # The events this statement inserted: their ids lie in [first, last]; other rows in that range (another
-        # transaction's, interleaved by the sequence) are told apart by product and by this transaction's clock.
-        events = list(
-            BackorderEvent.objects.filter(
-                pk__gte=first_event,
-                pk__lte=last_event,
-                backorder__product_id=product_id,
-                kind__in=[BackorderEvent.Kind.ALLOCATED, BackorderEvent.Kind.PARTIALLY_ALLOCATED],
-                created_at=_transaction_now(),
-            ).order_by("pk")
-        )
-        assert len(events) == event_count, "allocation events read back do not match those inserted"
-        notifications_from_backorder_events(events=events)
+        # The events this statement inserted lie in [first, last]; other rows in that range (another
+        # transaction's, interleaved by the sequence) are told apart by product and this transaction's clock.
+        notifications_ready_for_allocation(product_id=product_id, first_event_id=first_event, last_event_id=last_event)
     return int(units or 0)
 
 

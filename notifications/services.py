@@ -531,3 +531,78 @@ def incentives_grant_due(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             written += len(incentive_grant_if_due(backorder=backorder, now=now))
     return written
+
+
+# --- set-based twin of the hook, for the allocation engine on PostgreSQL ------------------------
+
+_READY_SQL = """
+WITH ev AS (
+    SELECT e.id AS event_id, e.quantity AS given, b.id AS backorder_id, b.order_id, b.status,
+           b.quantity - b.quantity_allocated - b.quantity_cancelled AS waiting, b.eta, b.eta_basis,
+           p.sku, p.name, o.customer_id, c.email,
+           COALESCE(ch.is_active AND ch.webhook_url <> '', false) AS has_webhook, ch.webhook_url,
+           COALESCE(np.preferred_channel = 'webhook', false) AS prefers_shop
+      FROM {event} e
+      JOIN {backorder} b ON b.id = e.backorder_id
+      JOIN {product} p ON p.id = b.product_id
+      JOIN {order} o ON o.id = b.order_id
+      JOIN {customer} c ON c.id = o.customer_id
+      LEFT JOIN {channel} ch ON ch.id = o.channel_id
+      LEFT JOIN {preference} np ON np.customer_id = c.id
+     WHERE e.id BETWEEN %(first)s AND %(last)s AND b.product_id = %(product)s
+       AND e.kind = 'allocated' AND e.created_at = now()
+),
+targets AS (
+    SELECT ev.*, 'email' AS channel, ev.email AS recipient FROM ev
+     WHERE ev.email <> '' AND NOT (ev.prefers_shop AND ev.has_webhook)
+    UNION ALL
+    SELECT ev.*, 'webhook', ev.webhook_url FROM ev WHERE ev.has_webhook
+)
+INSERT INTO {notification} AS n
+       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
+        body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
+SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
+       'ready:o' || order_id || ':e' || event_id || ':' || channel, recipient, '', '', '', '{{}}'::jsonb,
+       jsonb_build_object(
+           'items', jsonb_build_array(jsonb_build_object(
+               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', given, 'waiting', waiting,
+               'status', status, 'eta', to_char(eta, 'YYYY-MM-DD'), 'eta_basis', eta_basis)),
+           'data', '{{}}'::jsonb,
+           'backorder_ids', jsonb_build_array(backorder_id),
+           'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+           'shipping_now', '[]'::jsonb),
+       0, now(), '', now()
+  FROM targets
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING n.id
+"""
+
+
+def notifications_ready_for_allocation(*, product_id: int, first_event_id: int, last_event_id: int) -> int:
+    """The "ready to ship" rows for the 'allocated' events the allocation engine just inserted, in one
+    INSERT … SELECT (PostgreSQL). Same rows as ``notifications_from_backorder_events`` writes for them
+    (one event per order: a product has one line per order), without loading tens of thousands of
+    objects while the engine holds the product's stock lock. Returns the number of rows written."""
+    from django.db import connection
+
+    from backorders.models import Backorder, BackorderEvent
+    from inventory.models import Product
+    from orders.models import Customer, Order, SalesChannel
+
+    tables = {
+        "event": BackorderEvent._meta.db_table,
+        "backorder": Backorder._meta.db_table,
+        "product": Product._meta.db_table,
+        "order": Order._meta.db_table,
+        "customer": Customer._meta.db_table,
+        "channel": SalesChannel._meta.db_table,
+        "preference": NotificationPreference._meta.db_table,
+        "notification": Notification._meta.db_table,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _READY_SQL.format(**tables), {"first": first_event_id, "last": last_event_id, "product": product_id}
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    notifications_enqueue_on_commit(notification_ids=ids)
+    return len(ids)
