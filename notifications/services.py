@@ -113,7 +113,7 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         groups[(backorder.order_id, kind)].append((event, backorder))
 
     rows: list[Notification] = []
-    incentives: list[Notification] = []
+    eta_moved = []
     for (order_id, kind), members in groups.items():
         members.sort(key=lambda m: m[0].pk)
         first_event = members[0][0]
@@ -138,11 +138,12 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
             data=data,
         )
         if kind == E.ETA_CHANGED:
-            for _, backorder in members:
-                incentives += incentive_grant_if_due(backorder=backorder)
-    # One insert for the whole batch: an allocation run can hand out stock to many thousands of orders at
-    # once, and it holds the product's stock lock while it does.
-    return _outbox_insert(rows) + incentives
+            eta_moved += [backorder for _, backorder in members]
+    # A new date that lies far out may earn the long-delay incentive.
+    rows += _incentive_rows(eta_moved, timezone.now())
+    # One insert for the whole batch: an ETA recompute can move thousands of backorders at once, and it
+    # holds the product's stock lock while it does.
+    return _outbox_insert(rows)
 
 
 def _item(backorder, event=None) -> dict[str, Any]:
@@ -469,50 +470,68 @@ def _incentive_due(backorder, now: datetime) -> str | None:
     return None
 
 
-def _incentive_amount(backorder) -> Decimal:
-    from orders.models import OrderLine
-
-    unit_price = OrderLine.objects.filter(pk=backorder.order_line_id).values_list("unit_price", flat=True).first()
+def _incentive_amount(backorder, unit_price: Decimal | None) -> Decimal:
     value = (unit_price or Decimal("0")) * backorder.quantity
     amount = value * Decimal(_conf("NOTIFY_INCENTIVE_PERCENT")) / Decimal(100)
     amount = min(amount, Decimal(_conf("NOTIFY_INCENTIVE_MAX_AMOUNT")))
     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[Notification]:
-    """Create the backorder's incentive once (if its wait is long enough) and tell the customer."""
-    now = now or timezone.now()
-    reason = _incentive_due(backorder, now)
-    if reason is None or Incentive.objects.filter(backorder=backorder).exists():
+def _incentive_rows(backorders, now: datetime) -> list[Notification]:
+    """Create the incentives now due for these backorders (once each: one per backorder, ON CONFLICT DO
+    NOTHING so a concurrent grant is harmless) and return the unsaved outbox rows that announce them.
+
+    A handful of queries for the whole batch: an ETA recompute can move thousands of backorders at once."""
+    from orders.models import OrderLine
+
+    due = [(backorder, reason) for backorder in backorders if (reason := _incentive_due(backorder, now))]
+    if not due:
         return []
+    ids = [backorder.pk for backorder, _ in due]
+    granted = set(Incentive.objects.filter(backorder_id__in=ids).values_list("backorder_id", flat=True))
+    due = [(backorder, reason) for backorder, reason in due if backorder.pk not in granted]
+    if not due:
+        return []
+    prices = dict(OrderLine.objects.filter(pk__in=[b.order_line_id for b, _ in due]).values_list("pk", "unit_price"))
     kind = _conf("NOTIFY_INCENTIVE_KIND")
     if kind not in Incentive.Kind.values:
         kind = Incentive.Kind.DISCOUNT_CODE
     prefix = "THANKS" if kind == Incentive.Kind.DISCOUNT_CODE else "CREDIT"
-    # ON CONFLICT DO NOTHING on the one-per-backorder key: a concurrent grant is harmless.
     Incentive.objects.bulk_create(
         [
             Incentive(
                 backorder=backorder,
                 kind=kind,
                 code=f"{prefix}-{secrets.token_hex(5).upper()}",
-                amount=_incentive_amount(backorder),
+                amount=_incentive_amount(backorder, prices.get(backorder.order_line_id)),
                 currency=backorder.order.currency,
                 reason=reason,
             )
+            for backorder, reason in due
         ],
         ignore_conflicts=True,
+        batch_size=OUTBOX_BATCH,
     )
-    incentive = Incentive.objects.get(backorder=backorder)
-    item = _item(backorder)
-    return _outbox_write(
-        order=backorder.order,
-        backorders=[backorder],
-        event=E.INCENTIVE,
-        key=f"{E.INCENTIVE}:b{backorder.pk}",
-        items=[item],
-        data={"incentive": incentive_dict(incentive), "reason": reason},
-    )
+    incentives = {
+        incentive.backorder_id: incentive
+        for incentive in Incentive.objects.filter(backorder_id__in=[b.pk for b, _ in due])
+    }
+    rows: list[Notification] = []
+    for backorder, reason in due:
+        rows += _outbox_rows(
+            order=backorder.order,
+            backorders=[backorder],
+            event=E.INCENTIVE,
+            key=f"{E.INCENTIVE}:b{backorder.pk}",
+            items=[_item(backorder)],
+            data={"incentive": incentive_dict(incentives[backorder.pk]), "reason": reason},
+        )
+    return rows
+
+
+def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[Notification]:
+    """Create the backorder's incentive once (if its wait is long enough) and tell the customer."""
+    return _outbox_insert(_incentive_rows([backorder], now or timezone.now()))
 
 
 def incentives_grant_due(*, now: datetime | None = None) -> int:
