@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,11 +75,16 @@ class Command(BaseCommand):
         from inventory.models import Product
 
         if orders:
-            from backorders.demo_bulk import bulk_generate
+            from backorders.demo_bulk import BulkGenerationError, bulk_generate
 
-            bulk_generate(
-                orders=orders, backorders=backorders if backorders is not None else orders // 5, stdout=self.stdout
-            )
+            try:
+                bulk_generate(
+                    orders=orders,
+                    backorders=backorders if backorders is not None else orders // 5,
+                    stdout=self.stdout,
+                )
+            except BulkGenerationError as exc:
+                raise CommandError(str(exc)) from exc
             return
         self._ensure_admin()
         if if_empty and Product.objects.exists():
@@ -161,24 +166,28 @@ class Command(BaseCommand):
             if order.status in ("open", "backordered"):
                 first = order.lines.select_related("product").first()
                 order_cancel(order=order, lines=[CancelRequest(sku=first.product.sku)], reason="Customer request")
+        self._receive_some()
         allocation_request_for_products(product_ids=Product.objects.values_list("pk", flat=True))
         self._refresh_etas()
         self.stdout.write(f"Demo data loaded: {len(PRODUCTS)} products, {len(placed)} orders.")
         self.stdout.write(f"Demo API key for channel 'web-shop' (Authorization: Api-Key …):\n{web_key}")
 
     def _suppliers(self, products, rng):
-        """Suppliers, their catalogue and open purchase orders (through the suppliers services if present)."""
-        from inventory.models import Warehouse
-        from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+        """Suppliers, their catalogue and open purchase orders, through the suppliers services."""
+        from suppliers.services import (
+            PurchaseOrderLineRequest,
+            purchase_order_create,
+            supplier_create,
+            supplier_product_upsert,
+        )
 
-        main = Warehouse.objects.get(code="MAIN")
         today = timezone.localdate()
         for n, (code, name, email, lead) in enumerate(SUPPLIERS, start=1):
-            supplier = Supplier.objects.create(code=code, name=name, email=email)
+            supplier_create(code=code, name=name, email=email)
             for sku in SUPPLIED[code]:
-                SupplierProduct.objects.create(
-                    supplier=supplier,
-                    product=products[sku],
+                supplier_product_upsert(
+                    supplier_code=code,
+                    sku=sku,
                     supplier_sku=f"{code[:3].upper()}-{sku}",
                     lead_time_days=lead,
                     min_order_quantity=10 if sku.startswith("CABLE") else 2,
@@ -186,28 +195,30 @@ class Command(BaseCommand):
                     unit_cost=(products[sku].unit_price * Decimal("0.55")).quantize(Decimal("0.01")),
                     preferred=True,
                 )
-            expected = today + timedelta(days=3 + 4 * n)
-            po = PurchaseOrder.objects.create(
-                number=f"PO-DEMO-{n:03d}",
-                supplier=supplier,
-                warehouse=main,
-                status=PurchaseOrder.Status.SENT,
-                order_date=today - timedelta(days=lead - 3 - 4 * n),
-                expected_date=expected,
-                sent_at=timezone.now(),
+            purchase_order_create(
+                supplier_code=code,
+                warehouse_code="MAIN",
+                expected_date=today + timedelta(days=3 + 4 * n),
+                lines=[PurchaseOrderLineRequest(sku, rng.choice([4, 6, 10])) for sku in SUPPLIED[code][:3]],
+                notes="Demo replenishment",
+                send=True,
             )
-            for sku in SUPPLIED[code][:3]:
-                PurchaseOrderLine.objects.create(
-                    purchase_order=po,
-                    product=products[sku],
-                    quantity_ordered=rng.choice([4, 6, 10]),
-                    expected_date=expected,
-                    original_expected_date=expected,
-                )
+
+    def _receive_some(self):
+        """Half of one purchase order arrives: the backorder queue gets it in priority order."""
+        from suppliers.models import PurchaseOrder
+        from suppliers.services import ReceiptLineRequest, purchase_order_receive
+
+        po = PurchaseOrder.objects.filter(status=PurchaseOrder.Status.SENT).order_by("expected_date", "pk").first()
+        if po is None:
+            return
+        lines = [
+            ReceiptLineRequest(line.product.sku, max(1, line.quantity_ordered // 2))
+            for line in po.lines.select_related("product")
+        ]
+        purchase_order_receive(purchase_order=po, lines=lines)
 
     def _refresh_etas(self):
-        try:
-            from backorders.eta import eta_recompute_all
-        except ImportError:
-            return
+        from backorders.eta import eta_recompute_all
+
         eta_recompute_all()
