@@ -17,6 +17,21 @@ def waiting_demand_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
     return {row["product_id"]: row["units"] or 0 for row in rows}
 
 
+def waiting_demand_subquery(product_ref: str = "product_id"):
+    """Units still waiting for stock for the product of the outer row (a scalar subquery, 0 when none)."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    units = (
+        Backorder.objects.filter(product_id=OuterRef(product_ref), status__in=Backorder.WAITING)
+        .order_by()
+        .values("product_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+        .values("units")
+    )
+    return Coalesce(Subquery(units[:1], output_field=IntegerField()), Value(0))
+
+
 def backorder_queue(*, product_id: int):
     """Waiting backorders of one product, in allocation order."""
     return Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING).order_by(

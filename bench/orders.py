@@ -110,7 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 × cores + 1)")
+    parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--skip-pgbench", action="store_true")
     opts = parser.parse_args()
 
@@ -129,9 +130,7 @@ def main() -> None:
             "--workers",
             str(opts.workers),
             "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
+            opts.worker_class,
             "--log-level",
             "error",
         ],

@@ -12,12 +12,18 @@ from collections.abc import Iterable
 from .models import StockItem
 
 
-def stock_items_lock_for_products(product_ids: Iterable[int]) -> list[StockItem]:
-    """Lock every stock item of the given products (all warehouses), in pk order."""
+def stock_items_lock_for_products(product_ids: Iterable[int], **annotations) -> list[StockItem]:
+    """Lock every stock item of the given products (all warehouses), in pk order.
+
+    ``annotations`` are read in the same statement (e.g. a scalar subquery), saving a round trip on hot paths.
+    """
     ids = sorted(set(product_ids))
     if not ids:
         return []
-    return list(StockItem.objects.select_for_update().filter(product_id__in=ids).order_by("pk"))
+    queryset = StockItem.objects.select_for_update().filter(product_id__in=ids)
+    if annotations:
+        queryset = queryset.annotate(**annotations)
+    return list(queryset.order_by("pk"))
 
 
 def stock_items_lock(stock_item_ids: Iterable[int]) -> list[StockItem]:

@@ -96,7 +96,12 @@ class OrderListCreateApi(generics.ListAPIView):
             idempotency_key=idempotency_key,
             user=request.user,
         )
-        order = selectors.order_list().get(pk=result.order.pk)
+        # A new order comes back with its lines and backorders in memory; a replay is read again.
+        order = (
+            selectors.order_just_placed(order=result.order)
+            if result.created
+            else selectors.order_list().get(pk=result.order.pk)
+        )
         return Response(
             OrderDetailOutputSerializer(order).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

@@ -42,3 +42,14 @@ def order_get(*, number: str, channel=None) -> Order | None:
     if not number or "\x00" in number or len(number) > 32:
         return None
     return order_list(channel=channel).filter(number=number).first()
+
+
+def order_just_placed(*, order: Order) -> Order:
+    """A new order from ``order_place`` ready to render: its lines and backorders, kept in memory by the
+    service, stand in for the prefetch ``order_list`` would do (the hot path skips reading them back)."""
+    for name, objects in (("lines", order.placed_lines), ("backorders", order.placed_backorders)):
+        queryset = getattr(order, name).all()
+        queryset._result_cache = list(objects)
+        queryset._prefetch_done = True
+        order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), name: queryset}
+    return order

@@ -131,6 +131,8 @@ class OrderDetailOutputSerializer(OrderListOutputSerializer):
 
     @extend_schema_field(NotificationSummaryOutput(many=True))
     def get_notifications(self, order):
+        if not order.backorders.all():
+            return []  # customer notifications are all about backorders: an order without any has none
         return notifications_summary(notifications_for_order(order))
 
 

@@ -234,8 +234,8 @@ def _order_place_atomic(
     fingerprint: str,
     user,
 ) -> Order:
-    from backorders.selectors import waiting_demand_by_product
-    from backorders.services import allocation_request, backorders_create
+    from backorders.selectors import waiting_demand_subquery
+    from backorders.services import allocation_request_for_products, backorders_create
 
     skus = [line.sku for line in lines]
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
@@ -246,10 +246,12 @@ def _order_place_atomic(
     customer_obj = customer_upsert(data=customer)
     product_ids = [products[sku].pk for sku in skus]
     items_by_product: dict[int, list[StockItem]] = defaultdict(list)
-    for item in stock_items_lock_for_products(product_ids):
-        items_by_product[item.product_id].append(item)
     # Stock already promised to the backorder queue is not free for a newcomer: the queue goes first.
-    queued = waiting_demand_by_product(product_ids=product_ids)
+    # The queue's demand is read in the locking statement (one round trip on the hot path).
+    queued: dict[int, int] = {}
+    for item in stock_items_lock_for_products(product_ids, queued_demand=waiting_demand_subquery()):
+        items_by_product[item.product_id].append(item)
+        queued[item.product_id] = item.queued_demand
 
     plans = []
     refused = []
@@ -288,6 +290,7 @@ def _order_place_atomic(
         customer=customer_obj,
         channel=channel,
         placed_at=timezone.now(),
+        status=Order.Status.BACKORDERED if any(plan[3] for plan in plans) else Order.Status.OPEN,
         ship_policy=ship_policy,
         priority=priority,
         requested_date=requested_date,
@@ -321,16 +324,23 @@ def _order_place_atomic(
         StockItem.objects.filter(pk=item_pk).update(allocated=F("allocated") + per_item[item_pk])
 
     short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
+    backorders = []
     if short_lines:
-        order.status = Order.Status.BACKORDERED
-        order.save(update_fields=["status"])
-        backorders_create(order=order, customer=customer_obj, lines=short_lines, user=user)
+        backorders = backorders_create(order=order, customer=customer_obj, lines=short_lines, user=user)
         # Free units that the queue is owed go to the queue in priority order (this order included).
-        waiting_items = [
-            item.pk for ol, _ in short_lines for item in items_by_product.get(ol.product_id, []) if item.available > 0
-        ]
-        allocation_request(stock_item_ids=waiting_items)
-    order.order_lines_cache = order_lines
+        allocation_request_for_products(
+            product_ids=[
+                ol.product_id
+                for ol, _ in short_lines
+                if any(item.available > 0 for item in items_by_product.get(ol.product_id, []))
+            ]
+        )
+    # Kept for the caller that renders the new order at once (no second read of what was just written).
+    products_by_id = {product.pk: product for product in products.values()}
+    for backorder in backorders:
+        backorder.product = products_by_id[backorder.product_id]
+        backorder.order = order
+    order.placed_lines, order.placed_backorders = order_lines, backorders
     return order
 
 
