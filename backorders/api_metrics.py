@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,11 @@ class MetricsQuerySerializer(serializers.Serializer):
 class MetricsApi(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        summary="Dashboard KPIs and chart series for the last N days (staff)",
+        parameters=[MetricsQuerySerializer],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request):
         query = MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

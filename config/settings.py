@@ -145,8 +145,20 @@ SPECTACULAR_SETTINGS = {
         "ProductStatusEnum": "inventory.models.Product.Status",
         "OrderStatusEnum": "orders.models.Order.Status",
         "BackorderStatusEnum": "backorders.models.Backorder.Status",
+        "PurchaseOrderStatusEnum": "suppliers.models.PurchaseOrder.Status",
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "PriorityEnum": "orders.models.Order.Priority",
     },
 }
+
+# --- Cache ------------------------------------------------------------------------------------
+# CACHE_URL (redis://host:port/db) shares one cache between every web process and the Celery workers, so the
+# overview figures precomputed by beat serve every request; unset, a per-process in-memory cache (tests, dev).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -182,6 +194,12 @@ CELERY_BEAT_SCHEDULE["notifications-periodic"] = {
 # Heals lost allocation messages: any product with free stock and waiting backorders is allocated again.
 CELERY_BEAT_SCHEDULE["allocation-sweep"] = {"task": "backorders.tasks.allocation_sweep", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
+# The staff overview's figures, precomputed into the shared cache (a run left waiting past the next one is dropped).
+CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
+    "task": "backorders.tasks.dashboard_overview_refresh",
+    "schedule": 60.0,
+    "options": {"expire_seconds": 55},  # django_celery_beat's name for the message expiry
+}
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
