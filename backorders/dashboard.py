@@ -1,4 +1,5 @@
-"""Reads of the staff dashboard's backorder queue: filters, sort orders, the row query and CSV rows."""
+"""Reads of the staff dashboard: the overview's figures (computed and cached in one place) and the backorder
+queue's filters, sort orders, row query and CSV rows."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import django_filters
+from django.core.cache import cache
 from django.db.models import DecimalField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from orders.models import Customer, Order
 
+from . import charts, metrics
 from .models import Backorder
 
 QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
@@ -151,3 +154,110 @@ def query_without(request, *keys: str) -> str:
     for key in keys:
         params.pop(key, None)
     return params.urlencode()
+
+
+# --- overview ---------------------------------------------------------------------------------
+
+# The beat task ``dashboard_overview_refresh`` recomputes every period each minute; the entry outlives a few missed
+# runs, so a page view finds a precomputed context and only an empty cache (first start) is computed in the request.
+OVERVIEW_CACHE_SECONDS = 300
+
+
+def overview_cache_key(days: int) -> str:
+    return f"dashboard:overview:{days}"
+
+
+def overview_refresh(*, days: int) -> dict:
+    """Compute the overview of the last ``days`` days and store it for every web process to read."""
+    context = _overview_context(days)
+    cache.set(overview_cache_key(days), context, OVERVIEW_CACHE_SECONDS)
+    return context
+
+
+def overview_get(*, days: int) -> dict:
+    """The overview as last computed (its ``computed_at`` says when); computed now only when nothing is cached."""
+    context = cache.get(overview_cache_key(days))
+    if context is None:
+        context = overview_refresh(days=days)
+    return context
+
+
+def _overview_context(days: int) -> dict:
+    now = timezone.now()
+    flows = metrics.daily_flows(metrics.Period.last(days, now=now))
+    opened_closed = metrics.opened_closed_per_day(days=days, now=now, flows=flows)
+    value_points = metrics.open_value_per_day(days=days, now=now, flows=flows)
+    aging = metrics.aging_buckets(now=now)
+    top = metrics.top_backordered_products(limit=8)
+    labels = [row["day"].strftime("%d %b") for row in opened_closed]
+    return {
+        "days": days,
+        "periods": metrics.PERIODS,
+        "cards": _cards(metrics.kpis(days=days, now=now)),
+        "chart_opened_closed": charts.line_chart(
+            title="Backorders opened vs closed per day",
+            x_labels=labels,
+            series=[("Opened", [r["opened"] for r in opened_closed]), ("Closed", [r["closed"] for r in opened_closed])],
+        ),
+        "chart_open_value": charts.line_chart(
+            title="Open backorder value",
+            x_labels=[p["day"].strftime("%d %b") for p in value_points],
+            series=[("Open value (€)", [p["value"] for p in value_points])],
+            area=True,
+            prefix="€",
+        ),
+        "chart_aging": charts.bar_chart(
+            title="Waiting backorders by age",
+            labels=[b["label"] for b in aging],
+            values=[b["count"] for b in aging],
+            color="#f59e0b",
+        ),
+        "chart_top": charts.bar_chart(
+            title="Top products by backordered units",
+            labels=[r["product__sku"] for r in top],
+            values=[r["units"] for r in top],
+        )
+        if top
+        else None,
+        "top": top,
+        "computed_at": now,
+    }
+
+
+def _format(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value * 100:.1f} %"
+    if unit == "days":
+        return f"{value:.1f} d"
+    if unit == "money":
+        return f"€{value:,.0f}" if abs(value) >= 1000 else f"€{value:,.2f}"
+    return f"{value:,}"
+
+
+def _format_change(kpi: metrics.Kpi) -> str:
+    change = kpi.change
+    if change is None:
+        return "no earlier data" if kpi.previous is None else "no current data"
+    if not change:
+        return "no change"
+    sign = "▲" if change > 0 else "▼"
+    if kpi.unit == "percent":
+        return f"{sign} {abs(change) * 100:.1f} pts"
+    return f"{sign} {_format(abs(change), kpi.unit)}"
+
+
+def _cards(kpis: list[metrics.Kpi]) -> list[dict]:
+    return [
+        {
+            "key": k.key,
+            "label": k.label,
+            "definition": k.definition,
+            "value": _format(k.value, k.unit),
+            "previous": _format(k.previous, k.unit),
+            "change": _format_change(k),
+            "trend": k.trend,
+        }
+        for k in kpis
+    ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -21,11 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import DomainError
 from orders.models import Order
 
-from . import charts, metrics
+from . import metrics
 from .dashboard import (
     SORTS,
     QueueFilter,
     csv_response,
+    overview_get,
     query_without,
     queue_csv_rows,
     queue_rows,
@@ -39,48 +39,6 @@ from .services import backorder_cancel, backorder_priority_change
 PAGE_SIZE = 50
 
 
-# --- formatting -------------------------------------------------------------------------------
-
-
-def _format(value, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "percent":
-        return f"{value * 100:.1f} %"
-    if unit == "days":
-        return f"{value:.1f} d"
-    if unit == "money":
-        return f"€{value:,.0f}" if abs(value) >= 1000 else f"€{value:,.2f}"
-    return f"{value:,}"
-
-
-def _format_change(kpi: metrics.Kpi) -> str:
-    change = kpi.change
-    if change is None:
-        return "no earlier data" if kpi.previous is None else "no current data"
-    if not change:
-        return "no change"
-    sign = "▲" if change > 0 else "▼"
-    if kpi.unit == "percent":
-        return f"{sign} {abs(change) * 100:.1f} pts"
-    return f"{sign} {_format(abs(change), kpi.unit)}"
-
-
-def _cards(kpis: list[metrics.Kpi]) -> list[dict]:
-    return [
-        {
-            "key": k.key,
-            "label": k.label,
-            "definition": k.definition,
-            "value": _format(k.value, k.unit),
-            "previous": _format(k.previous, k.unit),
-            "change": _format_change(k),
-            "trend": k.trend,
-        }
-        for k in kpis
-    ]
-
-
 def _days_param(request) -> int:
     try:
         days = int(request.GET.get("days", 30))
@@ -92,60 +50,13 @@ def _days_param(request) -> int:
 # --- overview ---------------------------------------------------------------------------------
 
 
-OVERVIEW_CACHE_SECONDS = 60
-
-
 @require_GET
 def overview(request):
-    days = _days_param(request)
-    # The figures are aggregates over up to 180 days of orders: computed at most once a minute per period.
-    context = cache.get_or_set(f"dashboard:overview:{days}", lambda: _overview_context(days), OVERVIEW_CACHE_SECONDS)
+    # Aggregates over up to 180 days of orders: precomputed every minute by beat (dashboard_overview_refresh).
+    context = overview_get(days=_days_param(request))
     partial = request.htmx and not request.htmx.boosted and request.htmx.target == "overview-body"
     template = "backorders/_overview_body.html" if partial else "backorders/overview.html"
     return render(request, template, context)
-
-
-def _overview_context(days: int) -> dict:
-    now = timezone.now()
-    flows = metrics.daily_flows(metrics.Period.last(days, now=now))
-    opened_closed = metrics.opened_closed_per_day(days=days, now=now, flows=flows)
-    value_points = metrics.open_value_per_day(days=days, now=now, flows=flows)
-    aging = metrics.aging_buckets(now=now)
-    top = metrics.top_backordered_products(limit=8)
-    labels = [row["day"].strftime("%d %b") for row in opened_closed]
-    context = {
-        "days": days,
-        "periods": metrics.PERIODS,
-        "cards": _cards(metrics.kpis(days=days, now=now)),
-        "chart_opened_closed": charts.line_chart(
-            title="Backorders opened vs closed per day",
-            x_labels=labels,
-            series=[("Opened", [r["opened"] for r in opened_closed]), ("Closed", [r["closed"] for r in opened_closed])],
-        ),
-        "chart_open_value": charts.line_chart(
-            title="Open backorder value",
-            x_labels=[p["day"].strftime("%d %b") for p in value_points],
-            series=[("Open value (€)", [p["value"] for p in value_points])],
-            area=True,
-            prefix="€",
-        ),
-        "chart_aging": charts.bar_chart(
-            title="Waiting backorders by age",
-            labels=[b["label"] for b in aging],
-            values=[b["count"] for b in aging],
-            color="#f59e0b",
-        ),
-        "chart_top": charts.bar_chart(
-            title="Top products by backordered units",
-            labels=[r["product__sku"] for r in top],
-            values=[r["units"] for r in top],
-        )
-        if top
-        else None,
-        "top": top,
-        "computed_at": now,
-    }
-    return context
 
 
 # --- queue ------------------------------------------------------------------------------------

@@ -23,16 +23,20 @@ def test_compose_has_the_stack_with_healthchecks():
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["CELERY_BROKER_URL"].startswith("redis://")
+        # One cache for every gunicorn worker and Celery, in its own Redis database (not the broker's).
+        assert env["CACHE_URL"].startswith("redis://redis:6379/")
+        assert env["CACHE_URL"] != env["CELERY_BROKER_URL"]
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def _settings_in_subprocess(env_overrides: dict) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
     env.update(env_overrides)
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); django.setup();"
         "from django.conf import settings as s; from config.celery import app;"
-        "print(s.DATABASES['default']['ENGINE'], app.conf.task_always_eager, app.conf.broker_url)"
+        "print(s.DATABASES['default']['ENGINE'], app.conf.task_always_eager, s.CACHES['default']['BACKEND'],"
+        " s.CACHES['default'].get('LOCATION', '-'), app.conf.broker_url)"
     )
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
@@ -40,16 +44,33 @@ def _settings_in_subprocess(env_overrides: dict) -> str:
 
 
 def test_embedded_default_is_sqlite_with_eager_tasks():
-    engine, eager = _settings_in_subprocess({}).split(" ")[:2]
+    engine, eager, cache_backend = _settings_in_subprocess({}).split(" ")[:3]
     assert engine == "django.db.backends.sqlite3"
     assert eager == "True"
+    assert cache_backend == "django.core.cache.backends.locmem.LocMemCache"
 
 
 def test_environment_switches_to_postgres_and_redis():
     out = _settings_in_subprocess(
         {"DATABASE_URL": "postgres://u@127.0.0.1:5432/x", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3"}
     )
-    engine, eager, broker = out.split(" ", 2)
+    engine, eager, cache_backend, _, broker = out.split(" ", 4)
     assert engine == "django.db.backends.postgresql"
     assert eager == "False"
+    assert cache_backend == "django.core.cache.backends.locmem.LocMemCache"  # no CACHE_URL: still per process
     assert broker == "redis://127.0.0.1:6379/3"
+
+
+def test_cache_url_switches_to_a_shared_redis_cache():
+    out = _settings_in_subprocess({"CACHE_URL": "redis://127.0.0.1:6379/2"})
+    cache_backend, location = out.split(" ")[2:4]
+    assert cache_backend == "django.core.cache.backends.redis.RedisCache"
+    assert location == "redis://127.0.0.1:6379/2"
+
+
+def test_beat_refreshes_the_overview_every_minute():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"]
+    assert entry["task"] == "backorders.tasks.dashboard_overview_refresh"
+    assert entry["schedule"] == 60.0
