@@ -48,7 +48,14 @@ class BackorderAdmin(admin.ModelAdmin):
     search_fields = ["order__number", "product__sku", "order__customer__email", "order__customer__external_id"]
     date_hierarchy = "created_at"
     inlines = [BackorderEventInline]
-    actions = ["cancel_selected", "priority_critical", "priority_high", "priority_normal", "reallocate_to_selected"]
+    actions = [
+        "cancel_selected",
+        "priority_critical",
+        "priority_high",
+        "priority_normal",
+        "reallocate_to_selected",
+        "send_update_selected",
+    ]
     readonly_fields = [f.name for f in Backorder._meta.fields] + ["outstanding", "queue_position"]
 
     def get_queryset(self, request):
@@ -84,6 +91,12 @@ class BackorderAdmin(admin.ModelAdmin):
     @admin.action(description="Set priority to normal (recorded with your name)")
     def priority_normal(self, request, queryset):
         self._priority(request, queryset, "normal")
+
+    @admin.action(description="Send an update to the customer (free-text note)…")
+    def send_update_selected(self, request, queryset):
+        from .admin_actions import send_update_selected
+
+        return send_update_selected(self, request, queryset)
 
     @admin.action(description="Reallocate reserved units of lower-priority backorders to the selected ones")
     def reallocate_to_selected(self, request, queryset):

@@ -32,3 +32,35 @@ def reallocate_selected(model_admin, request, queryset) -> None:
             model_admin.message_user(request, f"Backorder {backorder.pk}: {moved} unit(s) moved.", messages.SUCCESS)
         except DomainError as exc:
             model_admin.message_user(request, f"Backorder {backorder.pk}: {exc.message}", messages.ERROR)
+
+
+def send_update_selected(model_admin, request, queryset):
+    """Staff write a free-text note; each selected backorder's customer is sent it (intermediate form)."""
+    from django import forms
+    from django.template.response import TemplateResponse
+
+    from notifications.services import notification_manual_update
+
+    class NoteForm(forms.Form):
+        note = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), max_length=2000)
+
+    backorders = list(queryset.select_related("order__customer", "product"))
+    form = NoteForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        sent = 0
+        for backorder in backorders:
+            try:
+                sent += len(
+                    notification_manual_update(backorder=backorder, note=form.cleaned_data["note"], user=request.user)
+                )
+            except DomainError as exc:
+                model_admin.message_user(request, f"Backorder {backorder.pk}: {exc.message}", messages.ERROR)
+        model_admin.message_user(
+            request, f"Update written for {len(backorders)} backorder(s): {sent} message(s) queued."
+        )
+        return None
+    return TemplateResponse(
+        request,
+        "admin/backorders/send_update.html",
+        {**model_admin.admin_site.each_context(request), "form": form, "backorders": backorders},
+    )
