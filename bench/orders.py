@@ -45,7 +45,7 @@ def prepare(env: dict) -> str:
         f"for i, sku in enumerate({SKUS!r}):\n"
         "    product_create(sku=sku, name=sku, unit_price=Decimal('9.99'))\n"
         # Most SKUs well stocked; a few run short during the run, so backorders happen too.
-        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=200000 if i % 5 else 3000, reason='bench')\n"
+        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=200000 if i % 5 else 300, reason='bench')\n"
         "print(api_key_create(channel_code='bench')[1])\n"
     )
     return manage("shell", "-c", code, env=env).strip().splitlines()[-1]
