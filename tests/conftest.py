@@ -119,3 +119,44 @@ def _celery_eager_unless_worker(request):
 def _fast_password_hasher(settings):
     """Tests create users all the time; the production hasher (1M PBKDF2 rounds) would dominate their run time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def celery_worker_run(transactional_db):
+    """``with celery_worker_run(pool=..., concurrency=...):`` runs a real Celery worker (threads of this
+    process) on the Redis broker. Tests that use it are marked ``worker`` (so tasks are not eager)."""
+    from contextlib import contextmanager
+
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.conf import settings as django_settings
+    from django.db import connections
+
+    from config.celery import app
+
+    if not django_settings.CELERY_BROKER_URL:
+        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
+    assert not app.conf.task_always_eager, "mark the test with @pytest.mark.worker"
+
+    def close_connections(**kwargs):
+        # Each worker thread opens its own database connection; close it so the test database can be flushed.
+        connections.close_all()
+
+    task_postrun.connect(close_connections, weak=False)
+    app.control.purge()
+
+    @contextmanager
+    def run(*, pool: str = "solo", concurrency: int = 1, shutdown_timeout: float = 15):
+        with start_worker(
+            app,
+            pool=pool,
+            concurrency=concurrency,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=shutdown_timeout,
+        ):
+            yield
+
+    yield run
+    task_postrun.disconnect(close_connections)
+    app.control.purge()

@@ -46,33 +46,9 @@ def broker_down():
 
 
 @pytest.fixture
-def live_worker(transactional_db):
+def live_worker(celery_worker_run):
     """Start a real Celery worker (in a thread of this process) on the Redis broker: ``with live_worker():``."""
-    from celery.contrib.testing.worker import start_worker
-    from celery.signals import task_postrun
-    from django.db import connections
-
-    from config.celery import app
-
-    if not django_settings.CELERY_BROKER_URL:
-        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
-    assert not app.conf.task_always_eager, "mark the test with @pytest.mark.worker"
-
-    def close_connections(**kwargs):
-        # The worker thread opens its own database connection; close it so the test database can be flushed.
-        connections.close_all()
-
-    task_postrun.connect(close_connections, weak=False)
-    app.control.purge()
-
-    @contextmanager
-    def run():
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
-            yield
-
-    yield run
-    task_postrun.disconnect(close_connections)
-    app.control.purge()
+    return lambda: celery_worker_run(pool="solo", shutdown_timeout=10)
 
 
 class Receiver:
