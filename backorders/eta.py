@@ -82,14 +82,23 @@ def _project(demands, supply: Supply, today: date):
             yield None, B.NONE, None
 
 
+# Rows written per transaction: each chunk holds the product's stock lock (and so blocks order intake for
+# that product) only briefly, even when a new purchase order moves every date of a long queue.
+ETA_WRITE_CHUNK = 2000
+
+
 def eta_recompute_product(*, product_id: int) -> int:
-    """Recompute the ETAs of a product's waiting backorders; returns how many changed."""
+    """Recompute the ETAs of a product's waiting backorders; returns how many changed.
+
+    The queue and the supply are read together under the product's stock lock (a consistent picture), then
+    the changed dates are written in chunks, each in its own short transaction under the stock lock with its
+    ``eta_changed`` events (and the notifications they cause). A row that stopped waiting in between is left
+    alone. If the queue moves meanwhile, that move triggers the next recompute.
+    """
     from inventory.locks import stock_items_lock_for_products
 
-    from .events import events_record
-
     with transaction.atomic():
-        # The stock lock serialises this with allocation and order placement for the product (global lock order).
+        # The stock lock serialises this read with allocation and order placement for the product.
         stock_items_lock_for_products([product_id])
         today = timezone.localdate()
         supply = _supply(product_id, today)
@@ -107,34 +116,54 @@ def eta_recompute_product(*, product_id: int) -> int:
                 "eta_first",
             )  # fmt: skip
         )
-        cumulative = 0
-        demands = []
-        for row in rows:
-            cumulative += row[1] - row[2] - row[3]
-            demands.append(cumulative)
-        changed = []
-        events = []
-        for row, (eta, basis, line_id) in zip(rows, _project(demands, supply, today), strict=True):
-            pk, _, _, _, old_eta, old_basis, old_line, eta_first = row
-            if basis == B.LEAD_TIME and old_basis == B.LEAD_TIME and old_eta is not None and old_eta >= today:
-                eta = old_eta  # a standing estimate does not slip a day each day
-            if (eta, basis, line_id) == (old_eta, old_basis, old_line):
-                continue
-            changed.append((pk, eta, basis, line_id, eta_first or eta))
-            if eta != old_eta or basis != old_basis:
-                events.append(
-                    BackorderEvent(
-                        backorder_id=pk,
-                        kind=BackorderEvent.Kind.ETA_CHANGED,
-                        message=f"Expected date {_iso(old_eta) or 'none'} → {_iso(eta) or 'none'} ({basis}).",
-                        data={"old": _iso(old_eta), "new": _iso(eta), "basis": basis, "old_basis": old_basis},
-                    )
+    cumulative = 0
+    demands = []
+    for row in rows:
+        cumulative += row[1] - row[2] - row[3]
+        demands.append(cumulative)
+    changed = []
+    for row, (eta, basis, line_id) in zip(rows, _project(demands, supply, today), strict=True):
+        pk, _, _, _, old_eta, old_basis, old_line, eta_first = row
+        if basis == B.LEAD_TIME and old_basis == B.LEAD_TIME and old_eta is not None and old_eta >= today:
+            eta = old_eta  # a standing estimate does not slip a day each day
+        if (eta, basis, line_id) == (old_eta, old_basis, old_line):
+            continue
+        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis))
+    written = 0
+    for start in range(0, len(changed), ETA_WRITE_CHUNK):
+        written += _write_chunk(product_id, changed[start : start + ETA_WRITE_CHUNK])
+    return written
+
+
+def _write_chunk(product_id: int, chunk) -> int:
+    from inventory.locks import stock_items_lock_for_products
+
+    from .events import events_record
+
+    with transaction.atomic():
+        stock_items_lock_for_products([product_id])
+        still_waiting = set(
+            Backorder.objects.filter(pk__in=[row[0] for row in chunk], status__in=Backorder.WAITING).values_list(
+                "pk", flat=True
+            )
+        )
+        chunk = [row for row in chunk if row[0] in still_waiting]
+        if not chunk:
+            return 0
+        _write([row[:5] for row in chunk])
+        events_record(
+            [
+                BackorderEvent(
+                    backorder_id=pk,
+                    kind=BackorderEvent.Kind.ETA_CHANGED,
+                    message=f"Expected date {_iso(old_eta) or 'none'} → {_iso(eta) or 'none'} ({basis}).",
+                    data={"old": _iso(old_eta), "new": _iso(eta), "basis": basis, "old_basis": old_basis},
                 )
-        if changed:
-            _write(changed)
-        if events:
-            events_record(events)
-    return len(changed)
+                for pk, eta, basis, _, _, old_eta, old_basis in chunk
+                if eta != old_eta or basis != old_basis
+            ]
+        )
+    return len(chunk)
 
 
 def _iso(value: date | None) -> str | None:

@@ -144,7 +144,8 @@ def test_product_promise_for_a_new_order(make_product, place):
 
 @pytest.mark.postgres
 def test_eta_recompute_of_many_backorders_is_a_handful_of_queries(make_product, place):
-    """The projection itself is a fixed number of statements (the outbox hook's own queries are not counted)."""
+    """A fixed number of statements: the read, then per chunk of writes a lock, a check and the writes (the
+    outbox hook's own queries are not counted)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -161,4 +162,28 @@ def test_eta_recompute_of_many_backorders_is_a_handful_of_queries(make_product, 
     with CaptureQueriesContext(connection) as queries:
         assert eta_recompute_product(product_id=product.pk) == 15
     own = [q["sql"] for q in queries if "notifications_" not in q["sql"] and "product_substitutes" not in q["sql"]]
-    assert len(own) <= 10
+    assert len(own) <= 14
+
+
+def test_long_queues_are_written_in_chunks_and_closed_rows_are_left_alone(make_product, place, monkeypatch):
+    import backorders.eta as eta
+    from backorders.services import backorder_cancel
+
+    monkeypatch.setattr(eta, "ETA_WRITE_CHUNK", 2)
+    product = make_product()
+    orders = [place({product.sku: 1}) for _ in range(5)]
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=10, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    assert eta_recompute_product(product_id=product.pk) == 5  # three chunks: 2 + 2 + 1
+    assert {eta for eta, _ in _etas(orders)} == {TODAY() + timedelta(days=6)}
+    assert Backorder.objects.filter(events__kind="eta_changed").count() == 5
+
+    # A row that stopped waiting between the read and its chunk's write keeps its last date, no event.
+    cancelled = Backorder.objects.get(order=orders[0])
+    backorder_cancel(backorder=cancelled, reason="customer")
+    row = (cancelled.pk, TODAY() + timedelta(days=30), "lead_time", None, cancelled.eta_first, cancelled.eta, "x")
+    assert eta._write_chunk(product.pk, [row]) == 0
+    cancelled.refresh_from_db()
+    assert cancelled.eta == TODAY() + timedelta(days=6)
+    assert cancelled.events.filter(kind="eta_changed").count() == 1
