@@ -160,3 +160,29 @@ def celery_worker_run(transactional_db):
     yield run
     task_postrun.disconnect(close_connections)
     app.control.purge()
+
+
+@pytest.fixture
+def broker_down():
+    """Inside ``with broker_down():`` every publish is refused (nothing listens on port 1), as when Redis is
+    down. Tests that use it are marked ``worker`` so tasks are published, not run eagerly."""
+    from contextlib import contextmanager
+
+    from config.celery import app
+
+    def point_at(read_url, write_url):
+        app.conf.broker_url, app.conf.broker_write_url = read_url, write_url
+        # Forget the cached pools so the next publish connects to the URL now configured.
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    @contextmanager
+    def down():
+        previous = (app.conf.broker_url, app.conf.broker_write_url)
+        point_at("redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0")
+        try:
+            yield
+        finally:
+            point_at(*previous)
+
+    return down

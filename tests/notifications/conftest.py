@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,29 +19,6 @@ def notify_settings(settings):
         settings.OMS = {**django_settings.OMS, **overrides}
 
     return apply
-
-
-@contextmanager
-def _broker_url(app, url: str):
-    """Point the app's producers at another broker (the connection pools are cached per URL)."""
-    previous = app.conf.broker_url
-    app.conf.broker_url = url
-    app._pool = None
-    app.amqp._producer_pool = None
-    try:
-        yield
-    finally:
-        app.conf.broker_url = previous
-        app._pool = None
-        app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker_down():
-    """Inside ``with broker_down():`` every publish fails: nothing listens on port 1."""
-    from config.celery import app
-
-    return lambda: _broker_url(app, "redis://127.0.0.1:1/0")
 
 
 @pytest.fixture

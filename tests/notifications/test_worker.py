@@ -10,6 +10,7 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.db import connection, transaction
 
+from config.celery import app
 from notifications.models import Notification
 from notifications.services import notifications_relay_claim
 from notifications.tasks import notification_send, notifications_relay
@@ -42,6 +43,7 @@ def test_broker_down_orders_succeed_and_the_relay_delivers_everything_later(
     products = [make_product(stock=0) for _ in range(3)]
     with broker_down():
         orders = [place({p.sku: 2}, customer=customer, channel=shop) for p in products]
+    assert app.control.purge() == 0  # nothing reached the broker while it was down
     # Every order committed; its notifications wait in the outbox.
     assert Order.objects.filter(pk__in=[o.pk for o in orders], status="backordered").count() == 3
     assert Notification.objects.filter(status="pending").count() == 6
