@@ -8,12 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.authentication import IsStaff
-from config.errors import NotFoundError
 from config.parsers import JSONParser
 from inventory.serializers import StrictSerializer
 
-from . import selectors, services
-from .models import PRIORITY_RANKS, Backorder
+from . import services
+from .apis import _backorder_or_404
+from .models import PRIORITY_RANKS
 from .serializers import BackorderDetailOutputSerializer
 
 
@@ -27,13 +27,6 @@ class ReallocateInputSerializer(StrictSerializer):
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
 
 
-def _backorder_or_404(backorder_id) -> Backorder:
-    backorder = selectors.backorder_get(backorder_id=backorder_id)
-    if backorder is None:
-        raise NotFoundError(f"No backorder {str(backorder_id)[:20]!r}.")
-    return backorder
-
-
 class BackorderPriorityApi(APIView):
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
@@ -44,11 +37,11 @@ class BackorderPriorityApi(APIView):
         responses=BackorderDetailOutputSerializer,
     )
     def post(self, request, backorder_id: int):
-        backorder = _backorder_or_404(backorder_id)
+        backorder = _backorder_or_404(request, backorder_id)
         serializer = PriorityInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.backorder_priority_change(backorder=backorder, user=request.user, **serializer.validated_data)
-        return Response(BackorderDetailOutputSerializer(_backorder_or_404(backorder_id)).data)
+        return Response(BackorderDetailOutputSerializer(_backorder_or_404(request, backorder_id)).data)
 
 
 class BackorderReallocateApi(APIView):
@@ -61,10 +54,10 @@ class BackorderReallocateApi(APIView):
         responses=BackorderDetailOutputSerializer,
     )
     def post(self, request, backorder_id: int):
-        backorder = _backorder_or_404(backorder_id)
+        backorder = _backorder_or_404(request, backorder_id)
         serializer = ReallocateInputSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
         moved = services.backorder_reallocate(backorder=backorder, user=request.user, **serializer.validated_data)
-        body = dict(BackorderDetailOutputSerializer(_backorder_or_404(backorder_id)).data)
+        body = dict(BackorderDetailOutputSerializer(_backorder_or_404(request, backorder_id)).data)
         body["moved"] = moved
         return Response(body)
