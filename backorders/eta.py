@@ -10,8 +10,10 @@ Rules (per product, in allocation-queue order):
    estimate). An estimate already given that is still in the future is kept, so it does not slip a day each day.
 5. No preferred supplier and no purchase order: no date (basis ``none``).
 
-Every change writes an ``eta_changed`` event (old, new, basis) through events_record, only for rows that
-changed; ``eta_first`` keeps the first date ever promised.
+Every change writes an ``eta_changed`` event (old, new, basis), only for rows that changed, and the customer
+notifications it causes; ``eta_first`` keeps the first date ever promised. On PostgreSQL a chunk of changes is
+written set-based (one statement for the dates and their events, one for the notifications); elsewhere through
+``events_record`` and the Python outbox hook (the same rows).
 """
 
 from __future__ import annotations
@@ -83,8 +85,10 @@ def _project(demands, supply: Supply, today: date):
 
 
 # Rows written per transaction: each chunk holds the product's stock lock (and so blocks order intake for
-# that product) only briefly, even when a new purchase order moves every date of a long queue.
+# that product) only briefly, even when a new purchase order moves every date of a long queue. The set-based
+# writes on PostgreSQL take about XX ms per 10,000 rows with their events and notifications (bench/eta.py).
 ETA_WRITE_CHUNK = 2000
+ETA_WRITE_CHUNK_SQL = 10_000
 
 
 def eta_recompute_product(*, product_id: int) -> int:
@@ -129,13 +133,26 @@ def eta_recompute_product(*, product_id: int) -> int:
         if (eta, basis, line_id) == (old_eta, old_basis, old_line):
             continue
         changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis))
+    size = ETA_WRITE_CHUNK_SQL if connection.vendor == "postgresql" else ETA_WRITE_CHUNK
     written = 0
-    for start in range(0, len(changed), ETA_WRITE_CHUNK):
-        written += _write_chunk(product_id, changed[start : start + ETA_WRITE_CHUNK])
+    for start in range(0, len(changed), size):
+        written += _write_chunk(product_id, changed[start : start + size])
     return written
 
 
 def _write_chunk(product_id: int, chunk) -> int:
+    """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis) in one transaction under
+    the stock lock, skipping rows that stopped waiting. Returns how many rows were written."""
+    from inventory.locks import stock_items_lock_for_products
+
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            stock_items_lock_for_products([product_id])
+            return _write_chunk_sql(chunk)
+    return _write_chunk_python(product_id, chunk)
+
+
+def _write_chunk_python(product_id: int, chunk) -> int:
     from inventory.locks import stock_items_lock_for_products
 
     from .events import events_record
@@ -164,6 +181,68 @@ def _write_chunk(product_id: int, chunk) -> int:
             ]
         )
     return len(chunk)
+
+
+# The dates, their events (same message and data as _write_chunk_python writes) in one statement; a row that
+# stopped waiting is neither updated nor gets an event. Returns the rows updated and the new events' ids.
+_CHUNK_SQL = """
+WITH x AS (
+    SELECT *
+      FROM unnest(%(ids)s::bigint[], %(etas)s::date[], %(bases)s::text[], %(lines)s::bigint[], %(firsts)s::date[],
+                  %(old_etas)s::date[], %(old_bases)s::text[])
+           WITH ORDINALITY AS x(id, eta, basis, line, first, old_eta, old_basis, position)
+),
+moved AS (
+    UPDATE {backorder} b
+       SET eta = x.eta, eta_basis = x.basis, eta_purchase_order_line_id = x.line, eta_first = x.first,
+           eta_updated_at = %(now)s
+      FROM x
+     WHERE b.id = x.id AND b.status IN %(waiting)s
+ RETURNING b.id
+),
+recorded AS (
+    INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_by_id, created_at)
+    SELECT x.id, %(kind)s, NULL,
+           'Expected date ' || COALESCE(to_char(x.old_eta, 'YYYY-MM-DD'), 'none') || ' → '
+               || COALESCE(to_char(x.eta, 'YYYY-MM-DD'), 'none') || ' (' || x.basis || ').',
+           jsonb_build_object('old', to_char(x.old_eta, 'YYYY-MM-DD'), 'new', to_char(x.eta, 'YYYY-MM-DD'),
+                              'basis', x.basis, 'old_basis', x.old_basis),
+           'system', NULL, %(now)s
+      FROM x JOIN moved ON moved.id = x.id
+     WHERE x.eta IS DISTINCT FROM x.old_eta OR x.basis IS DISTINCT FROM x.old_basis
+     ORDER BY x.position
+ RETURNING id
+)
+SELECT (SELECT count(*) FROM moved), COALESCE((SELECT array_agg(id ORDER BY id) FROM recorded), '{{}}')
+"""
+
+
+def _write_chunk_sql(chunk) -> int:
+    """PostgreSQL: the chunk's dates and events in one statement, their notifications in a second."""
+    from notifications.bulk import notifications_eta_changed_for_events
+
+    columns = list(zip(*chunk, strict=True))
+    params = {
+        name: _array(values)
+        for name, values in zip(
+            ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases"), columns, strict=True
+        )
+    }
+    params["now"] = timezone.now()
+    params["waiting"] = tuple(status.value for status in Backorder.WAITING)
+    params["kind"] = BackorderEvent.Kind.ETA_CHANGED.value
+    sql = _CHUNK_SQL.format(backorder=Backorder._meta.db_table, event=BackorderEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written, event_ids = cursor.fetchone()
+    notifications_eta_changed_for_events(event_ids=event_ids)
+    return written
+
+
+def _array(values) -> str:
+    """A PostgreSQL array literal of ids, dates or basis words (nothing that needs quoting); None is NULL.
+    Much cheaper to build and send than a parameter list adapted value by value."""
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
 
 
 def _iso(value: date | None) -> str | None:

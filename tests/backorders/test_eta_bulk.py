@@ -1,0 +1,382 @@
+"""The set-based ETA rewrite on PostgreSQL writes what the Python path writes: the same dates, the same
+``eta_changed`` events, the same outbox rows (event, channel, dedupe key, recipient, context) and the same
+long-delay incentives; and a large batch is published as one relay run, not one message per row."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.utils import timezone
+
+import backorders.eta as eta
+from backorders.eta import eta_recompute_product
+from backorders.models import Backorder, BackorderEvent
+from config.celery import app
+from notifications import bulk
+from notifications.models import Incentive, Notification, NotificationPreference
+from orders.models import Customer, SalesChannel
+from orders.services import CustomerData, LineRequest, order_place
+from suppliers.models import PurchaseOrderLine, SupplierProduct
+from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierProductFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+TODAY = timezone.localdate
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _marks() -> dict[str, int]:
+    def last(model):
+        return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    return {"event": last(BackorderEvent), "notification": last(Notification), "incentive": last(Incentive)}
+
+
+def _snapshot(product, marks) -> dict:
+    """Everything a recompute wrote, with what differs between two runs by construction taken out: row ids
+    (event ids in dedupe keys become the event's backorder), the time, and the random incentive code."""
+    events = list(BackorderEvent.objects.filter(pk__gt=marks["event"]))
+    backorder_of = {event.pk: event.backorder_id for event in events}
+
+    def key(dedupe_key: str) -> str:
+        return re.sub(r":e(\d+):", lambda m: f":event-of-b{backorder_of[int(m.group(1))]}:", dedupe_key)
+
+    def context(value: dict) -> dict:
+        value = {**value, "occurred_at": None}
+        incentive = value.get("data", {}).get("incentive")
+        if incentive:
+            assert re.fullmatch(r"(THANKS|CREDIT)-[0-9A-F]{10}", incentive["code"])
+            value["data"] = {**value["data"], "incentive": {**incentive, "code": None}}
+        return value
+
+    notifications = Notification.objects.filter(pk__gt=marks["notification"])
+    return {
+        "backorders": sorted(
+            Backorder.objects.filter(product=product).values_list(
+                "pk", "status", "eta", "eta_basis", "eta_first", "eta_purchase_order_line_id"
+            )
+        ),
+        "events": sorted(
+            (e.backorder_id, e.kind, e.quantity, e.message, sorted(e.data.items()), e.actor) for e in events
+        ),
+        "notifications": sorted(
+            (
+                (n.event, n.channel, key(n.dedupe_key), n.recipient, n.customer_id, n.order_id, n.backorder_id),
+                (n.status, n.attempts, n.subject, n.payload, context(n.context)),
+            )
+            for n in notifications
+        ),
+        "incentives": sorted(
+            (i.backorder_id, i.kind, i.code.split("-")[0], i.amount, i.currency, i.reason)
+            for i in Incentive.objects.filter(pk__gt=marks["incentive"])
+        ),
+    }
+
+
+def _recompute_both_ways(product) -> dict:
+    """Recompute through the Python path (rolled back), then through the SQL path (kept); assert both wrote
+    the same. Returns what was written."""
+    marks = _marks()
+    try:
+        with transaction.atomic():
+            original = eta._write_chunk
+            eta._write_chunk = eta._write_chunk_python
+            try:
+                python_written = eta_recompute_product(product_id=product.pk)
+            finally:
+                eta._write_chunk = original
+            python = _snapshot(product, marks)
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert _snapshot(product, marks)["events"] == []  # the Python run is gone
+    sql_written = eta_recompute_product(product_id=product.pk)
+    sql = _snapshot(product, marks)
+    assert sql_written == python_written
+    for part in ("backorders", "events", "incentives", "notifications"):
+        assert sql[part] == python[part], part
+    return sql
+
+
+def _order(product, external_id, *, quantity=1, channel=None, email=None, prefers_shop=False, regular_updates=True):
+    order = order_place(
+        customer=CustomerData(external_id, f"{external_id}@example.com", external_id.title()),
+        lines=[LineRequest(product.sku, quantity)],
+        channel=channel,
+    ).order
+    if email is not None:
+        Customer.objects.filter(pk=order.customer_id).update(email=email)
+    if prefers_shop or not regular_updates:
+        NotificationPreference.objects.create(
+            customer_id=order.customer_id,
+            preferred_channel="webhook" if prefers_shop else "email",
+            regular_updates=regular_updates,
+        )
+    return order
+
+
+def _channels(written, order) -> list[str]:
+    return sorted(
+        channel for (event, channel, _, _, _, order_id, _), _ in written["notifications"] if order_id == order.pk
+    )
+
+
+@pytest.fixture
+def queue(make_product):
+    """Nine backorders of one product (twelve units waiting), one per customer situation, in this queue order."""
+    shop = SalesChannel.objects.create(code="shop", name="Shop", webhook_url="http://127.0.0.1:9/hook")
+    no_hook = SalesChannel.objects.create(code="portal", name="Portal")
+    inactive = SalesChannel.objects.create(
+        code="old", name="Old", webhook_url="http://127.0.0.1:9/old", is_active=False
+    )
+    product = make_product()
+    orders = {
+        "waited": _order(product, "ivy"),  # placed long ago (moved below): the "waited" incentive
+        "plain": _order(product, "ann"),  # e-mail only
+        "shop": _order(product, "bob", quantity=3, channel=shop),  # e-mail and the shop's webhook
+        "prefers_shop": _order(product, "cid", channel=shop, prefers_shop=True),  # the webhook only
+        "prefers_shop_no_hook": _order(product, "dan", channel=no_hook, prefers_shop=True),  # e-mail
+        "prefers_shop_inactive": _order(product, "eve", channel=inactive, prefers_shop=True),  # e-mail
+        # Opted out of regular updates: irrelevant, an ETA change is not optional.
+        "opted_out": _order(product, "fay", quantity=3, channel=shop, regular_updates=False),
+        "no_email": _order(product, "gus", email=""),  # nobody to tell (an incentive is still granted)
+        "no_email_shop": _order(product, "hal", channel=shop, email="", prefers_shop=True),  # the webhook
+    }
+    Backorder.objects.filter(order=orders["waited"]).update(placed_at=timezone.now() - timedelta(days=30))
+    # One unit already set aside for "shop" and "opted_out": two still waiting (quantity and waiting differ).
+    Backorder.objects.filter(order__in=[orders["shop"], orders["opted_out"]]).update(
+        quantity_allocated=1, status="partially_allocated"
+    )
+    return product, orders
+
+
+@pytest.mark.parametrize("threshold", [1, 10])
+def test_sql_path_writes_what_the_python_path_writes(queue, settings, threshold):
+    settings.OMS = {**django_settings.OMS, "NOTIFY_ETA_CHANGE_THRESHOLD_DAYS": threshold, "NOTIFY_LONG_DELAY_DAYS": 21}
+    product, orders = queue
+    # Five units come in 10 days; beyond them the supplier's 40 days (far out: the long-delay incentive).
+    line = PurchaseOrderLineFactory(
+        product=product, quantity_ordered=5, purchase_order__expected_date=TODAY() + timedelta(days=10)
+    )
+    SupplierProductFactory(product=product, lead_time_days=40)
+
+    # 1. First dates: none → a date ("confirmed") is news for every backorder.
+    written = _recompute_both_ways(product)
+    assert len(written["events"]) == 9
+    assert _channels(written, orders["waited"]) == ["email", "email"]  # the new date and the incentive
+    assert _channels(written, orders["plain"]) == ["email"]
+    assert _channels(written, orders["shop"]) == ["email", "webhook"]
+    assert _channels(written, orders["prefers_shop"]) == ["webhook"]
+    assert _channels(written, orders["prefers_shop_no_hook"]) == ["email", "email"]  # + incentive from here on
+    assert _channels(written, orders["prefers_shop_inactive"]) == ["email", "email"]
+    assert _channels(written, orders["opted_out"]) == ["email", "email", "webhook", "webhook"]
+    assert _channels(written, orders["no_email"]) == []
+    assert _channels(written, orders["no_email_shop"]) == ["webhook", "webhook"]
+    # Queue order: waited, plain, shop (2 units), prefers_shop get the PO; the other five the lead time (40 days
+    # out: incentive), and "waited" has waited 30 days (incentive).
+    reasons = {backorder_id: reason for backorder_id, _, _, _, _, reason in written["incentives"]}
+    assert sorted(reasons.values()) == ["expected more than 21 days after the order"] * 5 + ["waited more than 21 days"]
+    directions = {
+        n[0][2]: n[1][4]["items"][0]["eta_direction"] for n in written["notifications"] if n[0][0] == "eta_changed"
+    }
+    assert set(directions.values()) == {"confirmed"}
+
+    # 2. One day later: news only if that is beyond the threshold (it never is: threshold ≥ 1).
+    PurchaseOrderLine.objects.filter(pk=line.pk).update(expected_date=TODAY() + timedelta(days=11))
+    written = _recompute_both_ways(product)
+    assert len(written["events"]) == 4 and written["notifications"] == [] and written["incentives"] == []
+
+    # 3. Nine days later: news with a threshold of 1 day, not with 10.
+    PurchaseOrderLine.objects.filter(pk=line.pk).update(expected_date=TODAY() + timedelta(days=20))
+    written = _recompute_both_ways(product)
+    assert len(written["events"]) == 4
+    assert bool(written["notifications"]) is (threshold < 9)
+
+    # 4. Earlier: always news.
+    PurchaseOrderLine.objects.filter(pk=line.pk).update(expected_date=TODAY() + timedelta(days=3))
+    written = _recompute_both_ways(product)
+    directions = {n[1][4]["items"][0]["eta_direction"] for n in written["notifications"]}
+    assert directions == {"earlier"}
+
+    # 5. Overdue purchase order: today, not news (the "ready" message follows).
+    PurchaseOrderLine.objects.filter(pk=line.pk).update(expected_date=TODAY() - timedelta(days=1))
+    written = _recompute_both_ways(product)
+    assert len(written["events"]) == 4 and written["notifications"] == []
+
+    # 6. No supply and no supplier: "unknown" is news for all nine.
+    PurchaseOrderLine.objects.filter(pk=line.pk).delete()
+    SupplierProduct.objects.filter(product=product).delete()
+    written = _recompute_both_ways(product)
+    assert len(written["events"]) == 9
+    assert {n[1][4]["items"][0]["eta_direction"] for n in written["notifications"]} == {"unknown"}
+    assert written["incentives"] == []  # granted once per backorder, in step 1
+
+    # Steady state: nothing moved, nothing written.
+    marks = _marks()
+    assert eta_recompute_product(product_id=product.pk) == 0
+    assert _snapshot(product, marks)["events"] == []
+
+
+def test_sql_path_groups_and_keys_like_the_hook(queue):
+    """The row of one order: key eta_changed:o{order}:e{event}:{channel}, the item, the context."""
+    product, orders = queue
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=20, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    eta_recompute_product(product_id=product.pk)
+    order = orders["shop"]
+    backorder = Backorder.objects.get(order=order)
+    event = backorder.events.get(kind="eta_changed")
+    rows = Notification.objects.filter(order=order, event="eta_changed").order_by("channel")
+    assert [(n.dedupe_key, n.recipient, n.backorder_id, n.status) for n in rows] == [
+        (f"eta_changed:o{order.pk}:e{event.pk}:email", "bob@example.com", backorder.pk, "pending"),
+        (f"eta_changed:o{order.pk}:e{event.pk}:webhook", "http://127.0.0.1:9/hook", backorder.pk, "pending"),
+    ]
+    new = (TODAY() + timedelta(days=6)).isoformat()
+    assert rows[0].context["items"] == [
+        {
+            "backorder_id": backorder.pk,
+            "sku": product.sku,
+            "name": product.name,
+            "quantity": 3,
+            "waiting": 2,
+            "status": "partially_allocated",
+            "eta": new,
+            "eta_basis": "purchase_order",
+            "old_eta": None,
+            "new_eta": new,
+            "eta_direction": "confirmed",
+        }
+    ]
+    assert (rows[0].context["backorder_ids"], rows[0].context["data"], rows[0].context["shipping_now"]) == (
+        [backorder.pk],
+        {},
+        [],
+    )
+    assert event.message == f"Expected date none → {new} (purchase_order)."
+    assert event.data == {"old": None, "new": new, "basis": "purchase_order", "old_basis": "none"}
+
+
+def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(queue, monkeypatch):
+    from backorders.services import backorder_cancel
+    from notifications.bulk import notifications_eta_changed_for_events
+
+    monkeypatch.setattr(eta, "ETA_WRITE_CHUNK_SQL", 4)  # three chunks of the nine
+    product, orders = queue
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=20, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    SupplierProductFactory(product=product, lead_time_days=40)
+    assert eta_recompute_product(product_id=product.pk) == 9
+    events = list(BackorderEvent.objects.filter(kind="eta_changed", backorder__product=product).order_by("pk"))
+    assert len(events) == 9
+    counts = (Notification.objects.count(), Incentive.objects.count())
+
+    # The same events again: the dedupe keys and the one incentive per backorder make it a no-op.
+    assert notifications_eta_changed_for_events(event_ids=[e.pk for e in events]) == []
+    assert (Notification.objects.count(), Incentive.objects.count()) == counts
+
+    # A backorder cancelled between the read and its chunk's write keeps its date and gets no event.
+    cancelled = Backorder.objects.get(order=orders["plain"])
+    backorder_cancel(backorder=cancelled, reason="customer")
+    cancelled.refresh_from_db()
+    still = Backorder.objects.get(order=orders["shop"])
+    later = TODAY() + timedelta(days=30)
+    chunk = [(b.pk, later, "purchase_order", None, b.eta_first, b.eta, b.eta_basis) for b in (cancelled, still)]
+    before = set(Notification.objects.values_list("pk", flat=True))
+    assert eta._write_chunk(product.pk, chunk) == 1
+    cancelled.refresh_from_db()
+    still.refresh_from_db()
+    assert (cancelled.eta, still.eta) == (TODAY() + timedelta(days=6), later)
+    assert cancelled.events.filter(kind="eta_changed").count() == 1
+    assert still.events.filter(kind="eta_changed").count() == 2
+    new = Notification.objects.exclude(pk__in=before)
+    assert {n.order_id for n in new} == {orders["shop"].pk}
+    assert {n.event for n in new} == {"eta_changed", "incentive"}  # 30 days out: its incentive too
+
+
+# --- publishing ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Record every task published (and still publish it, to the real broker)."""
+    from notifications.tasks import notification_send, notifications_relay
+
+    calls = []
+    for task in (notification_send, notifications_relay):
+        original = task.apply_async
+
+        def record(*args, _task=task, _original=original, **kwargs):
+            calls.append((_task.name, kwargs.get("countdown")))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(task, "apply_async", record)
+    return calls
+
+
+@pytest.fixture
+def redis_broker():
+    if not django_settings.CELERY_BROKER_URL:
+        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
+    app.control.purge()
+    yield
+    app.control.purge()
+
+
+def _first_po(product):
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=50, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+
+
+@pytest.mark.worker
+def test_many_rows_publish_one_relay_run(
+    queue, monkeypatch, redis_broker, published, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 3)
+    product, _ = queue
+    _first_po(product)
+    app.control.purge()  # what the setup published
+    with django_capture_on_commit_callbacks(execute=True):
+        assert eta_recompute_product(product_id=product.pk) == 9
+    pending = Notification.objects.filter(event__in=["eta_changed", "incentive"], status="pending").count()
+    assert pending == 11  # nine backorders, two of them with a webhook too, one with nobody to tell: > 3
+    grace = django_settings.OMS["NOTIFY_SWEEP_GRACE_SECONDS"]
+    # One message for all of them, due when the rows are past the relay's grace period for first attempts.
+    assert published == [("notifications.tasks.notifications_relay", grace + 1)]
+    assert app.control.purge() == 1
+
+
+@pytest.mark.worker
+def test_few_rows_publish_a_send_task_each(queue, redis_broker, published, django_capture_on_commit_callbacks):
+    product, _ = queue
+    _first_po(product)
+    app.control.purge()
+    with django_capture_on_commit_callbacks(execute=True):
+        eta_recompute_product(product_id=product.pk)
+    assert len(published) == 11 == Notification.objects.filter(event__in=["eta_changed", "incentive"]).count()
+    assert {name for name, _ in published} == {"notifications.tasks.notification_send"}
+    assert app.control.purge() == 11
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("limit", [3, 200])
+def test_refusing_broker_raises_nothing_and_rows_stay_pending(
+    queue, monkeypatch, broker_down, redis_broker, django_capture_on_commit_callbacks, limit
+):
+    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", limit)  # the relay kick, then a send task per row
+    product, _ = queue
+    _first_po(product)
+    app.control.purge()
+    with broker_down(), django_capture_on_commit_callbacks(execute=True):
+        assert eta_recompute_product(product_id=product.pk) == 9
+    assert Notification.objects.filter(event__in=["eta_changed", "incentive"], status="pending").count() == 11
+    assert app.control.purge() == 0  # nothing reached the broker
