@@ -6,9 +6,11 @@ value, weights from the active AllocationPolicy), then order placed time (oldest
 On PostgreSQL the engine is set-based: after locking the product's stock items (inventory.locks) and its waiting
 backorders (ordered by key, in a statement without window functions, which PostgreSQL refuses together with
 FOR UPDATE), ONE statement ranks the queue with a running SUM window and updates the backorders, order lines,
-allocations (INSERT … ON CONFLICT), stock items and inserts the events. The events are then read back and handed
-to the notification outbox hook in the same transaction. On SQLite (the embedded default) a Python loop does the
-same thing.
+allocations (INSERT … ON CONFLICT), stock items and inserts the events; the orders it completed are then locked
+in key order and their status recomputed. The customers' "ready" notifications are written right after commit
+from an EventBatch row committed with the allocation (notifications.batches), so the stock lock is held only
+for the allocation itself. On SQLite (the embedded default) a Python loop does the same thing and writes the
+notifications in the same transaction.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def _tables() -> dict[str, str]:
 
 def _allocate_product_sql(*, product_id: int) -> int:
     from inventory.locks import stock_items_lock_for_products
-    from notifications.services import notifications_ready_for_allocation
+    from notifications.batches import event_batch_record
 
     items = stock_items_lock_for_products([product_id])
     if sum(max(0, item.available) for item in items) <= 0:
@@ -180,9 +182,10 @@ def _allocate_product_sql(*, product_id: int) -> int:
             if locked:
                 cursor.execute(_ORDER_STATUS_SQL.format(**tables), [locked])
     if event_count:
-        # The events this statement inserted lie in [first, last]; other rows in that range (another
-        # transaction's, interleaved by the sequence) are told apart by product and this transaction's clock.
-        notifications_ready_for_allocation(product_id=product_id, first_event_id=first_event, last_event_id=last_event)
+        # The "ready" notifications of these events are written right after commit (notifications.batches),
+        # so this transaction, which holds the product's stock lock, stays short. The batch row commits with
+        # the allocation: no update can be lost.
+        event_batch_record(kind="ready", product_id=product_id, first_event_id=first_event, last_event_id=last_event)
     return int(units or 0)
 
 

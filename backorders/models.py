@@ -120,12 +120,16 @@ class BackorderEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     actor = models.CharField(max_length=100, default="system")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # Most events are the system's (no user): index only the staff ones, so bulk inserts skip it.
+            models.Index(fields=["created_by"], name="event_created_by_idx", condition=Q(created_by__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on BO-{self.backorder_id}"

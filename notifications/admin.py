@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from config.errors import DomainError
 
-from .models import Incentive, Notification, NotificationPreference
+from .models import EventBatch, Incentive, Notification, NotificationPreference
 from .services import notification_retry
 
 
@@ -57,3 +57,19 @@ class IncentiveAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(EventBatch)
+class EventBatchAdmin(admin.ModelAdmin):
+    """Read-only: batches normally live for a moment; one that stays here means no worker has picked it up."""
+
+    list_display = ["id", "kind", "product", "first_event_id", "last_event_id", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["product"]
+    readonly_fields = ["kind", "product", "first_event_id", "last_event_id", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting one would lose its customers' notifications

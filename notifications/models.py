@@ -116,3 +116,36 @@ class Incentive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.code}"
+
+
+class EventBatch(models.Model):
+    """Backorder events whose customer notifications are still to be written: the allocation engine's
+    outbox marker.
+
+    The engine allocates to tens of thousands of backorders in one transaction while it holds the product's
+    stock lock (order intake for that product waits). Instead of writing a notification per backorder there,
+    it writes its events and this one row, in the same transaction; right after commit a task turns the
+    events into notification rows (one INSERT … SELECT, idempotent through the dedupe keys) and deletes the
+    row. The relay processes any row left behind (broker down, worker lost), so no update is lost.
+    """
+
+    class Kind(models.TextChoices):
+        READY = "ready", "Allocated, ready to ship"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")
+    # The engine's events of this product lie in [first, last]: the product's stock lock serialises its
+    # writers, so no other transaction inserts events of this product inside the range meanwhile.
+    first_event_id = models.BigIntegerField()
+    last_event_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_event_id__lte=models.F("last_event_id")), name="event_batch_range_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notifications for events {self.first_event_id}–{self.last_event_id}"

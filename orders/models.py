@@ -86,28 +86,39 @@ class Order(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    number = models.CharField(max_length=32, unique=True)
+    number = models.CharField(max_length=32)  # unique: see Meta (a plain unique index, no LIKE twin)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     channel = models.ForeignKey(SalesChannel, on_delete=models.PROTECT, related_name="orders", null=True, blank=True)
-    placed_at = models.DateTimeField(db_index=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    placed_at = models.DateTimeField()  # indexed by order_placed_id_idx
+    # Not indexed: the allocation engine flips the status of thousands of orders at once, and with no index
+    # on it those updates are HOT (no index entries written). Lists filter it alongside placed_at.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     ship_policy = models.CharField(max_length=10, choices=ShipPolicy.choices, default=ShipPolicy.PARTIAL)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     requested_date = models.DateField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="EUR")
     total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     # "<scope>:<key>" where scope is the channel or staff user that sent the Idempotency-Key header.
-    idempotency_key = models.CharField(max_length=300, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=300, null=True, blank=True)  # unique: see Meta
     request_fingerprint = models.CharField(max_length=64, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        # Few indexes on purpose: every order insert writes each one, and status flips stay HOT updates.
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="order_idempotency_key_unique"),
+        ]
+        indexes = [
+            # Lists and the dashboard's period bounds (the id range is read from the index alone).
+            models.Index(fields=["placed_at"], include=["id"], name="order_placed_id_idx"),
+            # Orders entered by staff only (most come from storefronts with no user).
+            models.Index(fields=["created_by"], name="order_created_by_idx", condition=Q(created_by__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -115,7 +126,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: the unique (order, product) constraint's index serves lookups by order.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="order_lines")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
@@ -152,7 +164,8 @@ class OrderLine(models.Model):
 class Allocation(models.Model):
     """Stock reserved for an order line from one stock item (removed when shipped or released)."""
 
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="allocations")
+    # No index of its own: the unique (order_line, stock_item) constraint's index serves lookups by line.
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="allocations", db_index=False)
     stock_item = models.ForeignKey("inventory.StockItem", on_delete=models.PROTECT, related_name="allocations")
     quantity = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,11 +1,13 @@
-"""The allocation engine's set-based "ready" rows are the rows the Python hook would write."""
+"""The allocation engine's set-based "ready" rows, written after its commit from an event batch, are the rows
+the Python hook would write; a batch whose task was lost is processed by the relay; processing is idempotent."""
 
 import pytest
 
 from backorders.allocation import allocate_product
 from backorders.models import BackorderEvent
 from inventory.services import stock_adjust
-from notifications.models import Notification, NotificationPreference
+from notifications.batches import event_batch_process, event_batches_process_pending
+from notifications.models import EventBatch, Notification, NotificationPreference
 from notifications.services import _item, _outbox_rows
 from orders.models import SalesChannel
 from orders.services import CustomerData, LineRequest, order_place
@@ -34,6 +36,11 @@ def test_ready_rows_match_the_python_hook(make_product, prefers_shop):
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=4, reason="found")
 
     assert allocate_product(product_id=product.pk) == 4
+    # The allocation's transaction wrote its events and one batch row, no notification yet.
+    assert not Notification.objects.filter(event="ready").exists()
+    assert EventBatch.objects.count() == 1
+    event_batches_process_pending()
+    assert not EventBatch.objects.exists()
 
     ready = Notification.objects.filter(event="ready").order_by("channel")
     # Only the backorder that got everything it needs is ready; the partial one is not told yet.
@@ -57,3 +64,56 @@ def test_ready_rows_match_the_python_hook(make_product, prefers_shop):
         assert {**got.context, "occurred_at": None} == {**want.context, "occurred_at": None}
         assert got.context["items"][0]["quantity"] == 2
     assert not Notification.objects.filter(event="ready", order=partial).exists()
+
+
+def test_a_batch_is_written_once_even_if_processed_twice(make_product):
+    product = make_product(stock=0)
+    orders = [_place(product, None, f"c{i}", 1) for i in range(3)]
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
+    allocate_product(product_id=product.pk)
+    batch = EventBatch.objects.get()
+    events = BackorderEvent.objects.filter(kind="allocated")
+    assert (batch.kind, batch.product_id) == ("ready", product.pk)
+    assert (batch.first_event_id, batch.last_event_id) == (min(e.pk for e in events), max(e.pk for e in events))
+
+    assert event_batch_process(batch_id=batch.pk) == 3
+    assert event_batch_process(batch_id=batch.pk) == 0  # a duplicate delivery of the task
+    # Even a batch recorded again over the same events (a retried transaction) adds nothing.
+    again = EventBatch.objects.create(kind="ready", product_id=product.pk, first_event_id=batch.first_event_id,
+                                      last_event_id=batch.last_event_id)  # fmt: skip
+    assert event_batch_process(batch_id=again.pk) == 0
+    assert sorted(Notification.objects.filter(event="ready").values_list("order_id", flat=True)) == sorted(
+        o.pk for o in orders
+    )
+
+
+def test_the_relay_writes_the_notifications_of_a_batch_whose_task_was_lost(make_product):
+    from notifications.tasks import notifications_relay
+
+    product = make_product(stock=0)
+    order = _place(product, None, "ann", 2)
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="found")
+    allocate_product(product_id=product.pk)  # in a test transaction its after-commit task never runs
+    assert not Notification.objects.filter(event="ready").exists()
+
+    notifications_relay()
+
+    assert not EventBatch.objects.exists()
+    assert Notification.objects.filter(event="ready", order=order, channel="email").count() == 1
+
+
+def test_batches_only_cover_their_own_product(make_product):
+    """Events of another product interleaved in the id range are not notified twice or wrongly."""
+    lamp, kettle = make_product(stock=0), make_product(stock=0)
+    lamp_order, kettle_order = _place(lamp, None, "ann", 1), _place(kettle, None, "bob", 1)
+    stock_adjust(sku=kettle.sku, warehouse_code="MAIN", quantity=1, reason="found")
+    stock_adjust(sku=lamp.sku, warehouse_code="MAIN", quantity=1, reason="found")
+    allocate_product(product_id=kettle.pk)
+    allocate_product(product_id=lamp.pk)
+    lamp_batch = EventBatch.objects.get(product=lamp)
+    # Widen the lamp batch over the kettle's event: still only the lamp's order is notified by it.
+    EventBatch.objects.filter(pk=lamp_batch.pk).update(first_event_id=0)
+    assert event_batch_process(batch_id=lamp_batch.pk) == 1
+    assert list(Notification.objects.filter(event="ready").values_list("order_id", flat=True)) == [lamp_order.pk]
+    event_batches_process_pending()
+    assert Notification.objects.filter(event="ready", order=kettle_order).count() == 1
