@@ -368,13 +368,17 @@ def policy_scores_recompute(*, policy: AllocationPolicy | None = None) -> int:
     """
     from django.db.models import OuterRef, Subquery
 
+    from inventory.locks import stock_items_lock_for_products
     from orders.models import Customer
 
     policy = policy or policy_active()
     score = Customer.objects.filter(orders=OuterRef("order_id")).annotate(s=_score_expression(policy)).values("s")[:1]
     waiting = Backorder.objects.filter(status__in=Backorder.WAITING)
-    count = waiting.update(priority_score=Subquery(score))
     product_ids = set(waiting.values_list("product_id", flat=True).distinct())
+    # The stock locks first, like every writer of a queue (allocation, intake, reallocation): without them this
+    # UPDATE and an allocation run could lock the same backorders in opposite orders and deadlock.
+    stock_items_lock_for_products(product_ids)
+    count = waiting.update(priority_score=Subquery(score))
     allocation_request_for_products(product_ids=product_ids)
     eta_request(product_ids=product_ids)
     return count

@@ -50,10 +50,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.") from exc
 
         from orders.selectors import api_key_lookup
+        from orders.services import api_key_mark_used
 
         api_key = api_key_lookup(raw_key=raw_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        api_key_mark_used(api_key=api_key)
         return ChannelPrincipal(channel=api_key.channel), api_key
 
     def authenticate_header(self, request):

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -109,6 +109,30 @@ def api_key_create(*, channel_code: str, name: str = "", channel_name: str | Non
     raw_key = f"oms_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(channel=channel, name=name, prefix=prefix, hashed_key=_hash_key(raw_key))
     return api_key, raw_key
+
+
+# How stale "last used" may get: at most one write per key per interval, none on most requests.
+API_KEY_USAGE_INTERVAL_SECONDS = 60
+
+
+def api_key_mark_used(*, api_key: ApiKey) -> bool:
+    """Record that a key was just used (for staff auditing keys), at most once a minute. Returns whether it wrote.
+
+    The conditional UPDATE makes concurrent requests write once; it runs in autocommit, outside any order
+    transaction, so it never holds a lock that an order waits on."""
+    from datetime import timedelta
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=API_KEY_USAGE_INTERVAL_SECONDS)
+    if api_key.last_used_at is not None and api_key.last_used_at > stale:
+        return False
+    written = (
+        ApiKey.objects.filter(pk=api_key.pk)
+        .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=stale))
+        .update(last_used_at=now)
+    )
+    api_key.last_used_at = now
+    return bool(written)
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:

@@ -136,7 +136,7 @@ def test_policy_rescoring_is_set_based_and_matches_python_score(make_product, pl
     AllocationPolicy.objects.filter(is_active=True).update(is_active=False)
     AllocationPolicy.objects.filter(pk=policy.pk).update(is_active=True)
     policy.refresh_from_db()
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # products, their stock locks, the UPDATE, the follow-up requests
         assert policy_scores_recompute(policy=policy) == 4
     for order in orders:
         customer = Customer.objects.get(pk=order.customer_id)
@@ -265,3 +265,41 @@ def test_random_queues_match_a_reference_model(seed, make_product, place):
         assert got == expected
     assert integrity_problems() == []
     assert all(b.quantity_allocated <= b.quantity for b in Backorder.objects.filter(order__in=orders))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_policy_rescore_takes_the_stock_locks_first(make_product, place):
+    """Re-scoring waits for the product's stock lock like every queue writer, so it cannot deadlock with an
+    allocation run (which holds the stock lock while it locks the queue)."""
+    import threading
+
+    from django.db import OperationalError, connection, connections, transaction
+
+    from inventory.locks import stock_items_lock_for_products
+
+    product = make_product(stock=1)
+    place({product.sku: 3})  # 1 reserved, 2 waiting
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_stock_lock():
+        try:
+            with transaction.atomic():
+                stock_items_lock_for_products([product.pk])
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_stock_lock)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            policy_scores_recompute()
+    finally:
+        release.set()
+        holder.join(10)
+    assert policy_scores_recompute() == 1

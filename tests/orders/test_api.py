@@ -492,3 +492,24 @@ def test_order_total_beyond_the_column_is_a_422_not_a_500(make_product, staff_cl
     response = staff_client.post(ORDERS, body({"GOLD-1": 100_000}), format="json")
     assert_problem(response, 422, "invalid_input")
     assert_nothing_written()
+
+
+def test_an_api_key_records_when_it_was_last_used_at_most_once_a_minute(make_product, channel_client, channel_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import ApiKey
+
+    key = ApiKey.objects.get(channel=channel_key[0])
+    assert key.last_used_at is None
+    assert channel_client.get("/api/v1/orders/").status_code == 200
+    first = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert first is not None and timezone.now() - first < timedelta(seconds=30)
+
+    assert channel_client.get("/api/v1/orders/").status_code == 200
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == first  # within the minute: not written again
+
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timedelta(minutes=5))
+    assert channel_client.get("/api/v1/orders/").status_code == 200
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > first
