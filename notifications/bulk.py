@@ -27,28 +27,37 @@ logger = logging.getLogger(__name__)
 # At most this many rows get a send task each at commit; more wait for one relay run.
 BULK_PUBLISH_MAX = 200
 
-# Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
-# (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows, and
-# _incentive_due / _incentive_amount / _incentive_rows (once per backorder, announced per channel).
-_ETA_CHANGED_SQL = """
-WITH ev AS (
-    SELECT e.id AS event_id, COALESCE(NULLIF(e.quantity, 0), b.quantity) AS item_quantity,
-           NULLIF(e.data->>'old', '')::date AS old_eta, NULLIF(e.data->>'new', '')::date AS new_eta,
-           COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,
+# A backorder ``b`` as the hook sees it: the item's facts (``_item``), its order's customer and the facts
+# ``_channels_for`` decides on. Joined by primary keys only, so a plan never depends on row estimates.
+_BACKORDER_FACTS = """
            b.id AS backorder_id, b.order_id, b.order_line_id, b.status, b.quantity, b.eta, b.eta_basis,
            b.quantity - b.quantity_allocated - b.quantity_cancelled AS waiting, b.placed_at,
            p.sku, p.name, o.customer_id, o.currency, c.email,
            COALESCE(ch.is_active AND ch.webhook_url <> '', false) AS has_webhook, ch.webhook_url,
-           COALESCE(np.preferred_channel = 'webhook', false) AS prefers_shop
-      FROM unnest(%(events)s::bigint[]) AS given(id)
-      JOIN {event} e ON e.id = given.id
-      JOIN {backorder} b ON b.id = e.backorder_id
+           COALESCE(np.preferred_channel = 'webhook', false) AS prefers_shop"""
+_BACKORDER_JOINS = """
       JOIN {product} p ON p.id = b.product_id
       JOIN {order} o ON o.id = b.order_id
       JOIN {customer} c ON c.id = o.customer_id
       LEFT JOIN {channel} ch ON ch.id = o.channel_id
-      LEFT JOIN {preference} np ON np.customer_id = c.id
-     WHERE e.kind = 'eta_changed'
+      LEFT JOIN {preference} np ON np.customer_id = c.id"""
+
+# Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
+# (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows, and
+# _incentive_due / _incentive_amount / _incentive_rows (once per backorder, announced per channel).
+_ETA_CHANGED_SQL = (
+    """
+WITH ev AS (
+    SELECT e.id AS event_id, COALESCE(NULLIF(e.quantity, 0), b.quantity) AS item_quantity,
+           NULLIF(e.data->>'old', '')::date AS old_eta, NULLIF(e.data->>'new', '')::date AS new_eta,
+           COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,"""
+    + _BACKORDER_FACTS
+    + """
+      FROM {event} e
+      JOIN {backorder} b ON b.id = e.backorder_id"""
+    + _BACKORDER_JOINS
+    + """
+     WHERE e.id = ANY(%(events)s::bigint[]) AND e.kind = 'eta_changed'
 ),
 directed AS (
     SELECT ev.*,
@@ -79,7 +88,7 @@ per_order AS (
      GROUP BY order_id, customer_id, email, has_webhook, webhook_url, prefers_shop
 ),
 due AS (
-    SELECT news.*,
+    SELECT backorder_id, order_line_id, quantity, currency,
            CASE WHEN placed_at <= %(waited_since)s THEN %(reason_waited)s
                 WHEN eta > ((placed_at AT TIME ZONE 'UTC') + %(long_delay)s * interval '1 day')::date
                 THEN %(reason_expected)s END AS reason
@@ -96,30 +105,35 @@ granted AS (
            due.currency, due.reason, now()
       FROM due JOIN {order_line} l ON l.id = due.order_line_id
      WHERE due.reason IS NOT NULL
-     ORDER BY due.event_id
     ON CONFLICT DO NOTHING
     RETURNING i.backorder_id, i.kind, i.code, i.amount, i.currency, i.reason
 ),
+announced AS (
+    SELECT g.kind AS incentive_kind, g.code, g.amount, g.currency AS incentive_currency, g.reason,"""
+    + _BACKORDER_FACTS
+    + """
+      FROM granted g
+      JOIN {backorder} b ON b.id = g.backorder_id"""
+    + _BACKORDER_JOINS
+    + """
+),
 updates AS (
-    SELECT 0 AS part, first_event_id AS sort_key, 'eta_changed' AS event, order_id, customer_id,
-           CASE WHEN members = 1 THEN backorder_id END AS backorder_id,
+    SELECT 'eta_changed' AS event, order_id, customer_id, CASE WHEN members = 1 THEN backorder_id END AS backorder_id,
            'eta_changed:o' || order_id || ':e' || first_event_id AS key,
            items, '{{}}'::jsonb AS data, backorder_ids, email, has_webhook, webhook_url, prefers_shop
       FROM per_order
     UNION ALL
-    SELECT 1, due.event_id, 'incentive', due.order_id, due.customer_id, due.backorder_id,
-           'incentive:b' || due.backorder_id,
+    SELECT 'incentive', order_id, customer_id, backorder_id, 'incentive:b' || backorder_id,
            jsonb_build_array(jsonb_build_object(
-               'backorder_id', due.backorder_id, 'sku', due.sku, 'name', due.name, 'quantity', due.quantity,
-               'waiting', due.waiting, 'status', due.status, 'eta', to_char(due.eta, 'YYYY-MM-DD'),
-               'eta_basis', due.eta_basis)),
+               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', quantity, 'waiting', waiting,
+               'status', status, 'eta', to_char(eta, 'YYYY-MM-DD'), 'eta_basis', eta_basis)),
            jsonb_build_object(
                'incentive', jsonb_build_object(
-                   'kind', g.kind, 'kind_display', %(incentive_kind_display)s, 'code', g.code,
-                   'amount', g.amount::text, 'currency', g.currency),
-               'reason', g.reason),
-           jsonb_build_array(due.backorder_id), due.email, due.has_webhook, due.webhook_url, due.prefers_shop
-      FROM granted g JOIN due ON due.backorder_id = g.backorder_id
+                   'kind', incentive_kind, 'kind_display', %(incentive_kind_display)s, 'code', code,
+                   'amount', amount::text, 'currency', incentive_currency),
+               'reason', reason),
+           jsonb_build_array(backorder_id), email, has_webhook, webhook_url, prefers_shop
+      FROM announced
 ),
 targets AS (
     SELECT updates.*, 'email' AS channel, email AS recipient FROM updates
@@ -138,10 +152,10 @@ SELECT customer_id, order_id, backorder_id, event, channel, 'pending', key || ':
            'shipping_now', '[]'::jsonb),
        0, now(), '', now()
   FROM targets
- ORDER BY part, sort_key, channel
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING n.id
 """
+)
 
 
 def _tables() -> dict[str, str]:
@@ -165,7 +179,8 @@ def _tables() -> dict[str, str]:
 
 def notifications_eta_changed_for_events(*, event_ids: list[int]) -> list[int]:
     """Write the outbox rows (and long-delay incentives) that these ``eta_changed`` events cause, in the
-    caller's transaction, with one statement (PostgreSQL); publish them after commit. Returns the new rows' ids.
+    caller's transaction, with one statement (PostgreSQL). Returns the new rows' ids, for the caller to publish
+    with ``notifications_enqueue_bulk_on_commit`` (once for a whole batch of transactions, if it writes one).
 
     The same rows as ``notifications_from_backorder_events`` writes for the same events, read from the
     backorders as they are now (call it after the ETAs are written). Events are grouped per order as there;
@@ -196,9 +211,7 @@ def notifications_eta_changed_for_events(*, event_ids: list[int]) -> list[int]:
     }
     with connection.cursor() as cursor:
         cursor.execute(_ETA_CHANGED_SQL.format(**_tables()), params)
-        ids = [row[0] for row in cursor.fetchall()]
-    notifications_enqueue_bulk_on_commit(notification_ids=ids)
-    return ids
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- publishing after commit --------------------------------------------------------------------

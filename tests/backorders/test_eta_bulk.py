@@ -87,7 +87,7 @@ def _recompute_both_ways(product) -> dict:
     try:
         with transaction.atomic():
             original = eta._write_chunk
-            eta._write_chunk = eta._write_chunk_python
+            eta._write_chunk = lambda product_id, chunk, *_: eta._write_chunk_python(product_id, chunk)
             try:
                 python_written = eta_recompute_product(product_id=product.pk)
             finally:
@@ -342,6 +342,7 @@ def test_many_rows_publish_one_relay_run(
     queue, monkeypatch, redis_broker, published, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 3)
+    monkeypatch.setattr(eta, "ETA_WRITE_CHUNK_SQL", 2)  # five transactions, one publish
     product, _ = queue
     _first_po(product)
     app.control.purge()  # what the setup published

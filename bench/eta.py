@@ -1,0 +1,276 @@
+"""ETA recompute over 100,000 waiting backorders of one product, on PostgreSQL, with the customer notifications.
+
+Scenario: a product nobody can date yet (no supplier, no purchase order: every ETA is "none") gets its supplier
+and its first purchase order, which covers 90 % of the queue; the rest gets the supplier's lead time, far enough
+out for the long-delay incentive. Every ETA changes and every change is news: an ``eta_changed`` event per
+backorder, a notification per customer channel (2,000 customers with e-mail; a third of the orders come through
+a shop with a webhook, and a fifth of the customers prefer hearing through the shop) and ~10,000 incentives.
+
+Side by side in the same run, on the same data (each measurement in a transaction that is rolled back, with the
+deferred foreign-key checks and the after-commit publishing run inside the timing):
+- baseline: ONE hand-written ``UPDATE backorders_backorder … FROM unnest(...)`` writing the same 100,000 dates
+  (nothing else: no events, no notifications, no lock, no chunks);
+- the set-based rewrite (PostgreSQL path of ``backorders.eta.eta_recompute_product``), per chunk size;
+- the Python path it replaced (``_write_chunk_python``: events_record + the Python outbox hook + one send task
+  per notification), unless --skip-python;
+- the projection alone and the steady-state recompute (nothing moved).
+Prints the figures and the ratio rewrite ÷ baseline. Not a test: nothing here asserts a time.
+
+    python bench/eta.py [--backorders 100000] [--chunks 5000,10000,20000] [--skip-python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REDIS, django_setup, drop_database, manage, recreate_database  # noqa: E402
+from allocation import SEED  # noqa: E402  (100k open backorders of BENCH-1, 2,000 customers with e-mail)
+
+DB = "oms_bench_eta"
+
+CHANNELS = """
+INSERT INTO orders_saleschannel (code, name, kind, is_active, webhook_url, webhook_secret, created_at)
+VALUES ('shop', 'Shop', 'storefront', true, 'http://127.0.0.1:9/hooks/oms', 's3cret', now());
+UPDATE orders_order SET channel_id = (SELECT id FROM orders_saleschannel WHERE code = 'shop') WHERE id %% 3 = 0;
+INSERT INTO notifications_notificationpreference (customer_id, regular_updates, preferred_channel, updated_at)
+SELECT id, true, 'webhook', now() FROM orders_customer WHERE id %% 5 = 0;
+"""
+
+BASELINE = """
+UPDATE backorders_backorder b
+   SET eta = x.eta, eta_basis = x.basis, eta_purchase_order_line_id = x.line, eta_first = x.first,
+       eta_updated_at = now()
+  FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[], %s::date[]) AS x(id, eta, basis, line, first)
+ WHERE b.id = x.id
+"""
+
+
+class Rollback(Exception):
+    pass
+
+
+def timed(fn):
+    """Run fn in a transaction that is rolled back; the time includes the deferred constraint checks and the
+    on-commit callbacks (the publishing), which a commit would run."""
+    from django.db import connection, transaction
+
+    result = {}
+    try:
+        with transaction.atomic():
+            registered = len(connection.run_on_commit)
+            start = time.perf_counter()
+            result["value"] = fn()
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for _, callback, _ in connection.run_on_commit[registered:]:
+                callback()
+            result["seconds"] = time.perf_counter() - start
+            result["written"] = _written()
+            raise Rollback
+    except Rollback:
+        pass
+    return result["seconds"], result["value"], result["written"]
+
+
+def _written() -> dict:
+    from backorders.models import BackorderEvent
+    from notifications.models import Incentive, Notification
+
+    return {
+        "events": BackorderEvent.objects.filter(kind="eta_changed").count(),
+        "notifications": Notification.objects.filter(event__in=["eta_changed", "incentive"]).count(),
+        "incentives": Incentive.objects.count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backorders", type=int, default=100_000)
+    parser.add_argument("--chunks", default="", help="chunk sizes to compare (default: ETA_WRITE_CHUNK_SQL)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-python", action="store_true", help="skip the Python path (~45 s)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    url = recreate_database(DB)
+    manage("migrate", "--noinput", env={"DATABASE_URL": url, "CELERY_BROKER_URL": ""})
+    # Tasks go to a scratch Redis queue, as in production (published, never run); purged at the end.
+    django_setup(url, REDIS)
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+
+    from django.db import connection
+    from django.utils import timezone
+
+    import backorders.eta as eta
+    from backorders.models import Backorder
+    from inventory.models import Product, Warehouse
+    from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(SEED, {"n": args.backorders})
+        cursor.execute(CHANNELS, {})
+    product = Product.objects.get(sku="BENCH-1")
+    demand = sum(Backorder.objects.filter(product=product).values_list("quantity", flat=True))
+    today = timezone.localdate()
+    supplier = Supplier.objects.create(code="acme", name="Acme")
+    po = PurchaseOrder.objects.create(
+        number="PO-FIRST", supplier=supplier, warehouse=Warehouse.objects.get(code="MAIN"), status="sent",
+        order_date=today, expected_date=today + timedelta(days=14),
+    )  # fmt: skip
+
+    def vacuum():
+        # Each measurement is rolled back; its dead rows are vacuumed away so every run starts alike.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "VACUUM ANALYZE backorders_backorder, backorders_backorderevent, notifications_notification,"
+                " notifications_incentive"
+            )
+
+    # The supplier (30 days' lead time) and its first purchase order, for 90 % of the units waiting, have just
+    # arrived: the recompute that follows moves every ETA (committed here; each measurement is rolled back).
+    SupplierProduct.objects.create(supplier=supplier, product=product, lead_time_days=30, preferred=True)
+    PurchaseOrderLine.objects.create(
+        purchase_order=po, product=product, quantity_ordered=demand * 9 // 10, expected_date=po.expected_date,
+        original_expected_date=po.expected_date,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+    print(
+        f"seeded {args.backorders:,} waiting backorders ({demand:,} units, no ETA yet), 2,000 customers, "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+    # The rows the rewrite writes (captured, not written), for the baseline's hand-written UPDATE.
+    captured = []
+
+    def capture():
+        original = eta._write_chunk
+        eta._write_chunk = lambda product_id, chunk, *_: captured.extend(chunk) or len(chunk)
+        try:
+            return eta.eta_recompute_product(product_id=product.pk)
+        finally:
+            eta._write_chunk = original
+
+    timed(capture)
+    ids, etas, bases, lines, firsts = (list(column) for column in zip(*[row[:5] for row in captured], strict=True))
+    bases = [str(basis) for basis in bases]
+
+    def baseline():
+        with connection.cursor() as cursor:
+            cursor.execute(BASELINE, [ids, etas, bases, lines, firsts])
+            return cursor.rowcount
+
+    def projection():
+        supply = eta._supply(product.pk, today)
+        rows = list(
+            Backorder.objects.filter(product=product, status__in=Backorder.WAITING)
+            .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+            .values_list("quantity", "quantity_allocated", "quantity_cancelled")
+        )
+        total, demands = 0, []
+        for q, a, c in rows:
+            total += q - a - c
+            demands.append(total)
+        return sum(1 for _ in eta._project(demands, supply, today))
+
+    chunk_seconds: list[float] = []
+    write_chunk = eta._write_chunk
+
+    def timed_chunk(product_id, chunk, *args):
+        start = time.perf_counter()
+        try:
+            return write_chunk(product_id, chunk, *args)
+        finally:
+            chunk_seconds.append(time.perf_counter() - start)
+
+    def rewrite():
+        return eta.eta_recompute_product(product_id=product.pk)
+
+    vacuum()
+    projection_seconds = min(timed(projection)[0] for _ in range(args.repeat))
+    print(f"projection (read the queue and the supply, one pass): {projection_seconds:.3f} s")
+
+    base_times = []
+    for _ in range(args.repeat):
+        vacuum()
+        seconds, rows, _ = timed(baseline)
+        base_times.append(seconds)
+    base = min(base_times)
+    print(f"baseline: one hand-written UPDATE … FROM unnest of the same {rows:,} dates: {base:.3f} s")
+
+    sizes = [int(size) for size in args.chunks.split(",") if size] or [eta.ETA_WRITE_CHUNK_SQL]
+    default_size = eta.ETA_WRITE_CHUNK_SQL
+    eta._write_chunk = timed_chunk
+    best = None
+    for size in sizes:
+        eta.ETA_WRITE_CHUNK_SQL = size
+        runs = []
+        for _ in range(args.repeat):
+            vacuum()
+            chunk_seconds.clear()
+            seconds, changed, written = timed(rewrite)
+            runs.append((seconds, max(chunk_seconds), statistics.median(chunk_seconds), written))
+        seconds, longest, median, written = min(runs)
+        if size == default_size or best is None:
+            best = seconds
+        print(
+            f"set-based rewrite, chunks of {size:,}: {seconds:.3f} s for {changed:,} ETAs, {written['events']:,} "
+            f"events, {written['notifications']:,} notifications, {written['incentives']:,} incentives; per chunk "
+            f"(stock lock held) median {median:.3f} s, longest {longest:.3f} s; ratio to baseline {seconds / base:.2f}"
+        )
+    eta.ETA_WRITE_CHUNK_SQL = default_size
+    print(f"ratio set-based rewrite ÷ baseline (chunks of {default_size:,}): {best / base:.2f}")
+    published = app.control.purge()
+    print(f"  messages published by the set-based runs: {published:,} (relay runs; {args.repeat * len(sizes)} runs)")
+
+    if not args.skip_python:
+        # The path it replaced, as it was: chunks of 2,000 through events_record and the Python outbox hook,
+        # one send task published per notification after commit.
+        eta.ETA_WRITE_CHUNK_SQL = eta.ETA_WRITE_CHUNK
+        vacuum()
+        chunk_seconds.clear()
+        write_chunk_python = eta._write_chunk_python
+
+        def python_chunk(product_id, chunk, *_):
+            start = time.perf_counter()
+            try:
+                return write_chunk_python(product_id, chunk)
+            finally:
+                chunk_seconds.append(time.perf_counter() - start)
+
+        eta._write_chunk = python_chunk
+        seconds, changed, written = timed(rewrite)
+        eta.ETA_WRITE_CHUNK_SQL = default_size
+        print(
+            f"before (Python path, chunks of {eta.ETA_WRITE_CHUNK:,}): {seconds:.3f} s for {changed:,} ETAs, "
+            f"{written['notifications']:,} notifications, {app.control.purge():,} messages published; longest "
+            f"chunk {max(chunk_seconds):.3f} s; ratio to baseline {seconds / base:.2f}; "
+            f"set-based is {seconds / best:.0f}× faster"
+        )
+    eta._write_chunk = write_chunk
+
+    # Steady state: the rewrite committed, then a recompute finds nothing moved.
+    vacuum()
+    eta.eta_recompute_product(product_id=product.pk)
+    vacuum()
+    steady = min(timed(lambda: eta.eta_recompute_product(product_id=product.pk))[0] for _ in range(args.repeat))
+    print(f"steady-state recompute (nothing moved): {steady:.3f} s")
+    app.control.purge()
+    if not args.keep:
+        connection.close()
+        drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()
