@@ -215,19 +215,19 @@ moved AS (
            eta_updated_at = %(now)s
       FROM x
      WHERE b.id = x.id AND b.status IN %(waiting)s
- RETURNING b.id
+ RETURNING x.*
 ),
 recorded AS (
     INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_by_id, created_at)
-    SELECT x.id, %(kind)s, NULL,
-           'Expected date ' || COALESCE(to_char(x.old_eta, 'YYYY-MM-DD'), 'none') || ' → '
-               || COALESCE(to_char(x.eta, 'YYYY-MM-DD'), 'none') || ' (' || x.basis || ').',
-           jsonb_build_object('old', to_char(x.old_eta, 'YYYY-MM-DD'), 'new', to_char(x.eta, 'YYYY-MM-DD'),
-                              'basis', x.basis, 'old_basis', x.old_basis),
+    SELECT id, %(kind)s, NULL,
+           'Expected date ' || COALESCE(to_char(old_eta, 'YYYY-MM-DD'), 'none') || ' → '
+               || COALESCE(to_char(eta, 'YYYY-MM-DD'), 'none') || ' (' || basis || ').',
+           jsonb_build_object('old', to_char(old_eta, 'YYYY-MM-DD'), 'new', to_char(eta, 'YYYY-MM-DD'),
+                              'basis', basis, 'old_basis', old_basis),
            'system', NULL, %(now)s
-      FROM x JOIN moved ON moved.id = x.id
-     WHERE x.eta IS DISTINCT FROM x.old_eta OR x.basis IS DISTINCT FROM x.old_basis
-     ORDER BY x.position
+      FROM moved
+     WHERE eta IS DISTINCT FROM old_eta OR basis IS DISTINCT FROM old_basis
+     ORDER BY position
  RETURNING id
 )
 SELECT (SELECT count(*) FROM moved), COALESCE((SELECT array_agg(id ORDER BY id) FROM recorded), '{{}}')
@@ -257,9 +257,17 @@ def _write_chunk_sql(chunk) -> tuple[int, list[int]]:
 
 
 def _array(values) -> str:
-    """A PostgreSQL array literal of ids, dates or basis words (nothing that needs quoting); None is NULL.
-    Much cheaper to build and send than a parameter list adapted value by value."""
-    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
+    """A PostgreSQL array literal of ids, dates or texts (None is NULL): much cheaper to build and send than a
+    parameter list that psycopg2 adapts value by value."""
+    return "{" + ",".join(_array_element(value) for value in values) + "}"
+
+
+def _array_element(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)  # an id, or a date (ISO)
 
 
 def _iso(value: date | None) -> str | None:
