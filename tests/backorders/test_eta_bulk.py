@@ -381,3 +381,26 @@ def test_refusing_broker_raises_nothing_and_rows_stay_pending(
         assert eta_recompute_product(product_id=product.pk) == 9
     assert Notification.objects.filter(event__in=["eta_changed", "incentive"], status="pending").count() == 11
     assert app.control.purge() == 0  # nothing reached the broker
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_relay_run_delivers_a_large_batch(queue, monkeypatch, settings, celery_worker_run, mailoutbox):
+    """End to end on a real worker: the rewrite commits its chunks, publishes one relay run, and the relay
+    hands every row to the workers (e-mails sent; the unreachable test webhook is retried later)."""
+    import time
+
+    settings.OMS = {**django_settings.OMS, "NOTIFY_SWEEP_GRACE_SECONDS": 0}  # the relay run is due in 1 s
+    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 3)
+    monkeypatch.setattr(eta, "ETA_WRITE_CHUNK_SQL", 4)
+    product, _ = queue
+    _first_po(product)
+    app.control.purge()  # what the setup published
+    emails = Notification.objects.filter(event__in=["eta_changed", "incentive"], channel="email")
+    with celery_worker_run(pool="threads", concurrency=2):
+        assert eta_recompute_product(product_id=product.pk) == 9
+        deadline = time.monotonic() + 20
+        while emails.exclude(status="sent").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert emails.count() == 7 and not emails.exclude(status="sent").exists()
+    assert len(mailoutbox) >= 7  # (and the setup's "backorder created" e-mails, also pending: the relay sends all)
