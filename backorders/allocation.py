@@ -8,7 +8,7 @@ backorders (ordered by key, in a statement without window functions, which Postg
 FOR UPDATE), ONE statement ranks the queue with a running SUM window and updates the backorders, order lines,
 allocations (INSERT … ON CONFLICT), stock items and inserts the events; the orders it completed are then locked
 in key order and their status recomputed. The customers' "ready" notifications are written right after commit
-from an EventBatch row committed with the allocation (notifications.batches), so the stock lock is held only
+from an EventBatch row committed with the allocation (notifications.bulk), so the stock lock is held only
 for the allocation itself. On SQLite (the embedded default) a Python loop does the same thing and writes the
 notifications in the same transaction.
 """
@@ -154,7 +154,7 @@ def _tables() -> dict[str, str]:
 
 def _allocate_product_sql(*, product_id: int) -> int:
     from inventory.locks import stock_items_lock_for_products
-    from notifications.batches import event_batch_record
+    from notifications.bulk import event_batch_record
 
     items = stock_items_lock_for_products([product_id])
     if sum(max(0, item.available) for item in items) <= 0:
@@ -182,7 +182,7 @@ def _allocate_product_sql(*, product_id: int) -> int:
             if locked:
                 cursor.execute(_ORDER_STATUS_SQL.format(**tables), [locked])
     if event_count:
-        # The "ready" notifications of these events are written right after commit (notifications.batches),
+        # The "ready" notifications of these events are written right after commit (notifications.bulk),
         # so this transaction, which holds the product's stock lock, stays short. The batch row commits with
         # the allocation: no update can be lost.
         event_batch_record(kind="ready", product_id=product_id, first_event_id=first_event, last_event_id=last_event)

@@ -83,3 +83,47 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def scratch_django(name: str) -> str:
+    """A fresh scratch database, migrated, with Django set up on it. Tasks go to a scratch Redis queue (as in
+    production: published, never run here), purged now and by the caller at the end. Returns its URL."""
+    url = recreate_database(name)
+    manage("migrate", "--noinput", env={"DATABASE_URL": url, "CELERY_BROKER_URL": ""})
+    django_setup(url, REDIS)
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    return url
+
+
+class Rollback(Exception):
+    pass
+
+
+def rolled_back(fn, inspect=None):
+    """Run ``fn`` in a transaction that is rolled back. Returns (seconds, fn's value, inspect's value).
+
+    The time includes what a commit would run: the deferred foreign-key checks and the on-commit callbacks
+    (the publishing). ``inspect`` runs after the timing, still inside the transaction (e.g. to count rows)."""
+    import time
+
+    from django.db import connection, transaction
+
+    result = {}
+    try:
+        with transaction.atomic():
+            registered = len(connection.run_on_commit)
+            start = time.perf_counter()
+            result["value"] = fn()
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for _, callback, _ in connection.run_on_commit[registered:]:
+                callback()
+            result["seconds"] = time.perf_counter() - start
+            result["inspected"] = inspect() if inspect else None
+            raise Rollback
+    except Rollback:
+        pass
+    return result["seconds"], result["value"], result["inspected"]

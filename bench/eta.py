@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REDIS, django_setup, drop_database, manage, recreate_database  # noqa: E402
+from _common import drop_database, rolled_back, scratch_django  # noqa: E402
 from allocation import SEED  # noqa: E402  (100k open backorders of BENCH-1, 2,000 customers with e-mail)
 
 DB = "oms_bench_eta"
@@ -51,31 +51,8 @@ UPDATE backorders_backorder b
 """
 
 
-class Rollback(Exception):
-    pass
-
-
 def timed(fn):
-    """Run fn in a transaction that is rolled back; the time includes the deferred constraint checks and the
-    on-commit callbacks (the publishing), which a commit would run."""
-    from django.db import connection, transaction
-
-    result = {}
-    try:
-        with transaction.atomic():
-            registered = len(connection.run_on_commit)
-            start = time.perf_counter()
-            result["value"] = fn()
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for _, callback, _ in connection.run_on_commit[registered:]:
-                callback()
-            result["seconds"] = time.perf_counter() - start
-            result["written"] = _written()
-            raise Rollback
-    except Rollback:
-        pass
-    return result["seconds"], result["value"], result["written"]
+    return rolled_back(fn, inspect=_written)
 
 
 def _written() -> dict:
@@ -98,20 +75,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    url = recreate_database(DB)
-    manage("migrate", "--noinput", env={"DATABASE_URL": url, "CELERY_BROKER_URL": ""})
-    # Tasks go to a scratch Redis queue, as in production (published, never run); purged at the end.
-    django_setup(url, REDIS)
-    from config.celery import app
-
-    app.conf.task_always_eager = False
-    app.control.purge()
-
+    scratch_django(DB)
     from django.db import connection
     from django.utils import timezone
 
     import backorders.eta as eta
     from backorders.models import Backorder
+    from config.celery import app
     from inventory.models import Product, Warehouse
     from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
 

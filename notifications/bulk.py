@@ -6,6 +6,9 @@ incentives, written with one INSERT … SELECT instead of loading every backorde
 An ETA recompute can move every date of a 100,000-backorder queue at once, while it holds the product's stock
 lock, so this matters.
 
+``event_batch_record`` / ``event_batch_process`` write the allocation engine's "ready" rows right after its
+commit, from the batch of events it recorded (see below).
+
 ``notifications_enqueue_bulk_on_commit`` publishes a send task per row for a few rows; for a large batch it
 leaves the rows pending and publishes ONE relay task, which claims them in batches (SKIP LOCKED) and hands them
 to the workers outside the causing transaction.
@@ -20,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Incentive, Notification, NotificationPreference
+from .models import EventBatch, Incentive, Notification, NotificationPreference
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,56 @@ RETURNING n.id
 )
 
 
+# --- the allocation engine's "ready" notifications, right after its commit -----------------------------------
+#
+# The engine reserves stock for up to tens of thousands of backorders in one transaction, holding the product's
+# stock lock (order intake for that product waits meanwhile). It writes its backorder events and one
+# ``EventBatch`` row in that transaction, not a notification per backorder. After commit a task turns the
+# batch's events into "ready" rows with one INSERT … SELECT and deletes the batch, in one transaction. Nothing
+# is lost: the batch row commits with the allocation, the dedupe keys make processing twice harmless, and the
+# relay processes any batch whose task never ran (broker down, worker lost).
+
+# The same rows as ``notifications_from_backorder_events`` writes for 'allocated' events (one event per order:
+# a product has one line per order): same dedupe key, channels, recipient and context.
+_READY_SQL = (
+    """
+WITH ev AS (
+    SELECT e.id AS event_id, e.quantity AS given, e.created_at AS occurred_at,"""
+    + _BACKORDER_FACTS
+    + """
+      FROM {event} e
+      JOIN {backorder} b ON b.id = e.backorder_id"""
+    + _BACKORDER_JOINS
+    + """
+     WHERE e.id BETWEEN %(first)s AND %(last)s AND b.product_id = %(product)s AND e.kind = 'allocated'
+),
+targets AS (
+    SELECT ev.*, 'email' AS channel, ev.email AS recipient FROM ev
+     WHERE ev.email <> '' AND NOT (ev.prefers_shop AND ev.has_webhook)
+    UNION ALL
+    SELECT ev.*, 'webhook', ev.webhook_url FROM ev WHERE ev.has_webhook
+)
+INSERT INTO {notification} AS n
+       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
+        body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
+SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
+       'ready:o' || order_id || ':e' || event_id || ':' || channel, recipient, '', '', '', '{{}}'::jsonb,
+       jsonb_build_object(
+           'items', jsonb_build_array(jsonb_build_object(
+               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', given, 'waiting', waiting,
+               'status', status, 'eta', to_char(eta, 'YYYY-MM-DD'), 'eta_basis', eta_basis)),
+           'data', '{{}}'::jsonb,
+           'backorder_ids', jsonb_build_array(backorder_id),
+           'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+           'shipping_now', '[]'::jsonb),
+       0, now(), '', now()
+  FROM targets
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING n.id
+"""
+)
+
+
 def _tables() -> dict[str, str]:
     from backorders.models import Backorder, BackorderEvent
     from inventory.models import Product
@@ -212,6 +265,48 @@ def notifications_eta_changed_for_events(*, event_ids: list[int]) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(_ETA_CHANGED_SQL.format(**_tables()), params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def event_batch_record(*, kind: str, product_id: int, first_event_id: int, last_event_id: int) -> EventBatch:
+    """In the caller's transaction: remember that these events still need their notifications; they are
+    written by a task right after commit (or by the relay if that task is lost)."""
+    from config.celery import enqueue_on_commit
+
+    from .tasks import event_batch_process as task
+
+    batch = EventBatch.objects.create(
+        kind=kind, product_id=product_id, first_event_id=first_event_id, last_event_id=last_event_id
+    )
+    enqueue_on_commit(task, batch.pk)
+    return batch
+
+
+def event_batch_process(*, batch_id: int) -> int:
+    """Write the notification rows of one batch and delete it, in one transaction. Returns rows written.
+
+    A batch another worker is processing (row locked) or has processed (row gone) is left alone.
+    """
+    with transaction.atomic():
+        batch = EventBatch.objects.select_for_update(skip_locked=True).filter(pk=batch_id).first()
+        if batch is None:
+            return 0
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _READY_SQL.format(**_tables()),
+                {"first": batch.first_event_id, "last": batch.last_event_id, "product": batch.product_id},
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        batch.delete()
+        notifications_enqueue_bulk_on_commit(notification_ids=ids)
+    return len(ids)
+
+
+def event_batches_process_pending() -> int:
+    """The relay's safety net: process every batch still waiting (its task was lost). Returns rows written."""
+    written = 0
+    for batch_id in EventBatch.objects.order_by("pk").values_list("pk", flat=True):
+        written += event_batch_process(batch_id=batch_id)
+    return written
 
 
 # --- publishing after commit --------------------------------------------------------------------

@@ -15,7 +15,7 @@ def notification_send(notification_id: int) -> str:
 def notifications_relay() -> int:
     """Beat, every minute: write the notifications of any event batch left behind, then hand every due row
     that has no task in flight to the workers."""
-    from .batches import event_batches_process_pending
+    from .bulk import event_batches_process_pending
     from .services import notifications_relay as relay
 
     event_batches_process_pending()
@@ -32,7 +32,7 @@ def notifications_relay() -> int:
 )
 def event_batch_process(batch_id: int) -> int:
     """Right after the allocation engine commits: its events' notification rows (idempotent)."""
-    from .batches import event_batch_process as process
+    from .bulk import event_batch_process as process
 
     return process(batch_id=batch_id)
 

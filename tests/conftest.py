@@ -186,3 +186,33 @@ def broker_down():
             point_at(*previous)
 
     return down
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Record every task published (and still publish it, to the real broker)."""
+    from notifications.tasks import notification_send, notifications_relay
+
+    calls = []
+    for task in (notification_send, notifications_relay):
+        original = task.apply_async
+
+        def record(*args, _task=task, _original=original, **kwargs):
+            calls.append((_task.name, kwargs.get("countdown")))
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(task, "apply_async", record)
+    return calls
+
+
+@pytest.fixture
+def redis_broker():
+    from django.conf import settings as django_settings
+
+    from config.celery import app
+
+    if not django_settings.CELERY_BROKER_URL:
+        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
+    app.control.purge()
+    yield
+    app.control.purge()

@@ -305,32 +305,6 @@ def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(q
 # --- publishing ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """Record every task published (and still publish it, to the real broker)."""
-    from notifications.tasks import notification_send, notifications_relay
-
-    calls = []
-    for task in (notification_send, notifications_relay):
-        original = task.apply_async
-
-        def record(*args, _task=task, _original=original, **kwargs):
-            calls.append((_task.name, kwargs.get("countdown")))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(task, "apply_async", record)
-    return calls
-
-
-@pytest.fixture
-def redis_broker():
-    if not django_settings.CELERY_BROKER_URL:
-        pytest.skip("needs a Redis broker (set CELERY_BROKER_URL=redis://…)")
-    app.control.purge()
-    yield
-    app.control.purge()
-
-
 def _first_po(product):
     PurchaseOrderLineFactory(
         product=product, quantity_ordered=50, purchase_order__expected_date=TODAY() + timedelta(days=6)

@@ -6,7 +6,7 @@ import pytest
 from backorders.allocation import allocate_product
 from backorders.models import BackorderEvent
 from inventory.services import stock_adjust
-from notifications.batches import event_batch_process, event_batches_process_pending
+from notifications.bulk import event_batch_process, event_batches_process_pending
 from notifications.models import EventBatch, Notification, NotificationPreference
 from notifications.services import _item, _outbox_rows
 from orders.models import SalesChannel
@@ -117,3 +117,29 @@ def test_batches_only_cover_their_own_product(make_product):
     assert list(Notification.objects.filter(event="ready").values_list("order_id", flat=True)) == [lamp_order.pk]
     event_batches_process_pending()
     assert Notification.objects.filter(event="ready", order=kettle_order).count() == 1
+
+
+@pytest.mark.worker
+def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
+    make_product, monkeypatch, redis_broker, published, django_capture_on_commit_callbacks
+):
+    from django.conf import settings
+
+    from config.celery import app
+    from notifications import bulk
+
+    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 2)
+    product = make_product(stock=0)
+    for i in range(3):
+        _place(product, None, f"c{i}", 1)
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
+    allocate_product(product_id=product.pk)
+    app.control.purge()
+    published.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert event_batches_process_pending() == 3
+
+    grace = settings.OMS["NOTIFY_SWEEP_GRACE_SECONDS"]
+    assert published == [("notifications.tasks.notifications_relay", grace + 1)]
+    assert Notification.objects.filter(event="ready", status="pending").count() == 3
