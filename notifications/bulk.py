@@ -45,6 +45,27 @@ _BACKORDER_JOINS = """
       LEFT JOIN {channel} ch ON ch.id = o.channel_id
       LEFT JOIN {preference} np ON np.customer_id = c.id"""
 
+# The events' backorders with those facts.
+_EVENTS_WITH_FACTS = (
+    """
+      FROM {event} e
+      JOIN {backorder} b ON b.id = e.backorder_id"""
+    + _BACKORDER_JOINS
+)
+
+
+def _targets(source: str) -> str:
+    """The CTE that fans rows of ``source`` out to their channels (_channels_for): e-mail unless the customer
+    prefers the shop and the shop has a webhook; the shop's webhook whenever it has one."""
+    return f"""
+targets AS (
+    SELECT {source}.*, 'email' AS channel, email AS recipient FROM {source}
+     WHERE email <> '' AND NOT (prefers_shop AND has_webhook)
+    UNION ALL
+    SELECT {source}.*, 'webhook', webhook_url FROM {source} WHERE has_webhook
+)"""
+
+
 # Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
 # (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows, and
 # _incentive_due / _incentive_amount / _incentive_rows (once per backorder, announced per channel).
@@ -55,10 +76,7 @@ WITH ev AS (
            NULLIF(e.data->>'old', '')::date AS old_eta, NULLIF(e.data->>'new', '')::date AS new_eta,
            COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,"""
     + _BACKORDER_FACTS
-    + """
-      FROM {event} e
-      JOIN {backorder} b ON b.id = e.backorder_id"""
-    + _BACKORDER_JOINS
+    + _EVENTS_WITH_FACTS
     + """
      WHERE e.id = ANY(%(events)s::bigint[]) AND e.kind = 'eta_changed'
 ),
@@ -137,13 +155,9 @@ updates AS (
                'reason', reason),
            jsonb_build_array(backorder_id), email, has_webhook, webhook_url, prefers_shop
       FROM announced
-),
-targets AS (
-    SELECT updates.*, 'email' AS channel, email AS recipient FROM updates
-     WHERE email <> '' AND NOT (prefers_shop AND has_webhook)
-    UNION ALL
-    SELECT updates.*, 'webhook', webhook_url FROM updates WHERE has_webhook
-)
+),"""
+    + _targets("updates")
+    + """
 INSERT INTO {notification} AS n
        (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
         body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
@@ -177,19 +191,12 @@ _READY_SQL = (
 WITH ev AS (
     SELECT e.id AS event_id, e.quantity AS given, e.created_at AS occurred_at,"""
     + _BACKORDER_FACTS
-    + """
-      FROM {event} e
-      JOIN {backorder} b ON b.id = e.backorder_id"""
-    + _BACKORDER_JOINS
+    + _EVENTS_WITH_FACTS
     + """
      WHERE e.id BETWEEN %(first)s AND %(last)s AND b.product_id = %(product)s AND e.kind = 'allocated'
-),
-targets AS (
-    SELECT ev.*, 'email' AS channel, ev.email AS recipient FROM ev
-     WHERE ev.email <> '' AND NOT (ev.prefers_shop AND ev.has_webhook)
-    UNION ALL
-    SELECT ev.*, 'webhook', ev.webhook_url FROM ev WHERE ev.has_webhook
-)
+),"""
+    + _targets("ev")
+    + """
 INSERT INTO {notification} AS n
        (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
         body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
