@@ -33,7 +33,8 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     customer = models.ForeignKey("orders.Customer", on_delete=models.PROTECT, related_name="notifications")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="notifications")
+    # Indexed by notification_order_idx (order, created_at).
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="notifications", db_index=False)
     backorder = models.ForeignKey(
         "backorders.Backorder", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
@@ -41,7 +42,7 @@ class Notification(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # The same cause always yields the same key, so it can never produce two notifications.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200)  # unique: see Meta (a plain unique index, no LIKE twin)
     recipient = models.CharField(max_length=500, blank=True)  # email address or webhook URL
     subject = models.CharField(max_length=300, blank=True)
     body_text = models.TextField(blank=True)
@@ -64,6 +65,7 @@ class Notification(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False), name="notification_sent_has_sent_at"
             ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="notification_dedupe_key_unique"),
         ]
         indexes = [
             # The relay's work queue: due rows that still need delivering.

@@ -389,7 +389,11 @@ def notification_manual_update(*, backorder, note: str, user) -> list[Notificati
         user=user,
     )
     return list(
-        Notification.objects.filter(dedupe_key__startswith=f"{E.MANUAL_UPDATE}:o{backorder.order_id}:e{event.pk}:")
+        Notification.objects.filter(
+            order_id=backorder.order_id,
+            event=E.MANUAL_UPDATE,
+            dedupe_key__startswith=f"{E.MANUAL_UPDATE}:o{backorder.order_id}:e{event.pk}:",
+        )
     )
 
 
