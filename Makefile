@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test lint bench-orders bench-allocation bench-notifications bench-dashboard clean
+.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-orders: install
 
 bench-allocation: install
 	$(BIN)/python bench/allocation.py
+
+bench-eta: install
+	$(BIN)/python bench/eta.py
 
 bench-notifications: install
 	$(BIN)/python bench/notifications.py
