@@ -298,6 +298,32 @@ def _write(changed) -> None:
     )
 
 
+def eta_for_newcomer(
+    *, product_id: int, priority_rank: int, priority_score, placed_at, quantity: int
+) -> tuple[date | None, str, int | None]:
+    """(eta, basis, po line id) for a backorder joining the product's queue now, by the recompute's rules: the
+    supply that covers the waiting demand ahead of it in queue order plus its own units.
+
+    Order placement stores it on the new backorder, so the order's answer and its "backorder created" message
+    carry a date at once; the background recompute that follows confirms it (or moves it, and says so).
+    """
+    from django.db.models import F, Q, Sum
+
+    today = timezone.localdate()
+    ahead = (
+        Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
+        .filter(
+            Q(priority_rank__gt=priority_rank)
+            | Q(priority_rank=priority_rank, priority_score__gt=priority_score)
+            | Q(priority_rank=priority_rank, priority_score=priority_score, placed_at__lte=placed_at)
+        )
+        .aggregate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))["units"]
+        or 0
+    )
+    [(eta, basis, line_id)] = list(_project([ahead + quantity], _supply(product_id, today), today))
+    return eta, str(basis), line_id
+
+
 def eta_recompute_all() -> int:
     """Every product with waiting backorders (demo data, nightly sweep)."""
     product_ids = Backorder.objects.filter(status__in=Backorder.WAITING).values_list("product_id", flat=True).distinct()

@@ -94,9 +94,24 @@ def policy_active() -> AllocationPolicy:
 
 
 def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
-    """Backorder the shortfall of order lines (called inside order placement's transaction)."""
+    """Backorder the shortfall of order lines (called inside order placement's transaction, under the stock
+    locks). Each new backorder gets its expected date at once (``eta.eta_for_newcomer``)."""
+    from .eta import eta_for_newcomer
+
     policy = policy_active()
     score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
+    rank = PRIORITY_RANKS[order.priority]
+    now = timezone.now()
+    promises = [
+        eta_for_newcomer(
+            product_id=line.product_id,
+            priority_rank=rank,
+            priority_score=score,
+            placed_at=order.placed_at,
+            quantity=shortfall,
+        )
+        for line, shortfall in lines
+    ]
     backorders = Backorder.objects.bulk_create(
         [
             Backorder(
@@ -105,11 +120,16 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
                 product_id=line.product_id,
                 quantity=shortfall,
                 priority=order.priority,
-                priority_rank=PRIORITY_RANKS[order.priority],
+                priority_rank=rank,
                 priority_score=score,
                 placed_at=order.placed_at,
+                eta=eta,
+                eta_basis=basis,
+                eta_purchase_order_line_id=po_line_id,
+                eta_first=eta,
+                eta_updated_at=now,
             )
-            for line, shortfall in lines
+            for (line, shortfall), (eta, basis, po_line_id) in zip(lines, promises, strict=True)
         ]
     )
     from .events import events_record
@@ -120,12 +140,15 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
                 backorder=backorder,
                 kind=BackorderEvent.Kind.CREATED,
                 quantity=backorder.quantity,
-                message=f"{backorder.quantity} unit(s) backordered: not enough stock when the order was placed.",
+                message=f"{backorder.quantity} unit(s) backordered: not enough stock when the order was placed."
+                + (f" Expected {backorder.eta.isoformat()} ({backorder.eta_basis})." if backorder.eta else ""),
                 data={
                     "ordered": line.quantity,
                     "allocated_now": line.quantity_allocated,
                     "policy": policy.name,
                     "priority_score": str(score),
+                    "eta": backorder.eta.isoformat() if backorder.eta else None,
+                    "eta_basis": backorder.eta_basis,
                 },
                 actor=actor_label(user),
                 created_by=_real_user(user),

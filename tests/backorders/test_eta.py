@@ -106,18 +106,51 @@ def test_priority_change_reorders_etas(make_product, place, staff_user):
     ]
 
 
-def test_eta_recompute_runs_on_commit_after_placement_and_notifies(
+def test_a_new_backorder_has_its_eta_at_once_and_the_recompute_confirms_it(
     make_product, place, django_capture_on_commit_callbacks
 ):
     product = make_product()
-    PurchaseOrderLineFactory(
+    line = PurchaseOrderLineFactory(
         product=product, quantity_ordered=10, purchase_order__expected_date=TODAY() + timedelta(days=6)
     )
+    order = place({product.sku: 1})  # the after-commit recompute has not run
+    backorder = Backorder.objects.get(order=order)
+    d6 = TODAY() + timedelta(days=6)
+    assert (backorder.eta, backorder.eta_basis, backorder.eta_first) == (d6, "purchase_order", d6)
+    assert backorder.eta_purchase_order_line_id == line.pk
+    created = backorder.events.get(kind="created")
+    assert (created.data["eta"], created.data["eta_basis"]) == (d6.isoformat(), "purchase_order")
+    # The customer's "backorder created" message carries the date.
+    message = Notification.objects.get(order=order, event="backorder_created")
+    assert message.context["items"][0]["eta"] == d6.isoformat()
+
+    # The recompute that follows the commit finds nothing to change: no second "ETA confirmed" message.
     with django_capture_on_commit_callbacks(execute=True):
-        order = place({product.sku: 1})
-    assert _etas([order]) == [(TODAY() + timedelta(days=6), "purchase_order")]
-    assert Backorder.objects.get(order=order).events.filter(kind="eta_changed").count() == 1
-    assert Notification.objects.filter(order=order).exists()
+        assert eta_recompute_product(product_id=product.pk) == 0
+    assert not backorder.events.filter(kind="eta_changed").exists()
+    assert not Notification.objects.filter(order=order, event="eta_changed").exists()
+
+
+def test_a_newcomer_gets_the_date_of_its_place_in_the_queue(make_product, place):
+    from orders.services import CustomerData, LineRequest, order_place
+
+    product = make_product()
+    d6, d20 = TODAY() + timedelta(days=6), TODAY() + timedelta(days=20)
+    PurchaseOrderLineFactory(product=product, quantity_ordered=10, purchase_order__expected_date=d6)
+    PurchaseOrderLineFactory(product=product, quantity_ordered=10, purchase_order__expected_date=d20)
+    waiting = place({product.sku: 8})  # covered by the first PO
+    normal = place({product.sku: 5})  # 13 units ahead and its own: the second PO
+    urgent = order_place(
+        customer=CustomerData("vip", "vip@example.com", "VIP"), lines=[LineRequest(product.sku, 5)], priority="high"
+    ).order  # jumps the normal queue: 5 units, the first PO covers it
+    assert _etas([waiting, normal, urgent]) == [(d6, "purchase_order"), (d20, "purchase_order"), (d6, "purchase_order")]
+    # The recompute then moves the one it pushed back (8 + 5 > 10 on day 6), and says so.
+    assert eta_recompute_product(product_id=product.pk) == 1
+    assert _etas([waiting, normal, urgent]) == [
+        (d20, "purchase_order"),
+        (d20, "purchase_order"),
+        (d6, "purchase_order"),
+    ]
 
 
 def test_product_promise_for_a_new_order(make_product, place):

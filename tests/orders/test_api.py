@@ -513,3 +513,26 @@ def test_an_api_key_records_when_it_was_last_used_at_most_once_a_minute(make_pro
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timedelta(minutes=5))
     assert channel_client.get("/api/v1/orders/").status_code == 200
     assert ApiKey.objects.get(pk=key.pk).last_used_at > first
+
+
+def test_the_answer_to_a_backordered_order_carries_its_expected_date(make_product, channel_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierProductFactory
+
+    soon = make_product(sku="SOON-1", stock=0)
+    later = make_product(sku="LATER-1", stock=0)
+    expected = timezone.localdate() + timedelta(days=9)
+    PurchaseOrderLineFactory(product=soon, quantity_ordered=50, purchase_order__expected_date=expected)
+    SupplierProductFactory(product=later, lead_time_days=30, preferred=True)
+
+    response = channel_client.post(ORDERS, body({"SOON-1": 2, "LATER-1": 1}), format="json")
+
+    assert response.status_code == 201, response.content
+    etas = {b["sku"]: (b["eta"], b["eta_basis"]) for b in response.json()["backorders"]}
+    assert etas == {
+        "SOON-1": (expected.isoformat(), "purchase_order"),
+        "LATER-1": ((timezone.localdate() + timedelta(days=30)).isoformat(), "lead_time"),
+    }
