@@ -174,12 +174,35 @@ def overview_refresh(*, days: int) -> dict:
     return context
 
 
+# An empty cache (first start, cache flushed) is computed by ONE request; others wait for its result this long
+# before computing it themselves (the first one died or is very slow).
+OVERVIEW_COMPUTE_LOCK_SECONDS = 30
+OVERVIEW_WAIT_SECONDS = 10.0
+
+
 def overview_get(*, days: int) -> dict:
-    """The overview as last computed (its ``computed_at`` says when); computed now only when nothing is cached."""
-    context = cache.get(overview_cache_key(days))
-    if context is None:
-        context = overview_refresh(days=days)
-    return context
+    """The overview as last computed (its ``computed_at`` says when); computed now only when nothing is cached,
+    and then by one request at a time (``cache.add`` is atomic in Redis), so a cold start under load does not
+    run the same heavy aggregates in every web process at once."""
+    import time
+
+    key = overview_cache_key(days)
+    context = cache.get(key)
+    if context is not None:
+        return context
+    lock = f"{key}:computing"
+    if cache.add(lock, 1, OVERVIEW_COMPUTE_LOCK_SECONDS):
+        try:
+            return overview_refresh(days=days)
+        finally:
+            cache.delete(lock)
+    deadline = time.monotonic() + OVERVIEW_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        context = cache.get(key)
+        if context is not None:
+            return context
+    return overview_refresh(days=days)
 
 
 def _overview_context(days: int) -> dict:

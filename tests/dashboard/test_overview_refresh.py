@@ -65,3 +65,38 @@ def test_page_shows_new_figures_once_the_task_has_run_again(staff, waiting, staf
     dashboard_overview_refresh()
     html = staff.get("/?days=30").content.decode()
     assert "€20.00" in html and "€220.00" not in html
+
+
+def test_a_cold_overview_is_computed_once_others_wait_for_it(db, waiting, monkeypatch):
+    """While one request computes the empty overview, another waits for its result instead of computing too."""
+    import threading
+
+    from backorders import dashboard
+
+    key = overview_cache_key(30)
+    cache.add(f"{key}:computing", 1, 30)  # another request is computing
+    computed = {"days": 30, "computed_by": "the other request"}
+    threading.Timer(0.3, lambda: cache.set(key, computed, 60)).start()
+
+    assert dashboard.overview_get(days=30) == computed
+
+
+def test_a_waiting_request_computes_itself_if_the_other_never_finishes(db, waiting, monkeypatch):
+    from backorders import dashboard
+
+    monkeypatch.setattr(dashboard, "OVERVIEW_WAIT_SECONDS", 0.3)
+    key = overview_cache_key(30)
+    cache.add(f"{key}:computing", 1, 30)  # a request that died while computing
+
+    context = dashboard.overview_get(days=30)
+
+    assert context["days"] == 30 and len(context["cards"]) == 13
+    assert cache.get(key)["days"] == 30
+
+
+def test_the_computing_request_releases_its_lock(db, waiting):
+    from backorders import dashboard
+
+    key = overview_cache_key(30)
+    assert dashboard.overview_get(days=30)["days"] == 30
+    assert cache.get(f"{key}:computing") is None
