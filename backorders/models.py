@@ -52,8 +52,15 @@ class Backorder(models.Model):
     eta_basis = models.CharField(max_length=20, choices=EtaBasis.choices, default=EtaBasis.NONE)
     eta_first = models.DateField(null=True, blank=True)  # the first date promised (on-time promise rate)
     eta_updated_at = models.DateTimeField(null=True, blank=True)
+    # Not indexed: read only forwards (backorder → its PO line); leaving it out of every index lets an ETA
+    # recompute's date updates be HOT (no index entries written).
     eta_purchase_order_line = models.ForeignKey(
-        "suppliers.PurchaseOrderLine", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "suppliers.PurchaseOrderLine",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
