@@ -51,8 +51,9 @@ class Warehouse(models.Model):
 class StockItem(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_items")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_items")
-    on_hand = models.IntegerField(default=0)
-    allocated = models.IntegerField(default=0)
+    # 64-bit: a 32-bit counter would overflow after ~2,000 adjustments of the largest allowed size.
+    on_hand = models.BigIntegerField(default=0)
+    allocated = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["product_id", "warehouse_id"]

@@ -71,3 +71,16 @@ def test_check_integrity_command_detects_drift(make_product, place, capsys):
         call_command("check_integrity")
     err = capsys.readouterr().err
     assert "on_hand 9 != ledger 5" in err
+
+
+def test_stock_counters_go_past_32_bits(make_product, staff_client):
+    """A warehouse that has received 2,147 of the largest allowed adjustments still takes the next one."""
+    product = make_product(stock=1)
+    StockItem.objects.filter(product=product).update(on_hand=2_147_000_000)
+    response = staff_client.post(
+        "/api/v1/stock/adjustments/",
+        {"sku": product.sku, "warehouse": "MAIN", "quantity": 1_000_000, "reason": "year-end recount"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert StockItem.objects.get(product=product).on_hand == 2_148_000_000
