@@ -17,6 +17,14 @@ from . import charts, metrics
 from .models import Backorder
 
 QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
+
+
+def order_number_variants(value: str) -> set[str]:
+    """Order numbers are issued in capitals: match what was typed and its capitalised form with the unique
+    index (a case-insensitive comparison would scan every order)."""
+    return {value, value.upper()}
+
+
 SORTS = {
     "queue": ("Allocation order", QUEUE_ORDER),
     "oldest": ("Oldest first", ("created_at", "id")),
@@ -39,7 +47,7 @@ class QueueFilter(django_filters.FilterSet):
     min_age = django_filters.NumberFilter(method="filter_min_age", min_value=0, max_value=3650, label="Min age (days)")
     eta_basis = django_filters.ChoiceFilter(choices=Backorder.EtaBasis.choices, label="ETA basis")
     reason = django_filters.ChoiceFilter(choices=Backorder.Reason.choices)
-    order = django_filters.CharFilter(field_name="order__number", lookup_expr="iexact", label="Order number")
+    order = django_filters.CharFilter(method="filter_order", label="Order number")
 
     class Meta:
         model = Backorder
@@ -60,8 +68,13 @@ class QueueFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(order__number__iexact=value) | Q(product__sku__iexact=value) | Q(order__customer__email__iexact=value)
+            Q(order__number__in=order_number_variants(value))
+            | Q(product__sku__iexact=value)
+            | Q(order__customer__email__iexact=value)
         )
+
+    def filter_order(self, queryset, name, value):
+        return queryset.filter(order__number__in=order_number_variants(value.strip()))
 
     def filter_customer(self, queryset, name, value):
         value = value.strip()

@@ -25,6 +25,7 @@ from .dashboard import (
     SORTS,
     QueueFilter,
     csv_response,
+    order_number_variants,
     overview_get,
     query_without,
     queue_csv_rows,
@@ -296,7 +297,7 @@ def search(request):
     queue_url = reverse("dashboard:queue")
     if not q:
         return HttpResponseRedirect(queue_url)
-    order = Order.objects.filter(number__iexact=q).only("pk", "number").first()
+    order = Order.objects.filter(number__in=order_number_variants(q)).only("pk", "number").first()
     if order:
         return HttpResponseRedirect(f"{queue_url}?{urlencode({'status': 'all', 'order': order.number})}")
     product = Product.objects.filter(sku__iexact=q).only("pk").first()
