@@ -204,8 +204,9 @@ SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
        'ready:o' || order_id || ':e' || event_id || ':' || channel, recipient, '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
            'items', jsonb_build_array(jsonb_build_object(
-               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', given, 'waiting', waiting,
-               'status', status, 'eta', to_char(eta, 'YYYY-MM-DD'), 'eta_basis', eta_basis)),
+               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', given,
+               -- as at the allocation (an 'allocated' event leaves nothing waiting), even if it shipped since
+               'waiting', 0, 'status', 'allocated', 'eta', to_char(eta, 'YYYY-MM-DD'), 'eta_basis', eta_basis)),
            'data', '{{}}'::jsonb,
            'backorder_ids', jsonb_build_array(backorder_id),
            'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),

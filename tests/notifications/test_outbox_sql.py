@@ -143,3 +143,18 @@ def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
     grace = settings.OMS["NOTIFY_SWEEP_GRACE_SECONDS"]
     assert published == [("notifications.tasks.notifications_relay", grace + 1)]
     assert Notification.objects.filter(event="ready", status="pending").count() == 3
+
+
+def test_a_ready_row_written_after_the_order_shipped_still_tells_what_happened_at_the_allocation(make_product):
+    from orders.services import order_ship
+
+    product = make_product(stock=0)
+    order = _place(product, None, "ann", 2)
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="found")
+    allocate_product(product_id=product.pk)
+    order_ship(order=order)  # before the batch's task ran
+
+    event_batches_process_pending()
+
+    [item] = Notification.objects.get(event="ready", order=order, channel="email").context["items"]
+    assert (item["status"], item["waiting"], item["quantity"]) == ("allocated", 0, 2)
