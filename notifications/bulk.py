@@ -333,7 +333,11 @@ def notifications_enqueue_bulk_on_commit(*, notification_ids: list[int]) -> None
 
     if not notification_ids:
         return
-    if len(notification_ids) <= BULK_PUBLISH_MAX:
+    from config.celery import app
+
+    # With no broker (tasks run eagerly, in-process) there is no beat and no worker to run a relay later:
+    # send each row now, as the per-row path does.
+    if len(notification_ids) <= BULK_PUBLISH_MAX or app.conf.task_always_eager:
         notifications_enqueue_on_commit(notification_ids=list(notification_ids))
         return
     count = len(notification_ids)

@@ -158,3 +158,20 @@ def test_a_ready_row_written_after_the_order_shipped_still_tells_what_happened_a
 
     [item] = Notification.objects.get(event="ready", order=order, channel="email").context["items"]
     assert (item["status"], item["waiting"], item["quantity"]) == ("allocated", 0, 2)
+
+
+def test_without_a_broker_a_large_batch_is_sent_at_once(make_product, monkeypatch, django_capture_on_commit_callbacks):
+    """Eager mode (no broker, so no beat and no relay later): every row is sent right after commit."""
+    from notifications import bulk
+
+    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 2)
+    product = make_product(stock=0)
+    for i in range(3):
+        _place(product, None, f"c{i}", 1)
+    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
+    allocate_product(product_id=product.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert event_batches_process_pending() == 3
+
+    assert list(Notification.objects.filter(event="ready").values_list("status", flat=True)) == ["sent"] * 3
