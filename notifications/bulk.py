@@ -313,7 +313,10 @@ def event_batches_process_pending() -> int:
     """The relay's safety net: process every batch still waiting (its task was lost). Returns rows written."""
     written = 0
     for batch_id in EventBatch.objects.order_by("pk").values_list("pk", flat=True):
-        written += event_batch_process(batch_id=batch_id)
+        try:
+            written += event_batch_process(batch_id=batch_id)
+        except Exception:  # noqa: BLE001 — one bad batch must not stop the relay; it stays for the next run
+            logger.exception("Could not write the notifications of event batch %s; will retry", batch_id)
     return written
 
 

@@ -175,3 +175,31 @@ def test_without_a_broker_a_large_batch_is_sent_at_once(make_product, monkeypatc
         assert event_batches_process_pending() == 3
 
     assert list(Notification.objects.filter(event="ready").values_list("status", flat=True)) == ["sent"] * 3
+
+
+def test_a_batch_that_fails_does_not_stop_the_others(make_product, monkeypatch):
+    """A batch whose notifications cannot be written stays for the next run; the others are written."""
+    from django.db import DatabaseError
+
+    from notifications import bulk
+
+    lamp, kettle = make_product(stock=0), make_product(stock=0)
+    _place(lamp, None, "ann", 1)
+    kettle_order = _place(kettle, None, "bob", 1)
+    for product in (lamp, kettle):
+        stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=1, reason="found")
+        allocate_product(product_id=product.pk)
+    broken = EventBatch.objects.get(product=lamp)
+    process = bulk.event_batch_process
+
+    def failing_for_the_lamp(*, batch_id):
+        if batch_id == broken.pk:
+            raise DatabaseError("simulated failure")
+        return process(batch_id=batch_id)
+
+    monkeypatch.setattr(bulk, "event_batch_process", failing_for_the_lamp)
+
+    assert bulk.event_batches_process_pending() == 1
+
+    assert list(EventBatch.objects.values_list("pk", flat=True)) == [broken.pk]
+    assert Notification.objects.filter(event="ready", order=kettle_order).count() == 1
