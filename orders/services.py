@@ -15,8 +15,8 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import InvalidInput
@@ -128,7 +128,7 @@ def api_key_mark_used(*, api_key: ApiKey) -> bool:
         return False
     written = (
         ApiKey.objects.filter(pk=api_key.pk)
-        .filter(models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=stale))
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
         .update(last_used_at=now)
     )
     api_key.last_used_at = now
