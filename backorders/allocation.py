@@ -129,7 +129,11 @@ SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
 # They are locked first, in primary-key order, like every other transaction that locks several orders, so two
 # engines serving different products of the same orders can never deadlock; then one UPDATE recomputes their
 # status from the lines, read after the lock (so another product's allocation committed meanwhile is seen).
-_LOCK_ORDERS_SQL = "SELECT id FROM {order} WHERE id = ANY(%s) AND status = 'backordered' ORDER BY id FOR UPDATE"
+# FOR NO KEY UPDATE, like every row lock here (see inventory.locks): the ALLOCATE statement above has already
+# inserted events referencing these orders, and another engine's events do the same, and each such foreign-key
+# check holds FOR KEY SHARE on the order until commit. FOR UPDATE would wait on those shares (two engines
+# each holding one share the other needs: a deadlock, seen in CI); FOR NO KEY UPDATE does not conflict with them.
+_LOCK_ORDERS_SQL = "SELECT id FROM {order} WHERE id = ANY(%s) AND status = 'backordered' ORDER BY id FOR NO KEY UPDATE"
 _ORDER_STATUS_SQL = """
 UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
   FROM (SELECT order_id, SUM(quantity_shipped) AS shipped, SUM(quantity_backordered) AS waiting
@@ -164,7 +168,7 @@ def _allocate_product_sql(*, product_id: int) -> int:
         # Lock the waiting queue in key order (no window function here: PostgreSQL refuses it with FOR UPDATE).
         cursor.execute(
             f"WITH locked AS (SELECT id FROM {tables['backorder']} WHERE product_id = %s"
-            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR UPDATE) SELECT COUNT(*) FROM locked",
+            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR NO KEY UPDATE) SELECT COUNT(*) FROM locked",
             [product_id],
         )
         if not cursor.fetchone()[0]:
@@ -200,7 +204,7 @@ def _allocate_product_python(*, product_id: int) -> int:
         return 0
     free = sum(item.available for item in items)
     queue = list(
-        Backorder.objects.select_for_update()
+        Backorder.objects.select_for_update(no_key=True)
         .filter(product_id=product_id, status__in=Backorder.WAITING)
         .order_by(*QUEUE_ORDER)
     )

@@ -165,7 +165,7 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
 
 def backorder_cancel_units(*, order_line, quantity: int, line_open_after: int, reason: str = "", user=None) -> None:
     """Cancel ``quantity`` waiting units of a line's backorder and close it when the line is done."""
-    backorder = Backorder.objects.select_for_update().filter(order_line=order_line).first()
+    backorder = Backorder.objects.select_for_update(no_key=True).filter(order_line=order_line).first()
     if backorder is None or backorder.status in (S.FULFILLED, S.CANCELLED):
         return
     backorder.quantity_cancelled += quantity
@@ -192,7 +192,7 @@ def backorder_cancel_units(*, order_line, quantity: int, line_open_after: int, r
 def backorders_mark_fulfilled(*, order_line_ids: Iterable[int], user=None, shipment=None) -> None:
     """Backorders whose units are all allocated become fulfilled when their line ships."""
     for backorder in (
-        Backorder.objects.select_for_update()
+        Backorder.objects.select_for_update(no_key=True)
         .filter(order_line_id__in=list(order_line_ids), status=S.ALLOCATED)
         .order_by("pk")
     ):
@@ -237,7 +237,7 @@ def backorder_priority_change(*, backorder: Backorder, priority: str, reason: st
         raise InvalidPriority("Say why the priority changes (reason is required).", details={"reason": ""})
     if len(reason) > 300:
         raise InvalidPriority("Keep the reason under 300 characters.", details={"reason": len(reason)})
-    backorder = Backorder.objects.select_for_update().get(pk=backorder.pk)
+    backorder = Backorder.objects.select_for_update(no_key=True).get(pk=backorder.pk)
     if not backorder.is_waiting:
         raise BackorderClosed(f"Backorder {backorder.pk} is {backorder.status}; its priority no longer matters.")
     old = backorder.priority
@@ -461,19 +461,19 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
         )
     # Global lock order: stock (held) → orders → order lines/backorders, each by primary key.
     list(
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(no_key=True)
         .filter(pk__in={current.order_id, *(d.order_id for d in donors)})
         .order_by("pk")
     )
     locked = {
         b.pk: b
-        for b in Backorder.objects.select_for_update()
+        for b in Backorder.objects.select_for_update(no_key=True)
         .filter(pk__in=[current.pk, *(d.pk for d in donors)])
         .order_by("pk")
     }
     lines = {
         line.pk: line
-        for line in OrderLine.objects.select_for_update()
+        for line in OrderLine.objects.select_for_update(no_key=True)
         .filter(pk__in=[b.order_line_id for b in locked.values()])
         .order_by("pk")
     }

@@ -390,7 +390,7 @@ def orders_status_refresh(*, order_ids) -> None:
     ids = sorted(set(order_ids))
     if not ids:
         return
-    orders = list(Order.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    orders = list(Order.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
     lines_by_order: dict[int, list[OrderLine]] = defaultdict(list)
     for line in OrderLine.objects.filter(order_id__in=ids):
         lines_by_order[line.order_id].append(line)
@@ -407,9 +407,9 @@ def _lock_order(order: Order) -> tuple[Order, list[OrderLine]]:
     """Lock stock for every product of the order, then the order, then its lines (the global order)."""
     product_ids = list(OrderLine.objects.filter(order_id=order.pk).values_list("product_id", flat=True))
     items = stock_items_lock_for_products(product_ids)
-    locked = Order.objects.select_for_update(of=("self",)).select_related("customer", "channel").get(pk=order.pk)
+    locked = Order.objects.select_for_update(no_key=True, of=("self",)).select_related("customer", "channel").get(pk=order.pk)
     lines = list(
-        OrderLine.objects.select_for_update(of=("self",))
+        OrderLine.objects.select_for_update(no_key=True, of=("self",))
         .filter(order_id=order.pk)
         .select_related("product")
         .order_by("pk")

@@ -204,7 +204,7 @@ def purchase_order_create(
 
 
 def _lock_po(purchase_order: PurchaseOrder) -> PurchaseOrder:
-    return PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    return PurchaseOrder.objects.select_for_update(no_key=True).get(pk=purchase_order.pk)
 
 
 def _po_product_ids(purchase_order: PurchaseOrder) -> list[int]:
@@ -257,7 +257,7 @@ def purchase_order_revise_dates(
             details={"status": purchase_order.status},
         )
     po_lines = list(
-        PurchaseOrderLine.objects.select_for_update(of=("self",))
+        PurchaseOrderLine.objects.select_for_update(no_key=True, of=("self",))
         .filter(purchase_order=purchase_order)
         .select_related("product")
         .order_by("pk")
@@ -328,7 +328,7 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
         )
     po_lines = {
         line.pk: line
-        for line in PurchaseOrderLine.objects.select_for_update().filter(purchase_order=purchase_order).order_by("pk")
+        for line in PurchaseOrderLine.objects.select_for_update(no_key=True).filter(purchase_order=purchase_order).order_by("pk")
     }
     over = []
     for request in lines:

@@ -216,3 +216,59 @@ def redis_broker():
     app.control.purge()
     yield
     app.control.purge()
+
+
+@pytest.fixture
+def held_elsewhere():
+    """``with held_elsewhere(fn):`` runs ``fn`` in a transaction on another connection (a thread) and keeps that
+    transaction open, with every lock ``fn`` took, until the block exits. For lock-order tests on PostgreSQL."""
+    import threading
+    from contextlib import contextmanager
+
+    from django.db import connections, transaction
+
+    @contextmanager
+    def hold(fn):
+        holding, release = threading.Event(), threading.Event()
+        errors: list[Exception] = []
+
+        def run():
+            try:
+                with transaction.atomic():
+                    fn()
+                    holding.set()
+                    release.wait(30)
+            except Exception as exc:  # re-raised in the test below
+                errors.append(exc)
+                holding.set()
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert holding.wait(30), "the other transaction never took its locks"
+        try:
+            assert errors == []
+            yield
+        finally:
+            release.set()
+            thread.join(30)
+
+    return hold
+
+
+@pytest.fixture
+def lock_timeout():
+    """``with lock_timeout("2s"):`` a transaction whose lock waits fail (OperationalError) instead of hanging."""
+    from contextlib import contextmanager
+
+    from django.db import transaction
+
+    @contextmanager
+    def limited(value: str):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [value])
+            yield
+
+    return limited

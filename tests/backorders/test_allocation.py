@@ -269,37 +269,51 @@ def test_random_queues_match_a_reference_model(seed, make_product, place):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_policy_rescore_takes_the_stock_locks_first(make_product, place):
+def test_policy_rescore_takes_the_stock_locks_first(make_product, place, held_elsewhere, lock_timeout):
     """Re-scoring waits for the product's stock lock like every queue writer, so it cannot deadlock with an
     allocation run (which holds the stock lock while it locks the queue)."""
-    import threading
-
-    from django.db import OperationalError, connection, connections, transaction
+    from django.db import OperationalError
 
     from inventory.locks import stock_items_lock_for_products
 
     product = make_product(stock=1)
     place({product.sku: 3})  # 1 reserved, 2 waiting
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_stock_lock():
-        try:
-            with transaction.atomic():
-                stock_items_lock_for_products([product.pk])
-                holding.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_stock_lock)
-    holder.start()
-    assert holding.wait(10)
-    try:
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+    with held_elsewhere(lambda: stock_items_lock_for_products([product.pk])):
+        with pytest.raises(OperationalError, match="lock timeout"), lock_timeout("300ms"):
             policy_scores_recompute()
-    finally:
-        release.set()
-        holder.join(10)
     assert policy_scores_recompute() == 1
+
+
+def _foreign_key_check_on(order):
+    """What PostgreSQL runs when another transaction inserts a row referencing ``order`` (e.g. an allocation
+    run for another product of the same order writing its event): a FOR KEY SHARE lock held until commit."""
+    from django.db import connection
+
+    from orders.models import Order
+
+    def take():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Order._meta.db_table} WHERE id = %s FOR KEY SHARE", [order.pk])
+
+    return take
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_is_not_blocked_by_another_transactions_reference_to_the_order(
+    engine, make_product, place, held_elsewhere, lock_timeout
+):
+    """Regression (a CI deadlock): two engines for two products of the same orders each inserted events (FOR KEY
+    SHARE on the orders) and then locked the orders FOR UPDATE, each waiting on the other's share. Orders are
+    now locked FOR NO KEY UPDATE, which a pending foreign-key check does not block."""
+    from orders.models import Order
+
+    product = make_product()
+    order = place({product.sku: 2})
+    _add_stock(product, 2)
+    with held_elsewhere(_foreign_key_check_on(order)), lock_timeout("2s"):
+        assert _run(engine, product) == 2
+    order.refresh_from_db()
+    assert order.status == Order.Status.OPEN
+    assert integrity_problems() == []

@@ -91,3 +91,24 @@ def test_multi_sku_orders_in_opposite_orders_and_cancels_do_not_deadlock(make_pr
         assert 0 <= item.allocated <= item.on_hand == 15
     assert integrity_problems() == []
     assert connection.vendor == "postgresql"
+
+
+def test_order_cancel_is_not_blocked_by_another_transactions_reference_to_the_order(
+    make_product, place, held_elsewhere, lock_timeout
+):
+    """Another transaction inserting a row that references the order (an allocation run's event, a
+    notification) holds FOR KEY SHARE on it until commit; the order lock (FOR NO KEY UPDATE) does not wait
+    for it, so such inserts never join the lock graph outside the fixed lock order."""
+    product = make_product(stock=1)
+    order = place({product.sku: 3})
+
+    def reference_the_order():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Order._meta.db_table} WHERE id = %s FOR KEY SHARE", [order.pk])
+
+    with held_elsewhere(reference_the_order), lock_timeout("2s"):
+        order_cancel(order=order, reason="customer changed their mind")
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert Backorder.objects.get(order=order).status == Backorder.Status.CANCELLED
+    assert integrity_problems() == []

@@ -162,3 +162,30 @@ def test_supplier_product_upsert_keeps_one_preferred(supplier, make_product):
     services.supplier_product_upsert(supplier_code="other", sku=product.sku, preferred=True, lead_time_days=3)
     preferred = list(product.supplier_products.filter(preferred=True).values_list("supplier__code", flat=True))
     assert preferred == ["other"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_revising_dates_is_not_blocked_by_a_pending_reference_to_the_po_line(
+    supplier, make_product, held_elsewhere, lock_timeout
+):
+    """An ETA recompute pointing backorders at a PO line holds FOR KEY SHARE on the line until it commits;
+    revising the PO's dates (FOR NO KEY UPDATE on its lines) goes ahead instead of queueing behind it."""
+    from django.db import connection
+
+    from suppliers.models import PurchaseOrderLine
+
+    product = make_product()
+    po = _po(product, 10)
+    line = po.lines.get()
+    new_date = timezone.localdate() + timedelta(days=20)
+
+    def reference_the_line():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {PurchaseOrderLine._meta.db_table} WHERE id = %s FOR KEY SHARE", [line.pk])
+
+    with held_elsewhere(reference_the_line), lock_timeout("2s"):
+        services.purchase_order_revise_dates(purchase_order=po, reason="supplier delay", expected_date=new_date)
+    line.refresh_from_db()
+    assert line.expected_date == new_date
+    assert ExpectedDateRevision.objects.filter(line=line, new_date=new_date).count() == 1
