@@ -138,9 +138,13 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     order = Order.objects.select_for_update(no_key=True, of=("self",)).get(pk=backorder.order_id)
     lines = {
         line.product_id: line
-        for line in OrderLine.objects.select_for_update(no_key=True, of=("self",)).filter(order_id=order.pk).order_by("pk")
+        for line in OrderLine.objects.select_for_update(no_key=True, of=("self",))
+        .filter(order_id=order.pk)
+        .order_by("pk")
     }
-    backorder = Backorder.objects.select_for_update(no_key=True, of=("self",)).select_related("product").get(pk=backorder.pk)
+    backorder = (
+        Backorder.objects.select_for_update(no_key=True, of=("self",)).select_related("product").get(pk=backorder.pk)
+    )
     if not backorder.is_waiting:
         raise BackorderClosed(
             f"Backorder {backorder.pk} is {backorder.status}; nothing is waiting to switch.",

@@ -407,7 +407,11 @@ def _lock_order(order: Order) -> tuple[Order, list[OrderLine]]:
     """Lock stock for every product of the order, then the order, then its lines (the global order)."""
     product_ids = list(OrderLine.objects.filter(order_id=order.pk).values_list("product_id", flat=True))
     items = stock_items_lock_for_products(product_ids)
-    locked = Order.objects.select_for_update(no_key=True, of=("self",)).select_related("customer", "channel").get(pk=order.pk)
+    locked = (
+        Order.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("customer", "channel")
+        .get(pk=order.pk)
+    )
     lines = list(
         OrderLine.objects.select_for_update(no_key=True, of=("self",))
         .filter(order_id=order.pk)

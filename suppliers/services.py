@@ -328,7 +328,9 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
         )
     po_lines = {
         line.pk: line
-        for line in PurchaseOrderLine.objects.select_for_update(no_key=True).filter(purchase_order=purchase_order).order_by("pk")
+        for line in PurchaseOrderLine.objects.select_for_update(no_key=True)
+        .filter(purchase_order=purchase_order)
+        .order_by("pk")
     }
     over = []
     for request in lines:

@@ -278,9 +278,12 @@ def test_policy_rescore_takes_the_stock_locks_first(make_product, place, held_el
 
     product = make_product(stock=1)
     place({product.sku: 3})  # 1 reserved, 2 waiting
-    with held_elsewhere(lambda: stock_items_lock_for_products([product.pk])):
-        with pytest.raises(OperationalError, match="lock timeout"), lock_timeout("300ms"):
-            policy_scores_recompute()
+    with (
+        held_elsewhere(lambda: stock_items_lock_for_products([product.pk])),
+        pytest.raises(OperationalError, match="lock timeout"),
+        lock_timeout("300ms"),
+    ):
+        policy_scores_recompute()
     assert policy_scores_recompute() == 1
 
 
