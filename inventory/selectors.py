@@ -27,6 +27,7 @@ def integrity_problems() -> list[str]:
     - allocated of each stock item = sum of its allocations
     - allocated of each order line = sum of its allocations
     - backordered of each order line = units still waiting on its backorder
+    - status of each order = what its lines say (orders.services.order_status_derive)
     """
     from backorders.models import Backorder
     from orders.models import Allocation, OrderLine
@@ -76,7 +77,41 @@ def integrity_problems() -> list[str]:
                 f"order {line.order.number} {line.product.sku}: backordered {line.quantity_backordered} "
                 f"!= waiting on backorder {line.waiting}"
             )
+    problems.extend(_order_status_problems())
     return problems
+
+
+def _order_status_problems() -> list[str]:
+    """Orders whose stored status is not the one their lines give, in one query (twin of order_status_derive)."""
+    from django.db.models import Case, When
+
+    from orders.models import Order
+
+    def total(field):
+        return Coalesce(Sum(f"lines__{field}"), Value(0))
+
+    Status = Order.Status
+    orders = (
+        Order.objects.annotate(
+            ordered=total("quantity"),
+            cancelled=total("quantity_cancelled"),
+            still_open=total("quantity_allocated") + total("quantity_backordered"),
+            shipped=total("quantity_shipped"),
+            waiting=total("quantity_backordered"),
+        )
+        .annotate(
+            derived=Case(
+                When(cancelled=F("ordered"), then=Value(Status.CANCELLED)),
+                When(still_open=0, then=Value(Status.SHIPPED)),
+                When(shipped__gt=0, then=Value(Status.PARTIALLY_SHIPPED)),
+                When(waiting__gt=0, then=Value(Status.BACKORDERED)),
+                default=Value(Status.OPEN),
+            )
+        )
+        .exclude(status=F("derived"))
+        .values_list("number", "status", "derived")
+    )
+    return [f"order {number}: status {status} != {derived} from its lines" for number, status, derived in orders]
 
 
 def product_get(*, sku: str):

@@ -73,6 +73,25 @@ def test_check_integrity_command_detects_drift(make_product, place, capsys):
     assert "on_hand 9 != ledger 5" in err
 
 
+def test_integrity_check_compares_each_order_status_with_its_lines(make_product, place):
+    from inventory.selectors import integrity_problems
+    from orders.models import Order
+
+    waiting = place({make_product(stock=1).sku: 3})
+    ready = place({make_product(stock=2).sku: 2})
+    assert (waiting.status, ready.status) == (Order.Status.BACKORDERED, Order.Status.OPEN)
+    assert integrity_problems() == []
+    # Simulate a lost status flip in each direction.
+    Order.objects.filter(pk=waiting.pk).update(status=Order.Status.OPEN)
+    Order.objects.filter(pk=ready.pk).update(status=Order.Status.BACKORDERED)
+    assert sorted(integrity_problems()) == sorted(
+        [
+            f"order {waiting.number}: status open != backordered from its lines",
+            f"order {ready.number}: status backordered != open from its lines",
+        ]
+    )
+
+
 def test_stock_counters_go_past_32_bits(make_product, staff_client):
     """A warehouse that has received 2,147 of the largest allowed adjustments still takes the next one."""
     product = make_product(stock=1)
