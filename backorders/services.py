@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import InvalidTransition
+from inventory.locks import stock_items_lock_for_products
 from inventory.services import _real_user, actor_label
 
 from .exceptions import BackorderClosed, InvalidPriority, NothingToReallocate
@@ -237,6 +238,8 @@ def backorder_priority_change(*, backorder: Backorder, priority: str, reason: st
         raise InvalidPriority("Say why the priority changes (reason is required).", details={"reason": ""})
     if len(reason) > 300:
         raise InvalidPriority("Keep the reason under 300 characters.", details={"reason": len(reason)})
+    # The global lock order (stock first), like every other writer of the queue.
+    stock_items_lock_for_products([backorder.product_id])
     backorder = Backorder.objects.select_for_update(no_key=True).get(pk=backorder.pk)
     if not backorder.is_waiting:
         raise BackorderClosed(f"Backorder {backorder.pk} is {backorder.status}; its priority no longer matters.")
@@ -391,7 +394,6 @@ def policy_scores_recompute(*, policy: AllocationPolicy | None = None) -> int:
     """
     from django.db.models import OuterRef, Subquery
 
-    from inventory.locks import stock_items_lock_for_products
     from orders.models import Customer
 
     policy = policy or policy_active()
@@ -434,7 +436,6 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     """
     from django.db.models import F
 
-    from inventory.locks import stock_items_lock_for_products
     from orders.models import Allocation, Order, OrderLine
     from orders.services import orders_status_refresh
 

@@ -269,22 +269,38 @@ def test_random_queues_match_a_reference_model(seed, make_product, place):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_policy_rescore_takes_the_stock_locks_first(make_product, place, held_elsewhere, lock_timeout):
-    """Re-scoring waits for the product's stock lock like every queue writer, so it cannot deadlock with an
-    allocation run (which holds the stock lock while it locks the queue)."""
+@pytest.mark.parametrize("writer", ["policy rescore", "priority override"])
+def test_queue_writers_take_the_stock_locks_first(
+    writer, make_product, place, staff_user, held_elsewhere, lock_timeout
+):
+    """Re-scoring and a priority override wait for the product's stock lock like every queue writer (the global
+    lock order), so they cannot interleave with an allocation run, which holds the stock lock while it locks
+    and reorders the queue."""
     from django.db import OperationalError
 
     from inventory.locks import stock_items_lock_for_products
 
     product = make_product(stock=1)
-    place({product.sku: 3})  # 1 reserved, 2 waiting
+    order = place({product.sku: 3})  # 1 reserved, 2 waiting
+    backorder = Backorder.objects.get(order=order)
+
+    def write():
+        if writer == "policy rescore":
+            return policy_scores_recompute()
+        return backorder_priority_change(backorder=backorder, priority="critical", reason="hospital", user=staff_user)
+
     with (
         held_elsewhere(lambda: stock_items_lock_for_products([product.pk])),
         pytest.raises(OperationalError, match="lock timeout"),
         lock_timeout("300ms"),
     ):
-        policy_scores_recompute()
-    assert policy_scores_recompute() == 1
+        write()
+    result = write()  # and once the lock is free, it goes ahead
+    backorder.refresh_from_db()
+    if writer == "policy rescore":
+        assert result == 1  # the one waiting backorder was re-scored
+    else:
+        assert backorder.priority == "critical"
 
 
 def _foreign_key_check_on(order):
