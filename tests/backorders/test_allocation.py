@@ -158,6 +158,33 @@ def test_priority_override_moves_a_backorder_to_the_front(engine, make_product, 
     assert _got([hospital, first]) == [2, 0]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_orders_leave_backordered_only_when_every_line_is_served(engine, make_product, place):
+    """The engine recomputes the status of the orders it completes: single-product orders inside its main
+    statement (on PostgreSQL), orders with other products' lines after locking them; both as order_status_derive."""
+    from orders.models import Order
+    from orders.services import order_ship
+
+    p, q, r = make_product(stock=1), make_product(), make_product(stock=1)
+    part_shipped = place({p.sku: 2})  # 1 reserved and shipped below, 1 waiting
+    order_ship(order=part_shipped)
+    single = place({p.sku: 1})
+    other_waiting = place({p.sku: 1, q.sku: 1})  # q has no stock: still waits after p is served
+    other_served = place({p.sku: 1, r.sku: 1})  # r was reserved at placement
+    statuses = [o.status for o in Order.objects.filter(pk__in=[single.pk, other_waiting.pk, other_served.pk])]
+    assert statuses == [Order.Status.BACKORDERED] * 3
+    _add_stock(p, 4)
+    assert _run(engine, p) == 4
+    got = {o.pk: o.status for o in Order.objects.all()}
+    assert got == {
+        part_shipped.pk: Order.Status.PARTIALLY_SHIPPED,
+        single.pk: Order.Status.OPEN,
+        other_waiting.pk: Order.Status.BACKORDERED,
+        other_served.pk: Order.Status.OPEN,
+    }
+    assert integrity_problems() == []
+
+
 @pytest.mark.postgres
 def test_sql_engine_agrees_with_python_engine(make_product, place):
     """Same queue, same stock: the set-based engine and the loop give every backorder the same units."""
