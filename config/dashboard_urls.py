@@ -46,5 +46,6 @@ urlpatterns = [
     path("products/", staff_only(inventory_views.products), name="products"),
     path("products/<int:pk>/", staff_only(inventory_views.product), name="product"),
     path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
+    path("planning/", staff_only(supplier_views.planning), name="planning"),
     path("suppliers/<int:pk>/", staff_only(supplier_views.supplier), name="supplier"),
 ]

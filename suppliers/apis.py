@@ -12,7 +12,10 @@ from config.errors import NotFoundError
 from config.parsers import JSONParser
 
 from . import selectors, services
+from .planning import replenishment_plan
 from .serializers import (
+    PlanningQuerySerializer,
+    PlanningRowOutputSerializer,
     PurchaseOrderCreateInputSerializer,
     PurchaseOrderDetailOutputSerializer,
     PurchaseOrderOutputSerializer,
@@ -187,3 +190,21 @@ class ShortageListApi(StaffApi, APIView):
     )
     def get(self, request):
         return Response(ShortageOutputSerializer(selectors.shortages(), many=True).data)
+
+
+class PlanningApi(StaffApi, APIView):
+    @extend_schema(
+        summary="Replenishment plan: forecast, safety stock, reorder point, stockout risk per product (riskiest first)",
+        parameters=[PlanningQuerySerializer],
+        responses=PlanningRowOutputSerializer(many=True),
+    )
+    def get(self, request):
+        query = PlanningQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rows = replenishment_plan(
+            service_level=params["service_level"], window_days=params["window_days"], skus=params.get("sku")
+        )
+        if params.get("reorder_now"):
+            rows = [row for row in rows if row["reorder_now"]]
+        return Response(PlanningRowOutputSerializer(rows, many=True).data)

@@ -145,3 +145,37 @@ class ShortageOutputSerializer(serializers.Serializer):
     min_order_quantity = serializers.IntegerField(allow_null=True)
     pack_size = serializers.IntegerField(allow_null=True)
     suggested_quantity = serializers.IntegerField(help_text="Uncovered, at least the MOQ, in whole packs.")
+
+
+class PlanningQuerySerializer(serializers.Serializer):
+    service_level = serializers.FloatField(
+        min_value=0.5, max_value=0.999, default=0.95, help_text="Share of lead times without a stockout (0.5–0.999)."
+    )
+    window_days = serializers.IntegerField(
+        min_value=7, max_value=365, default=56, help_text="Days of order history the forecast averages."
+    )
+    sku = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=200)
+    reorder_now = serializers.BooleanField(required=False, help_text="Only products at or below their reorder point.")
+
+
+class PlanningRowOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    forecast_daily = serializers.FloatField(help_text="Average units ordered a day over the window.")
+    demand_deviation = serializers.FloatField(help_text="Standard deviation of the daily units.")
+    available = serializers.IntegerField(help_text="Units on hand not yet reserved.")
+    incoming = serializers.IntegerField(help_text="Units still to come on sent purchase orders.")
+    waiting = serializers.IntegerField(help_text="Units customers wait for on backorders.")
+    inventory_position = serializers.IntegerField(help_text="available + incoming − waiting.")
+    days_of_cover = serializers.FloatField(allow_null=True, help_text="Days the free stock lasts at the forecast.")
+    supplier = serializers.CharField(allow_null=True, help_text="Preferred supplier code.")
+    lead_time_days = serializers.IntegerField(allow_null=True)
+    safety_stock = serializers.IntegerField(allow_null=True, help_text="z × σ(daily) × √(lead time).")
+    reorder_point = serializers.IntegerField(allow_null=True, help_text="forecast × lead time + safety stock.")
+    reorder_now = serializers.BooleanField(help_text="The position is at or below the reorder point.")
+    suggested_quantity = serializers.IntegerField(
+        help_text="Up to the reorder point plus a week of demand, at least the MOQ, in whole packs."
+    )
+    stockout_risk = serializers.FloatField(
+        allow_null=True, help_text="Chance (0–1) that lead-time demand exceeds the position; null without supplier."
+    )

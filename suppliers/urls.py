@@ -15,4 +15,5 @@ urlpatterns = [
         "purchase-orders/<str:number>/receive/", apis.PurchaseOrderReceiveApi.as_view(), name="purchase-order-receive"
     ),
     path("shortages/", apis.ShortageListApi.as_view(), name="shortage-list"),
+    path("planning/", apis.PlanningApi.as_view(), name="planning"),
 ]

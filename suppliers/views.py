@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from backorders.dashboard import csv_response, wants_csv
 
 from .models import Supplier
+from .planning import DEFAULT_SERVICE_LEVEL, DEFAULT_WINDOW_DAYS, replenishment_plan
 from .scorecard import supplier_purchase_orders, supplier_scorecards
 
 CSV_FIELDS = [
@@ -39,3 +40,37 @@ def supplier(request, pk: int):
     [card] = supplier_scorecards(supplier_ids=[supplier.pk])
     context = {"supplier": supplier, "card": card, "orders": orders[:200], "today": timezone.localdate()}
     return render(request, "suppliers/supplier.html", context)
+
+
+PLANNING_FIELDS = [
+    "sku", "forecast_daily", "demand_deviation", "available", "incoming", "waiting", "inventory_position",
+    "days_of_cover", "supplier", "lead_time_days", "safety_stock", "reorder_point", "reorder_now",
+    "suggested_quantity", "stockout_risk",
+]  # fmt: skip
+SERVICE_LEVELS = [0.9, 0.95, 0.98, 0.99]
+
+
+@require_GET
+def planning(request):
+    """The replenishment plan; ``?service_level=`` picks one of SERVICE_LEVELS (anything else: the default)."""
+    try:
+        service_level = float(request.GET.get("service_level", DEFAULT_SERVICE_LEVEL))
+    except ValueError:
+        service_level = DEFAULT_SERVICE_LEVEL
+    if service_level not in SERVICE_LEVELS:
+        service_level = DEFAULT_SERVICE_LEVEL
+    rows = replenishment_plan(service_level=service_level)
+    if request.GET.get("reorder_now"):
+        rows = [row for row in rows if row["reorder_now"]]
+    if wants_csv(request):
+        data = [PLANNING_FIELDS, *([("" if row[f] is None else row[f]) for f in PLANNING_FIELDS] for row in rows)]
+        return csv_response(f"planning-{timezone.localdate():%Y%m%d}.csv", data)
+    context = {
+        "rows": rows,
+        "service_level": service_level,
+        "service_levels": SERVICE_LEVELS,
+        "window_days": DEFAULT_WINDOW_DAYS,
+        "reorder_now": bool(request.GET.get("reorder_now")),
+        "to_order": sum(1 for row in rows if row["reorder_now"]),
+    }
+    return render(request, "suppliers/planning.html", context)

@@ -10,7 +10,10 @@ import pytest
 from backorders.models import Backorder, BackorderEvent
 from tests.orders.factories import CustomerFactory
 
-PAGES = ["/", "/?days=7", "/?days=90", "/backorders/", "/shortages/", "/products/", "/suppliers/", "/search/?q=zz"]
+PAGES = [
+    "/", "/?days=7", "/?days=90", "/backorders/", "/shortages/", "/products/", "/suppliers/", "/planning/",
+    "/planning/?service_level=0.99&reorder_now=1", "/planning/?service_level=junk", "/search/?q=zz",
+]  # fmt: skip
 
 
 @pytest.fixture

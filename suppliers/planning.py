@@ -1,0 +1,173 @@
+"""Replenishment planning: demand forecast, safety stock, reorder point and stockout risk per product (reads only).
+
+The rules, in a planner's words (docs/planning.md says the same with an example):
+- **Demand** is what customers ordered per day (order lines by the day their order was placed), whether it was
+  served from stock or backordered: a backorder is demand too. Days without orders count as zero.
+- **Forecast**: the average daily demand over the look-back window (default 8 weeks), and how much it varies
+  from day to day (standard deviation).
+- **Lead time**: the preferred supplier's quoted lead time. No preferred supplier, no plan (shown as such).
+- **Safety stock** = z × σ(daily demand) × √(lead time), where z comes from the service level (95 % → 1.645):
+  the buffer that covers demand swings while a replenishment is on its way.
+- **Reorder point** = forecast × lead time + safety stock.
+- **Inventory position** = free stock (on hand − reserved) + open purchase-order units − units customers already
+  wait for. Order when the position is at or below the reorder point.
+- **Suggested order** = enough to lift the position to the reorder point plus one review period of demand (a
+  week), at least the supplier's minimum order, in whole packs.
+- **Stockout risk** = the chance that demand over the lead time exceeds the position (normal approximation of the
+  lead-time demand). Products whose customers already wait for more than stock and orders cover are at 100 %.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from statistics import NormalDist, fmean, pstdev
+
+from django.db.models import F, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import SupplierProduct
+from .selectors import incoming_lines, suggested_order_quantity
+
+DEFAULT_WINDOW_DAYS = 56
+DEFAULT_SERVICE_LEVEL = 0.95
+REVIEW_PERIOD_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Forecast:
+    daily: float  # average units a day over the window
+    deviation: float  # standard deviation of the daily units
+    window_days: int
+
+
+def demand_forecast(daily_units: dict[date, int], *, start: date, window_days: int) -> Forecast:
+    """Average and spread of the daily demand over ``window_days`` from ``start`` (days without orders are 0)."""
+    series = [daily_units.get(start + timedelta(days=n), 0) for n in range(window_days)]
+    return Forecast(daily=fmean(series), deviation=pstdev(series), window_days=window_days)
+
+
+def safety_stock(forecast: Forecast, *, lead_time_days: int, service_level: float) -> int:
+    z = NormalDist().inv_cdf(service_level)
+    return max(0, math.ceil(z * forecast.deviation * math.sqrt(lead_time_days) - 1e-9))
+
+
+def reorder_point(forecast: Forecast, *, lead_time_days: int, safety: int) -> int:
+    return math.ceil(forecast.daily * lead_time_days - 1e-9) + safety
+
+
+def stockout_risk(forecast: Forecast, *, lead_time_days: int, position: int) -> float:
+    """P(demand over the lead time > position), lead-time demand ~ Normal(d̄·L, σ·√L)."""
+    if position < 0:
+        return 1.0
+    mean = forecast.daily * lead_time_days
+    spread = forecast.deviation * math.sqrt(lead_time_days)
+    if spread == 0:
+        return 1.0 if mean > position else 0.0
+    return 1.0 - NormalDist(mean, spread).cdf(position + 0.5)  # +0.5: whole units
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def replenishment_plan(
+    *,
+    service_level: float = DEFAULT_SERVICE_LEVEL,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    skus: list[str] | None = None,
+    today: date | None = None,
+) -> list[dict]:
+    """One row per active product, riskiest first. Six queries whatever the number of products."""
+    from backorders.models import Backorder
+    from inventory.models import Product, StockItem
+    from orders.models import OrderLine
+
+    today = today or timezone.localdate()
+    start = today - timedelta(days=window_days)
+    products = Product.objects.filter(status=Product.Status.ACTIVE).order_by("sku")
+    if skus is not None:
+        products = products.filter(sku__in=skus)
+    products = list(products.only("id", "sku", "name"))
+    ids = [p.pk for p in products]
+
+    daily: dict[int, dict[date, int]] = defaultdict(dict)
+    for row in (
+        OrderLine.objects.filter(
+            product_id__in=ids, order__placed_at__gte=_midnight(start), order__placed_at__lt=_midnight(today)
+        )
+        .annotate(day=TruncDate("order__placed_at"))
+        .values("product_id", "day")
+        .annotate(units=Sum("quantity"))
+    ):
+        daily[row["product_id"]][row["day"]] = row["units"]
+    stock = {
+        row["product_id"]: (row["on_hand"] or 0) - (row["allocated"] or 0)
+        for row in StockItem.objects.filter(product_id__in=ids)
+        .values("product_id")
+        .annotate(on_hand=Sum("on_hand"), allocated=Sum("allocated"))
+    }
+    incoming: dict[int, int] = defaultdict(int)
+    for line in incoming_lines(product_ids=ids).values("product_id", "quantity_ordered", "quantity_received"):
+        incoming[line["product_id"]] += line["quantity_ordered"] - line["quantity_received"]
+    waiting = dict(
+        Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
+        .values("product_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+        .values_list("product_id", "units")
+    )
+    preferred = {
+        sp.product_id: sp
+        for sp in SupplierProduct.objects.filter(product_id__in=ids, preferred=True).select_related("supplier")
+    }
+
+    rows = []
+    for product in products:
+        forecast = demand_forecast(daily[product.pk], start=start, window_days=window_days)
+        available = max(0, stock.get(product.pk, 0))
+        position = available + incoming[product.pk] - waiting.get(product.pk, 0)
+        sp = preferred.get(product.pk)
+        row = {
+            "product_id": product.pk,
+            "sku": product.sku,
+            "name": product.name,
+            "forecast_daily": round(forecast.daily, 2),
+            "demand_deviation": round(forecast.deviation, 2),
+            "available": available,
+            "incoming": incoming[product.pk],
+            "waiting": waiting.get(product.pk, 0),
+            "inventory_position": position,
+            "days_of_cover": round(available / forecast.daily, 1) if forecast.daily else None,
+            "supplier": sp.supplier.code if sp else None,
+            "lead_time_days": sp.lead_time_days if sp else None,
+            "safety_stock": None,
+            "reorder_point": None,
+            "reorder_now": False,
+            "suggested_quantity": 0,
+            "stockout_risk": None,
+        }
+        if sp is not None:
+            lead_time = sp.lead_time_days
+            safety = safety_stock(forecast, lead_time_days=lead_time, service_level=service_level)
+            point = reorder_point(forecast, lead_time_days=lead_time, safety=safety)
+            reorder = position <= point and (forecast.daily > 0 or position < 0)
+            target = point + math.ceil(forecast.daily * REVIEW_PERIOD_DAYS - 1e-9)
+            row.update(
+                safety_stock=safety,
+                reorder_point=point,
+                reorder_now=reorder,
+                suggested_quantity=(
+                    suggested_order_quantity(
+                        uncovered=target - position, min_order_quantity=sp.min_order_quantity, pack_size=sp.pack_size
+                    )
+                    if reorder
+                    else 0
+                ),
+                stockout_risk=round(stockout_risk(forecast, lead_time_days=lead_time, position=position), 4),
+            )
+        rows.append(row)
+    rows.sort(key=lambda r: (-(r["stockout_risk"] or 0), not r["reorder_now"], r["sku"]))
+    return rows

@@ -1,0 +1,150 @@
+"""Replenishment planning: forecast, safety stock, reorder point, stockout risk — hand-checked figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time, timedelta
+from statistics import NormalDist
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order
+from suppliers import services
+from suppliers.planning import Forecast, demand_forecast, reorder_point, replenishment_plan, safety_stock, stockout_risk
+from tests.suppliers.factories import SupplierFactory, SupplierProductFactory
+
+PLANNING = "/api/v1/planning/"
+Z95 = NormalDist().inv_cdf(0.95)  # 1.6449
+
+
+def test_the_formulas_by_hand():
+    start = timezone.localdate() - timedelta(days=14)
+    daily = {start + timedelta(days=n): (1 if n % 2 == 0 else 3) for n in range(14)}
+    forecast = demand_forecast(daily, start=start, window_days=14)
+    assert (forecast.daily, forecast.deviation) == (2.0, 1.0)
+    # A day with no orders counts as zero: 28 units over 28 days.
+    assert demand_forecast(daily, start=start, window_days=28).daily == 1.0
+
+    assert safety_stock(forecast, lead_time_days=9, service_level=0.95) == 5  # ⌈1.645 × 1 × 3⌉ = ⌈4.93⌉
+    assert safety_stock(forecast, lead_time_days=9, service_level=0.5) == 0  # z = 0
+    assert reorder_point(forecast, lead_time_days=9, safety=5) == 23  # 2 × 9 + 5
+
+    # Lead-time demand ~ Normal(18, 3): the chance it exceeds 23 units is about 3 %.
+    assert stockout_risk(forecast, lead_time_days=9, position=23) == pytest.approx(1 - NormalDist().cdf(5.5 / 3))
+    assert stockout_risk(forecast, lead_time_days=9, position=23) < stockout_risk(
+        forecast, lead_time_days=9, position=15
+    )
+    assert stockout_risk(forecast, lead_time_days=9, position=-1) == 1.0  # customers already wait for more
+    steady = Forecast(daily=2.0, deviation=0.0, window_days=14)
+    assert stockout_risk(steady, lead_time_days=9, position=17) == 1.0
+    assert stockout_risk(steady, lead_time_days=9, position=18) == 0.0
+
+
+def _history(place, sku, quantities, *, window_days):
+    """One order a day over the window (oldest first), placed at noon."""
+    first_day = timezone.localdate() - timedelta(days=window_days)
+    for n, quantity in enumerate(quantities):
+        order = place({sku: quantity})
+        noon = timezone.make_aware(datetime.combine(first_day + timedelta(days=n), time(12)))
+        Order.objects.filter(pk=order.pk).update(placed_at=noon)
+
+
+@pytest.fixture
+def planned(make_product, place, warehouse):
+    """KETTLE: 14 days of orders alternating 1 and 3 units, one more today (not in the forecast), 10 units left
+    free and 5 on order; preferred supplier quotes 9 days, sells at least 10, in packs of 6.
+    LAMP: no supplier. OLD: discontinued. BULB: nothing left, 5 units waiting, supplier quotes 10 days."""
+    kettle = make_product(sku="KETTLE", stock=39)
+    _history(place, "KETTLE", [1 if n % 2 == 0 else 3 for n in range(14)], window_days=14)
+    place({"KETTLE": 1})  # today
+    SupplierProductFactory(
+        product=kettle, supplier=SupplierFactory(code="acme"), lead_time_days=9, min_order_quantity=10, pack_size=6
+    )
+    services.purchase_order_create(
+        supplier_code="acme",
+        warehouse_code="MAIN",
+        expected_date=timezone.localdate() + timedelta(days=20),
+        lines=[services.PurchaseOrderLineRequest("KETTLE", 5)],
+        send=True,
+    )
+    make_product(sku="LAMP", stock=4)
+    make_product(sku="OLD", stock=4, status="discontinued")
+    bulb = make_product(sku="BULB")
+    place({"BULB": 5})
+    SupplierProductFactory(product=bulb, supplier=SupplierFactory(code="bulbs"), lead_time_days=10)
+    return kettle
+
+
+def test_plan_figures_for_each_kind_of_product(planned):
+    rows = {row["sku"]: row for row in replenishment_plan(window_days=14)}
+    assert set(rows) == {"KETTLE", "LAMP", "BULB"}  # discontinued products are not planned
+    kettle = rows["KETTLE"]
+    assert {k: kettle[k] for k in ("forecast_daily", "demand_deviation", "available", "incoming", "waiting")} == {
+        "forecast_daily": 2.0,
+        "demand_deviation": 1.0,
+        "available": 10,
+        "incoming": 5,
+        "waiting": 0,
+    }
+    assert kettle["inventory_position"] == 15
+    assert kettle["days_of_cover"] == 5.0
+    assert (kettle["lead_time_days"], kettle["safety_stock"], kettle["reorder_point"]) == (9, 5, 23)
+    assert kettle["reorder_now"] is True
+    # Up to 23 + a week of demand (14) = 37 from 15: 22, at least 10, in packs of 6 → 24.
+    assert kettle["suggested_quantity"] == 24
+    assert kettle["stockout_risk"] == pytest.approx(1 - NormalDist().cdf((15.5 - 18) / 3), abs=1e-4)
+
+    lamp = rows["LAMP"]
+    assert lamp["supplier"] is None
+    assert (lamp["safety_stock"], lamp["reorder_point"], lamp["stockout_risk"]) == (None, None, None)
+    assert (lamp["reorder_now"], lamp["suggested_quantity"], lamp["days_of_cover"]) == (False, 0, None)
+
+    bulb = rows["BULB"]  # ordered today only: no forecast yet, but customers already wait
+    assert (bulb["forecast_daily"], bulb["inventory_position"], bulb["stockout_risk"]) == (0.0, -5, 1.0)
+    assert (bulb["reorder_now"], bulb["suggested_quantity"]) == (True, 5)
+
+    # Riskiest first; a higher service level needs more safety stock.
+    assert [row["sku"] for row in replenishment_plan(window_days=14)] == ["BULB", "KETTLE", "LAMP"]
+    strict = {row["sku"]: row for row in replenishment_plan(window_days=14, service_level=0.99)}
+    assert strict["KETTLE"]["safety_stock"] == 7  # ⌈2.326 × 3⌉
+
+
+def test_planning_api(planned, staff_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        response = staff_client.get(PLANNING, {"window_days": 14})
+    assert response.status_code == 200
+    body = response.json()
+    assert [row["sku"] for row in body] == ["BULB", "KETTLE", "LAMP"]
+    assert body[1]["reorder_point"] == 23 and body[1]["suggested_quantity"] == 24
+    only = staff_client.get(PLANNING, {"window_days": 14, "sku": ["KETTLE", "LAMP"], "reorder_now": "true"}).json()
+    assert [row["sku"] for row in only] == ["KETTLE"]
+
+
+@pytest.mark.parametrize(
+    "query", [{"service_level": "1.5"}, {"service_level": "x"}, {"window_days": "3"}, {"window_days": "9999"}]
+)
+def test_planning_api_refuses_bad_parameters(planned, staff_client, query):
+    response = staff_client.get(PLANNING, query)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "validation_error"
+    assert next(iter(query)) in response.json()["errors"]
+
+
+def test_planning_is_staff_only(planned, channel_client, anon_client):
+    assert channel_client.get(PLANNING).status_code == 403
+    assert anon_client.get(PLANNING).status_code in (401, 403)
+
+
+def test_planning_page_and_csv(planned, client, staff_user):
+    client.force_login(staff_user)
+    html = client.get("/planning/").content.decode()
+    assert "KETTLE" in html and "No preferred supplier" in html and "OLD" not in html
+    only = client.get("/planning/", {"reorder_now": "1"}).content.decode()
+    assert "BULB" in only and "LAMP" not in only  # the page forecasts over 8 weeks: BULB still must order
+    exported = client.get("/planning/", {"format": "csv"})
+    table = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert table[0][:3] == ["sku", "forecast_daily", "demand_deviation"]
+    assert [row[0] for row in table[1:]] == ["BULB", "KETTLE", "LAMP"]
