@@ -19,6 +19,12 @@ def test_seed_demo_loads_a_consistent_story_once(capsys, django_capture_on_commi
     assert Backorder.objects.exclude(eta_basis="none").exists()
     assert PurchaseOrder.objects.filter(status="sent").exists()
     assert integrity_problems() == []
+    # Eight weeks of delivered orders: the planning page has a demand history to forecast from.
+    from suppliers.planning import replenishment_plan
+
+    plan = replenishment_plan()
+    assert sum(1 for row in plan if row["forecast_daily"] > 0) >= 10
+    assert any(row["reorder_now"] for row in plan) and any(not row["reorder_now"] for row in plan)
     count = Backorder.objects.count()
     call_command("seed_demo", "--if-empty")
     assert "already present" in capsys.readouterr().out

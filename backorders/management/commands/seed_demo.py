@@ -145,6 +145,7 @@ class Command(BaseCommand):
         for data, (*_, ltv) in zip(customers, CUSTOMERS, strict=True):
             Customer.objects.filter(pk=customer_upsert(data=data).pk).update(lifetime_value=Decimal(ltv))
         skus = [p[0] for p in PRODUCTS if p[4]]
+        self._history(rng, customers, skus)
         placed = []
         for i in range(40):
             customer = customers[i % len(customers)] if i % 7 else customers[rng.randrange(len(customers))]
@@ -203,6 +204,30 @@ class Command(BaseCommand):
                 notes="Demo replenishment",
                 send=True,
             )
+
+    def _history(self, rng: random.Random, customers, skus):
+        """Eight weeks of past orders, delivered in full: the demand the planning page forecasts from.
+
+        The units they took are counted in first (as past deliveries), so today's stock is as listed above."""
+        from collections import Counter
+
+        from inventory.services import stock_adjust
+        from orders.models import Order
+        from orders.services import LineRequest, order_place, order_ship
+
+        plan = [(rng.randint(1, 56), rng.choice(skus), rng.randint(1, 3)) for _ in range(160)]
+        needed = Counter()
+        for _, sku, units in plan:
+            needed[sku] += units
+        for sku, units in sorted(needed.items()):
+            stock_adjust(sku=sku, warehouse_code="MAIN", quantity=units, reason="Past deliveries (demo history)")
+        now = timezone.now()
+        for days_ago, sku, units in plan:
+            customer = customers[rng.randrange(len(customers))]
+            order = order_place(customer=customer, lines=[LineRequest(sku, units)]).order
+            order_ship(order=order)
+            placed_at = now - timedelta(days=days_ago, hours=rng.randint(0, 9))
+            Order.objects.filter(pk=order.pk).update(placed_at=placed_at)
 
     def _receive_some(self):
         """Half of one purchase order arrives: the backorder queue gets it in priority order."""

@@ -12,4 +12,4 @@ class Command(BaseCommand):
             self.stderr.write(problem)
         if problems:
             raise CommandError(f"{len(problems)} integrity problem(s) found.")
-        self.stdout.write(self.style.SUCCESS("Integrity OK: ledger, allocations and backorders agree."))
+        self.stdout.write(self.style.SUCCESS("Integrity OK: ledger, allocations, backorders and order statuses agree."))
