@@ -23,7 +23,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from statistics import NormalDist, fmean, pstdev
+from statistics import NormalDist
 
 from django.db.models import F, Sum
 from django.db.models.functions import TruncDate
@@ -44,10 +44,17 @@ class Forecast:
     window_days: int
 
 
+def forecast_from_totals(*, units: int, squares: int, window_days: int) -> Forecast:
+    """Average and (population) standard deviation of the daily demand from Σ units and Σ units² per day."""
+    mean = units / window_days
+    deviation = math.sqrt(max(0.0, squares / window_days - mean * mean))
+    return Forecast(daily=mean, deviation=deviation, window_days=window_days)
+
+
 def demand_forecast(daily_units: dict[date, int], *, start: date, window_days: int) -> Forecast:
     """Average and spread of the daily demand over ``window_days`` from ``start`` (days without orders are 0)."""
     series = [daily_units.get(start + timedelta(days=n), 0) for n in range(window_days)]
-    return Forecast(daily=fmean(series), deviation=pstdev(series), window_days=window_days)
+    return forecast_from_totals(units=sum(series), squares=sum(x * x for x in series), window_days=window_days)
 
 
 def safety_stock(forecast: Forecast, *, lead_time_days: int, service_level: float) -> int:
@@ -94,16 +101,20 @@ def replenishment_plan(
     products = list(products.only("id", "sku", "name"))
     ids = [p.pk for p in products]
 
-    daily: dict[int, dict[date, int]] = defaultdict(dict)
-    for row in (
-        OrderLine.objects.filter(
-            product_id__in=ids, order__placed_at__gte=_midnight(start), order__placed_at__lt=_midnight(today)
-        )
-        .annotate(day=TruncDate("order__placed_at"))
+    # Σ units and Σ units² of each product's days (days without orders add 0 to both).
+    units: dict[int, int] = defaultdict(int)
+    squares: dict[int, int] = defaultdict(int)
+    lines = OrderLine.objects.filter(order__placed_at__gte=_midnight(start), order__placed_at__lt=_midnight(today))
+    if skus is not None:
+        lines = lines.filter(product_id__in=ids)
+    for product_id, _day, day_units in (
+        lines.annotate(day=TruncDate("order__placed_at"))
         .values("product_id", "day")
         .annotate(units=Sum("quantity"))
+        .values_list("product_id", "day", "units")
     ):
-        daily[row["product_id"]][row["day"]] = row["units"]
+        units[product_id] += day_units
+        squares[product_id] += day_units * day_units
     stock = {
         row["product_id"]: (row["on_hand"] or 0) - (row["allocated"] or 0)
         for row in StockItem.objects.filter(product_id__in=ids)
@@ -126,7 +137,7 @@ def replenishment_plan(
 
     rows = []
     for product in products:
-        forecast = demand_forecast(daily[product.pk], start=start, window_days=window_days)
+        forecast = forecast_from_totals(units=units[product.pk], squares=squares[product.pk], window_days=window_days)
         available = max(0, stock.get(product.pk, 0))
         position = available + incoming[product.pk] - waiting.get(product.pk, 0)
         sp = preferred.get(product.pk)
