@@ -134,6 +134,8 @@ def main() -> None:
         "queue (first page)": "/backorders/",
         "queue (filtered: tier=gold, sort=value)": "/backorders/?tier=gold&sort=value",
         "queue (page 50)": "/backorders/?page=50",
+        "shortages": "/shortages/",
+        "planning (8 weeks of orders, every product)": "/planning/",
     }
     results = {}
     for label, url in pages.items():

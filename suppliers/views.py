@@ -48,6 +48,7 @@ PLANNING_FIELDS = [
     "suggested_quantity", "stockout_risk",
 ]  # fmt: skip
 SERVICE_LEVELS = [0.9, 0.95, 0.98, 0.99]
+PLANNING_PAGE_ROWS = 200  # the riskiest; the CSV export has every product
 
 
 @require_GET
@@ -66,7 +67,8 @@ def planning(request):
         data = [PLANNING_FIELDS, *([("" if row[f] is None else row[f]) for f in PLANNING_FIELDS] for row in rows)]
         return csv_response(f"planning-{timezone.localdate():%Y%m%d}.csv", data)
     context = {
-        "rows": rows,
+        "rows": rows[:PLANNING_PAGE_ROWS],
+        "total": len(rows),
         "service_level": service_level,
         "service_levels": SERVICE_LEVELS,
         "window_days": DEFAULT_WINDOW_DAYS,

@@ -138,6 +138,16 @@ def test_planning_is_staff_only(planned, channel_client, anon_client):
     assert anon_client.get(PLANNING).status_code in (401, 403)
 
 
+def test_planning_page_shows_the_riskiest_first_and_says_when_it_cuts(planned, client, staff_user, monkeypatch):
+    from suppliers import views
+
+    monkeypatch.setattr(views, "PLANNING_PAGE_ROWS", 2)
+    client.force_login(staff_user)
+    html = client.get("/planning/").content.decode()
+    assert "Showing the 2 riskiest of 3 products" in html
+    assert "BULB" in html and "LAMP" not in html  # LAMP (no supplier, no risk) sorts last
+
+
 def test_planning_page_and_csv(planned, client, staff_user):
     client.force_login(staff_user)
     html = client.get("/planning/").content.decode()
