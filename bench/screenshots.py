@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--base", default="http://127.0.0.1:8000")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default="admin")
+    parser.add_argument("--only", help="one screenshot of the list below, e.g. planning.png")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -39,10 +40,16 @@ def main() -> None:
             "shortages.png": "/shortages/",
             "suppliers.png": "/suppliers/",
             "products.png": "/products/",
+            "planning.png": "/planning/",
         }
         for name, path in shots.items():
+            if args.only and name != args.only:
+                continue
             page.goto(args.base + path)
             page.screenshot(path=OUT / name, full_page=True)
+        if args.only:
+            browser.close()
+            return
         page.goto(args.base + "/backorders/")
         first = page.locator("table.queue tbody tr a").first
         first.click()
