@@ -6,8 +6,11 @@ after a VACUUM, with the deferred foreign-key checks forced inside the timing):
   it only updates the backorders, nothing else;
 - the engine (backorders.allocation.allocate_product): locks, ranks, and updates backorders, order lines,
   allocations, stock items, order statuses and writes one event per backorder and the notification batch row;
+- the floor: the engine's own statement without the order-line counters and the order-status step, i.e. the
+  writes every allocation needs whatever the model (backorder, allocation row, history event, stock counter)
+  with their foreign-key checks;
 - the "ready" notifications of that run, which a task writes right after the engine commits.
-Prints the figures and the ratio engine ÷ baseline (target ≤ 3). ETA figures: bench/eta.py.
+Prints the figures and the ratios to the baseline (target ≤ 3). ETA figures: bench/eta.py.
 Not a test: nothing here asserts a time.
 
     python bench/allocation.py [--backorders 100000] [--allocate 75000]
@@ -16,6 +19,7 @@ Not a test: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -63,6 +67,16 @@ UPDATE backorders_backorder b
        status = CASE WHEN q.need <= %(units)s - q.before_units THEN 'allocated' ELSE 'partially_allocated' END
   FROM q WHERE b.id = q.id AND q.before_units < %(units)s
 """
+
+
+def floor_sql(engine_sql: str) -> str:
+    """The engine's own statement minus the order-line counters (and, being one statement, minus the order-status
+    step): what every allocation must write whatever the data model — the backorder, the allocation row (which
+    stock item holds the units), the history event, the stock counter — with their foreign-key checks."""
+    without_lines = re.sub(r"upd_lines AS \(.*?\n\),\n", "", engine_sql, count=1, flags=re.S)
+    without_lines = without_lines.replace(" + (SELECT COUNT(*) FROM upd_lines)", "")
+    assert "upd_lines" not in without_lines, "the engine's statement changed: update floor_sql"
+    return without_lines
 
 
 def timed(fn):
@@ -133,6 +147,17 @@ def main() -> None:
     def run_engine():
         return engine.allocate_product(product_id=product.pk)
 
+    def floor():
+        from backorders.allocation import _tables
+
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(
+                floor_sql(engine._ALLOCATE_SQL).format(**_tables()),
+                {"product": product.pk, "policy": "bench", "source": "bench"},
+            )
+            return cursor.fetchone()[0]
+
     def ready_notifications():
         from notifications.bulk import event_batch_process
         from notifications.models import EventBatch
@@ -146,7 +171,7 @@ def main() -> None:
         written = event_batch_process(batch_id=batch.pk)
         return time.perf_counter() - start, written
 
-    base_times, engine_times = [], []
+    base_times, engine_times, floor_times = [], [], []
     for _ in range(args.repeat):
         vacuum()
         seconds, rows = timed(baseline)
@@ -154,13 +179,19 @@ def main() -> None:
         vacuum()
         seconds, allocated = timed(run_engine)
         engine_times.append(seconds)
-    base, full = min(base_times), min(engine_times)
+        vacuum()
+        floor_times.append(timed(floor)[0])
+    base, full, least = min(base_times), min(engine_times), min(floor_times)
     print(f"baseline: one hand-written UPDATE allocates {rows:,} backorders: {base:.3f} s (best of {args.repeat})")
     print(
         f"engine:   allocate_product allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s "
         f"(best of {args.repeat}; order lines, allocations, stock, order status, events, FK checks)"
     )
     print(f"ratio engine ÷ baseline: {full / base:.2f} (target ≤ 3)")
+    print(
+        f"floor: the engine's statement without the order-line counters and order statuses (backorders, allocation "
+        f"rows, events, stock, FK checks): {least:.3f} s, ratio to baseline {least / base:.2f}"
+    )
     vacuum()
     (ready_seconds, written) = timed(ready_notifications)[1]
     print(
