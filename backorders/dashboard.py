@@ -161,6 +161,12 @@ def wants_csv(request) -> bool:
     return request.GET.get("format") == "csv"
 
 
+def search_text(request, key: str = "q") -> str:
+    """A free-text box's value, stripped, without NUL characters (which PostgreSQL refuses in a string; the
+    filter forms reject them through Django's form fields, the hand-read boxes drop them here)."""
+    return (request.GET.get(key) or "").replace("\x00", "").strip()
+
+
 def query_without(request, *keys: str) -> str:
     """The current query string minus ``keys`` (for pagination, sort and export links)."""
     params = request.GET.copy()

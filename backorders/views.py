@@ -32,6 +32,7 @@ from .dashboard import (
     queue_rows,
     queue_sorted,
     row_annotations,
+    search_text,
     wants_csv,
 )
 from .models import PRIORITY_RANKS, Backorder
@@ -293,7 +294,7 @@ def search(request):
     from inventory.models import Product
     from orders.models import Customer
 
-    q = (request.GET.get("q") or "").strip()
+    q = search_text(request)
     queue_url = reverse("dashboard:queue")
     if not q:
         return HttpResponseRedirect(queue_url)

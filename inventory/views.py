@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders import charts
-from backorders.dashboard import csv_response, query_without, wants_csv
+from backorders.dashboard import csv_response, query_without, search_text, wants_csv
 from config.errors import DomainError
 
 from .models import Product, StockMovement
@@ -50,7 +50,7 @@ def products_for_dashboard():
 @require_GET
 def products(request):
     rows = products_for_dashboard().order_by("sku")
-    q = (request.GET.get("q") or "").strip()
+    q = search_text(request)
     if q:
         rows = rows.filter(Q(sku__icontains=q) | Q(name__icontains=q))
     if request.GET.get("backorderable") in ("yes", "no"):
