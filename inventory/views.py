@@ -113,6 +113,7 @@ def product(request, pk: int):
     from backorders.dashboard import queue_rows, queue_sorted
     from backorders.models import Backorder
     from suppliers.models import PurchaseOrder
+    from suppliers.planning import replenishment_plan
 
     item = get_object_or_404(products_for_dashboard(), pk=pk)
     history = _history(item)
@@ -130,6 +131,7 @@ def product(request, pk: int):
         .order_by("expected_date"),
         "waiting": queue_sorted(queue_rows().filter(product=item, status__in=Backorder.WAITING), "queue")[:20],
         "substitutes": products_with_availability().filter(substitutes=item).order_by("sku"),
+        "plan": next(iter(replenishment_plan(skus=[item.sku])), None),
     }
     return render(request, "inventory/product.html", context)
 

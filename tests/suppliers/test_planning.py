@@ -158,3 +158,17 @@ def test_planning_page_and_csv(planned, client, staff_user):
     table = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
     assert table[0][:3] == ["sku", "forecast_daily", "demand_deviation"]
     assert [row[0] for row in table[1:]] == ["BULB", "KETTLE", "LAMP"]
+
+
+def test_product_page_shows_its_plan(planned, client, staff_user):
+    from inventory.models import Product
+
+    client.force_login(staff_user)
+    kettle = client.get(f"/products/{planned.pk}/").content.decode()
+    [plan] = replenishment_plan(skus=["KETTLE"])  # the page's default window: 8 weeks, 14 days of which had orders
+    assert f"{plan['safety_stock']} · {plan['reorder_point']} at 9 d lead time" in kettle
+    assert f"{plan['forecast_daily']} a day" in kettle and f"{plan['inventory_position']} (free" in kettle
+    lamp = client.get(f"/products/{Product.objects.get(sku='LAMP').pk}/").content.decode()
+    assert "No preferred supplier: no lead time to plan with." in lamp
+    old = client.get(f"/products/{Product.objects.get(sku='OLD').pk}/").content.decode()
+    assert "Not planned: the product is no longer sold." in old
