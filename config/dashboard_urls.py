@@ -47,5 +47,11 @@ urlpatterns = [
     path("products/<int:pk>/", staff_only(inventory_views.product), name="product"),
     path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
     path("planning/", staff_only(supplier_views.planning), name="planning"),
+    path(
+        "planning/<int:product_id>/draft-po/",
+        staff_only(inventory_views.draft_po),
+        {"source": "planning"},
+        name="planning_draft_po",
+    ),
     path("suppliers/<int:pk>/", staff_only(supplier_views.supplier), name="supplier"),
 ]

@@ -157,18 +157,24 @@ def _shortage_value(row, key: str):
 
 
 @require_POST
-def draft_po(request, product_id: int):
-    from suppliers.services import purchase_order_draft_for_shortage
+def draft_po(request, product_id: int, source: str = "shortages"):
+    """Draft a PO from the shortages list (uncovered demand) or the planning page (what the plan says to order)."""
+    from suppliers.planning import dashboard_service_level
+    from suppliers.services import purchase_order_draft_for_plan, purchase_order_draft_for_shortage
 
     product = get_object_or_404(Product, pk=product_id)
+    back = reverse(f"dashboard:{source}")
     try:
-        purchase_order = purchase_order_draft_for_shortage(product=product, user=request.user)
+        if source == "planning":
+            service_level = dashboard_service_level(request.POST.get("service_level"))
+            purchase_order = purchase_order_draft_for_plan(
+                product=product, service_level=service_level, user=request.user
+            )
+        else:
+            purchase_order = purchase_order_draft_for_shortage(product=product, user=request.user)
     except DomainError as exc:
         return render(
-            request,
-            "backorders/action_error.html",
-            {"errors": [exc.message], "back": reverse("dashboard:shortages")},
-            status=exc.status,
+            request, "backorders/action_error.html", {"errors": [exc.message], "back": back}, status=exc.status
         )
     messages.success(request, f"Draft purchase order {purchase_order.number} created for {product.sku}.")
-    return HttpResponseRedirect(reverse("dashboard:shortages"), status=303)
+    return HttpResponseRedirect(back, status=303)

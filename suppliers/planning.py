@@ -34,6 +34,7 @@ from .selectors import incoming_lines, suggested_order_quantity
 
 DEFAULT_WINDOW_DAYS = 56
 DEFAULT_SERVICE_LEVEL = 0.95
+DASHBOARD_SERVICE_LEVELS = (0.9, 0.95, 0.98, 0.99)
 REVIEW_PERIOD_DAYS = 7
 
 
@@ -75,6 +76,15 @@ def stockout_risk(forecast: Forecast, *, lead_time_days: int, position: int) -> 
     if spread == 0:
         return 1.0 if mean > position else 0.0
     return 1.0 - NormalDist(mean, spread).cdf(position + 0.5)  # +0.5: whole units
+
+
+def dashboard_service_level(value) -> float:
+    """The dashboard's service-level choice from a form value; anything else is the default."""
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_SERVICE_LEVEL
+    return level if level in DASHBOARD_SERVICE_LEVELS else DEFAULT_SERVICE_LEVEL
 
 
 def _midnight(day: date) -> datetime:

@@ -388,6 +388,43 @@ def purchase_order_draft_for_shortage(*, product: Product, user=None) -> Purchas
             f"{product.sku} has no uncovered demand: stock and open purchase orders cover every waiting unit.",
             details={"sku": product.sku},
         )
+    return _purchase_order_draft(
+        product=product,
+        row=row,
+        notes=f"Drafted from the shortage list: {row['uncovered']} unit(s) uncovered.",
+        user=user,
+    )
+
+
+@transaction.atomic
+def purchase_order_draft_for_plan(*, product: Product, service_level: float = 0.95, user=None) -> PurchaseOrder:
+    """Draft a purchase order to the preferred supplier for what the replenishment plan says to order now."""
+    from .planning import replenishment_plan
+
+    rows = replenishment_plan(skus=[product.sku], service_level=service_level)
+    row = rows[0] if rows else None
+    if row is not None and row["supplier"] and not row["reorder_now"]:
+        raise NothingToOrder(
+            f"{product.sku} is above its reorder point ({row['inventory_position']} > {row['reorder_point']}).",
+            details={"sku": product.sku, "position": row["inventory_position"], "reorder_point": row["reorder_point"]},
+        )
+    return _purchase_order_draft(
+        product=product,
+        row=row,
+        notes=(
+            f"Drafted from the replenishment plan: position {row['inventory_position']}, reorder point "
+            f"{row['reorder_point']}, stockout risk {round(100 * row['stockout_risk'])} %."
+            if row and row["supplier"]
+            else ""
+        ),
+        user=user,
+    )
+
+
+def _purchase_order_draft(*, product: Product, row: dict | None, notes: str, user) -> PurchaseOrder:
+    """A draft PO for ``row["suggested_quantity"]`` to ``row["supplier"]``, due after its lead time."""
+    if row is None:
+        raise NothingToOrder(f"{product.sku} is no longer sold.", details={"sku": product.sku})
     if not row["supplier"]:
         raise NoPreferredSupplier(
             f"{product.sku} has no preferred supplier: mark one in the supplier catalogue first.",
@@ -405,6 +442,6 @@ def purchase_order_draft_for_shortage(*, product: Product, user=None) -> Purchas
         warehouse_code=warehouse.code,
         expected_date=expected,
         lines=[PurchaseOrderLineRequest(sku=product.sku, quantity=row["suggested_quantity"])],
-        notes=f"Drafted from the shortage list: {row['uncovered']} unit(s) uncovered.",
+        notes=notes,
         user=user,
     )

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from backorders.dashboard import csv_response, wants_csv
 
 from .models import Supplier
-from .planning import DEFAULT_SERVICE_LEVEL, DEFAULT_WINDOW_DAYS, replenishment_plan
+from .planning import DASHBOARD_SERVICE_LEVELS, DEFAULT_WINDOW_DAYS, dashboard_service_level, replenishment_plan
 from .scorecard import supplier_purchase_orders, supplier_scorecards
 
 CSV_FIELDS = [
@@ -47,19 +47,13 @@ PLANNING_FIELDS = [
     "days_of_cover", "supplier", "lead_time_days", "safety_stock", "reorder_point", "reorder_now",
     "suggested_quantity", "stockout_risk",
 ]  # fmt: skip
-SERVICE_LEVELS = [0.9, 0.95, 0.98, 0.99]
 PLANNING_PAGE_ROWS = 200  # the riskiest; the CSV export has every product
 
 
 @require_GET
 def planning(request):
-    """The replenishment plan; ``?service_level=`` picks one of SERVICE_LEVELS (anything else: the default)."""
-    try:
-        service_level = float(request.GET.get("service_level", DEFAULT_SERVICE_LEVEL))
-    except ValueError:
-        service_level = DEFAULT_SERVICE_LEVEL
-    if service_level not in SERVICE_LEVELS:
-        service_level = DEFAULT_SERVICE_LEVEL
+    """The replenishment plan; ``?service_level=`` picks one of DASHBOARD_SERVICE_LEVELS (else: the default)."""
+    service_level = dashboard_service_level(request.GET.get("service_level"))
     rows = replenishment_plan(service_level=service_level)
     if request.GET.get("reorder_now"):
         rows = [row for row in rows if row["reorder_now"]]
@@ -70,7 +64,7 @@ def planning(request):
         "rows": rows[:PLANNING_PAGE_ROWS],
         "total": len(rows),
         "service_level": service_level,
-        "service_levels": SERVICE_LEVELS,
+        "service_levels": DASHBOARD_SERVICE_LEVELS,
         "window_days": DEFAULT_WINDOW_DAYS,
         "reorder_now": bool(request.GET.get("reorder_now")),
         "to_order": sum(1 for row in rows if row["reorder_now"]),

@@ -172,3 +172,47 @@ def test_product_page_shows_its_plan(planned, client, staff_user):
     assert "No preferred supplier: no lead time to plan with." in lamp
     old = client.get(f"/products/{Product.objects.get(sku='OLD').pk}/").content.decode()
     assert "Not planned: the product is no longer sold." in old
+
+
+def test_draft_a_purchase_order_from_the_plan(planned, make_product, staff_user):
+    from inventory.models import Product
+    from suppliers.exceptions import NoPreferredSupplier, NothingToOrder
+    from suppliers.models import PurchaseOrder
+
+    bulb = Product.objects.get(sku="BULB")  # 5 units waiting, nothing free or on order
+    [plan] = replenishment_plan(skus=["BULB"], service_level=0.99)
+    assert plan["reorder_now"] and plan["suggested_quantity"] == 5
+    draft = services.purchase_order_draft_for_plan(product=bulb, service_level=0.99, user=staff_user)
+    line = draft.lines.get()
+    assert (draft.status, draft.supplier.code, line.quantity_ordered) == ("draft", "bulbs", 5)
+    assert draft.expected_date == timezone.localdate() + timedelta(days=10)
+    assert "position -5, reorder point 0, stockout risk 100 %" in draft.notes
+
+    roomy = make_product(sku="ROOMY", stock=100)  # no demand, plenty of stock
+    SupplierProductFactory(product=roomy, supplier=SupplierFactory(code="roomy"))
+    for sku, error in (
+        ("ROOMY", NothingToOrder),
+        ("KETTLE", NothingToOrder),  # over 8 weeks: 0.5 a day, reorder point 12 at 99 %, position 15
+        ("LAMP", NoPreferredSupplier),
+        ("OLD", NothingToOrder),
+    ):
+        with pytest.raises(error):
+            services.purchase_order_draft_for_plan(product=Product.objects.get(sku=sku))
+    assert PurchaseOrder.objects.filter(status="draft").count() == 1
+
+
+def test_planning_page_drafts_a_purchase_order(planned, client, staff_user):
+    from inventory.models import Product
+    from suppliers.models import PurchaseOrder
+
+    client.force_login(staff_user)
+    assert "Draft PO" in client.get("/planning/").content.decode()
+    bulb = Product.objects.get(sku="BULB")
+    response = client.post(f"/planning/{bulb.pk}/draft-po/", {"service_level": "0.98"})
+    assert (response.status_code, response["Location"]) == (303, "/planning/")
+    assert PurchaseOrder.objects.filter(status="draft", lines__product=bulb).count() == 1
+    lamp = Product.objects.get(sku="LAMP")
+    refused = client.post(f"/planning/{lamp.pk}/draft-po/")
+    assert 400 <= refused.status_code < 500
+    assert "no preferred supplier" in refused.content.decode()
+    assert client.get(f"/planning/{lamp.pk}/draft-po/").status_code == 405
