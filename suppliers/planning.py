@@ -52,12 +52,6 @@ def forecast_from_totals(*, units: int, squares: int, window_days: int) -> Forec
     return Forecast(daily=mean, deviation=deviation, window_days=window_days)
 
 
-def demand_forecast(daily_units: dict[date, int], *, start: date, window_days: int) -> Forecast:
-    """Average and spread of the daily demand over ``window_days`` from ``start`` (days without orders are 0)."""
-    series = [daily_units.get(start + timedelta(days=n), 0) for n in range(window_days)]
-    return forecast_from_totals(units=sum(series), squares=sum(x * x for x in series), window_days=window_days)
-
-
 def safety_stock(forecast: Forecast, *, lead_time_days: int, service_level: float) -> int:
     z = NormalDist().inv_cdf(service_level)
     return max(0, math.ceil(z * forecast.deviation * math.sqrt(lead_time_days) - 1e-9))

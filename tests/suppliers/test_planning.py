@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import datetime, time, timedelta
 from statistics import NormalDist
 
@@ -12,7 +13,14 @@ from django.utils import timezone
 
 from orders.models import Order
 from suppliers import services
-from suppliers.planning import Forecast, demand_forecast, reorder_point, replenishment_plan, safety_stock, stockout_risk
+from suppliers.planning import (
+    Forecast,
+    forecast_from_totals,
+    reorder_point,
+    replenishment_plan,
+    safety_stock,
+    stockout_risk,
+)
 from tests.suppliers.factories import SupplierFactory, SupplierProductFactory
 
 PLANNING = "/api/v1/planning/"
@@ -20,12 +28,12 @@ Z95 = NormalDist().inv_cdf(0.95)  # 1.6449
 
 
 def test_the_formulas_by_hand():
-    start = timezone.localdate() - timedelta(days=14)
-    daily = {start + timedelta(days=n): (1 if n % 2 == 0 else 3) for n in range(14)}
-    forecast = demand_forecast(daily, start=start, window_days=14)
+    series = [1 if n % 2 == 0 else 3 for n in range(14)]  # units a day
+    forecast = forecast_from_totals(units=sum(series), squares=sum(x * x for x in series), window_days=14)
     assert (forecast.daily, forecast.deviation) == (2.0, 1.0)
-    # A day with no orders counts as zero: 28 units over 28 days.
-    assert demand_forecast(daily, start=start, window_days=28).daily == 1.0
+    # Days with no orders count as zero: the same 28 units over 28 days.
+    longer = forecast_from_totals(units=28, squares=70, window_days=28)
+    assert (longer.daily, longer.deviation) == (1.0, math.sqrt(70 / 28 - 1))
 
     assert safety_stock(forecast, lead_time_days=9, service_level=0.95) == 5  # ⌈1.645 × 1 × 3⌉ = ⌈4.93⌉
     assert safety_stock(forecast, lead_time_days=9, service_level=0.5) == 0  # z = 0
