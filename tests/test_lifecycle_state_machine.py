@@ -163,6 +163,14 @@ class OrderLifecycle(RuleBasedStateMachine):
         assert not Backorder.objects.filter(quantity_allocated__gt=F("quantity") - F("quantity_cancelled")).exists()
         assert not StockItem.objects.filter(allocated__gt=F("on_hand")).exists()
 
+    @invariant()
+    def etas_are_current(self):
+        """Every event that moves an ETA asked for a recompute after its commit: a fresh one changes nothing."""
+        from backorders.eta import eta_recompute_product
+
+        for sku in self.skus:
+            assert eta_recompute_product(product_id=self.products[sku].pk) == 0, f"stale ETAs of {sku}"
+
     # --- helpers --------------------------------------------------------------------------------------------------
 
     def _order(self, pick) -> Order:
