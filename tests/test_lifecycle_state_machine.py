@@ -44,7 +44,13 @@ CUSTOMERS = [("c-gold", "gold"), ("c-std", "standard"), ("c-plat", "platinum"), 
 class OrderLifecycle(RuleBasedStateMachine):
     @initialize()
     def catalogue(self):
+        # Every example starts alike (hypothesis replays examples to shrink them): its own products, customers and
+        # purchase orders, and the default allocation policy.
         run = next(_runs)
+        self.run = run
+        self.purchase_orders: list[int] = []
+        AllocationPolicy.objects.filter(is_active=True).update(is_active=False)
+        policy_activate(policy=AllocationPolicy.objects.get_or_create(name="Default")[0])
         self.skus = [f"R{run}-{n}" for n in range(3)]
         self.substitute = f"R{run}-SUB"
         if not StockItem.objects.exists():
@@ -70,7 +76,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         who=st.sampled_from(CUSTOMERS),
     )
     def place(self, lines, policy, priority, who):
-        external_id, tier = who
+        name, tier = who
+        external_id = f"{name}-{self.run}"
         result = order_place(
             customer=CustomerData(external_id, f"{external_id}@example.com", external_id, tier),
             lines=[LineRequest(self.skus[i], q) for i, q in lines.items()],
@@ -110,15 +117,16 @@ class OrderLifecycle(RuleBasedStateMachine):
             lines=[supplier_services.PurchaseOrderLineRequest(self.skus[sku], ordered)],
             send=True,
         )
+        self.purchase_orders.append(po.pk)
         receive = supplier_services.ReceiptLineRequest
         self._refusable(
             lambda: supplier_services.purchase_order_receive(purchase_order=po, lines=[receive(self.skus[sku], first)])
         )
 
-    @precondition(lambda self: PurchaseOrder.objects.filter(status="partially_received").exists())
+    @precondition(lambda self: self._partly_received().exists())
     @rule(quantity=st.integers(1, 8))
     def receive_the_rest(self, quantity):
-        po = PurchaseOrder.objects.filter(status="partially_received").order_by("pk").first()
+        po = self._partly_received().first()
         line = po.lines.select_related("product").get()
         request = supplier_services.ReceiptLineRequest(line.product.sku, quantity)
         self._refusable(lambda: supplier_services.purchase_order_receive(purchase_order=po, lines=[request]))
@@ -175,6 +183,9 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     def _order(self, pick) -> Order:
         return Order.objects.get(pk=self.orders[pick % len(self.orders)])
+
+    def _partly_received(self):
+        return PurchaseOrder.objects.filter(pk__in=self.purchase_orders, status="partially_received").order_by("pk")
 
     def _waiting(self):
         return Backorder.objects.filter(product__sku__in=self.skus, status__in=Backorder.WAITING).order_by("pk")
