@@ -11,7 +11,7 @@ from backorders.models import Backorder
 from inventory.models import StockItem
 from inventory.selectors import integrity_problems
 from orders.models import Order, OrderLine
-from orders.services import CustomerData, LineRequest, order_cancel, order_place
+from orders.services import CustomerData, LineRequest, order_cancel, order_place, order_ship
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -111,4 +111,73 @@ def test_order_cancel_is_not_blocked_by_another_transactions_reference_to_the_or
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
     assert Backorder.objects.get(order=order).status == Backorder.Status.CANCELLED
+    assert integrity_problems() == []
+
+
+def _wait_until_someone_waits_for_a_lock(timeout: float = 20.0) -> None:
+    """Poll PostgreSQL until another session of this database is blocked on a lock (bounded, not a timing check)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("nobody ever waited for the lock")
+
+
+def test_shipping_locks_a_line_added_while_it_waited_for_stock(make_product, place):
+    """Found by the random parallel mix (tests/test_concurrent_mix.py): shipping read the order's products, waited
+    for their stock, and meanwhile a substitute was accepted on the order, adding a line on a product whose stock
+    it had not locked (KeyError on ship). _lock_order now takes the locks again with the new line's product."""
+    from django.db import transaction
+
+    from backorders.substitutes import backorder_accept_substitute
+    from inventory.locks import stock_items_lock_for_products
+
+    lamp = make_product(stock=2)
+    substitute = make_product(stock=5)
+    lamp.substitutes.add(substitute)
+    order = place({lamp.sku: 3})  # 2 reserved, 1 waiting
+    backorder = Backorder.objects.get(order=order)
+    stock_locked, go = threading.Event(), threading.Event()
+    errors, shipped = [], []
+
+    def accept_substitute():
+        try:
+            with transaction.atomic():
+                stock_items_lock_for_products([lamp.pk, substitute.pk])  # as the service does, first
+                stock_locked.set()
+                go.wait(20)
+                backorder_accept_substitute(backorder=backorder, sku=substitute.sku)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def ship():
+        try:
+            shipped.append(order_ship(order=order))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    switcher = threading.Thread(target=accept_substitute)
+    switcher.start()
+    assert stock_locked.wait(20)
+    shipper = threading.Thread(target=ship)
+    shipper.start()  # reads the order's products ({lamp}), then waits for lamp's stock
+    _wait_until_someone_waits_for_a_lock()
+    go.set()
+    switcher.join(30)
+    shipper.join(30)
+    assert errors == []
+    [shipment] = shipped
+    got = dict(shipment.lines.values_list("order_line__product__sku", "quantity"))
+    assert got == {lamp.sku: 2, substitute.sku: 1}
     assert integrity_problems() == []
