@@ -1,8 +1,9 @@
 """Random sequences of everything staff and storefronts do, with the integrity checks after every step.
 
 A hypothesis state machine places orders (partial and ship-complete, every priority), cancels whole orders and
-single lines, ships, adjusts stock both ways, receives purchase orders in parts, raises priorities, reallocates,
-switches waiting units to a substitute and changes the allocation policy — through the services, with the
+single lines, ships, adjusts stock both ways, sends purchase orders and receives them in parts, moves their dates
+and cancels them, raises priorities, reallocates, switches waiting units to a substitute and changes the
+allocation policy — through the services, with the
 allocation and ETA tasks running as they do after each commit. After every step: ``check_integrity`` finds
 nothing (on hand = ledger, reserved = allocations, backordered = waiting, every order's status = its lines), no
 backorder holds more than it needs, and no stock is oversold. A business refusal (a DomainError) is a fine
@@ -108,8 +109,9 @@ class OrderLifecycle(RuleBasedStateMachine):
             lambda: stock_adjust(sku=self.skus[sku], warehouse_code=warehouse, quantity=quantity, reason="recount")
         )
 
-    @rule(sku=st.integers(0, 2), ordered=st.integers(1, 8), first=st.integers(1, 8))
+    @rule(sku=st.integers(0, 2), ordered=st.integers(1, 8), first=st.integers(0, 8))
     def purchase_and_receive(self, sku, ordered, first):
+        """A purchase order is sent; ``first`` units of it arrive at once (0: none yet)."""
         po = supplier_services.purchase_order_create(
             supplier_code="acme",
             warehouse_code="MAIN",
@@ -118,6 +120,8 @@ class OrderLifecycle(RuleBasedStateMachine):
             send=True,
         )
         self.purchase_orders.append(po.pk)
+        if not first:
+            return
         receive = supplier_services.ReceiptLineRequest
         self._refusable(
             lambda: supplier_services.purchase_order_receive(purchase_order=po, lines=[receive(self.skus[sku], first)])
@@ -130,6 +134,23 @@ class OrderLifecycle(RuleBasedStateMachine):
         line = po.lines.select_related("product").get()
         request = supplier_services.ReceiptLineRequest(line.product.sku, quantity)
         self._refusable(lambda: supplier_services.purchase_order_receive(purchase_order=po, lines=[request]))
+
+    @precondition(lambda self: self._open_purchase_orders().exists())
+    @rule(pick=st.integers(0, 10**6), days=st.integers(-3, 20))
+    def revise_a_date(self, pick, days):
+        po = self._pick_open_purchase_order(pick)
+        new_date = timezone.localdate() + timedelta(days=days)
+        self._refusable(
+            lambda: supplier_services.purchase_order_revise_dates(
+                purchase_order=po, reason="supplier says so", expected_date=new_date
+            )
+        )
+
+    @precondition(lambda self: self._open_purchase_orders().exists())
+    @rule(pick=st.integers(0, 10**6))
+    def cancel_a_purchase_order(self, pick):
+        po = self._pick_open_purchase_order(pick)
+        self._refusable(lambda: supplier_services.purchase_order_cancel(purchase_order=po, reason="supplier gone"))
 
     @precondition(lambda self: self._waiting().exists())
     @rule(pick=st.integers(0, 10**6), priority=st.sampled_from(list(PRIORITY_RANKS)))
@@ -186,6 +207,15 @@ class OrderLifecycle(RuleBasedStateMachine):
 
     def _partly_received(self):
         return PurchaseOrder.objects.filter(pk__in=self.purchase_orders, status="partially_received").order_by("pk")
+
+    def _open_purchase_orders(self):
+        return PurchaseOrder.objects.filter(
+            pk__in=self.purchase_orders, status__in=["sent", "partially_received"]
+        ).order_by("pk")
+
+    def _pick_open_purchase_order(self, pick) -> PurchaseOrder:
+        open_orders = list(self._open_purchase_orders())
+        return open_orders[pick % len(open_orders)]
 
     def _waiting(self):
         return Backorder.objects.filter(product__sku__in=self.skus, status__in=Backorder.WAITING).order_by("pk")
