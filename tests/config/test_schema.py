@@ -27,10 +27,13 @@ def test_schema_has_the_api_v1_paths(staff_client):
         "/api/v1/orders/{number}/cancel/": {"post"},
         "/api/v1/backorders/": {"get"},
         "/api/v1/backorders/{backorder_id}/": {"get"},
+        "/api/v1/planning/": {"get"},
     }
     for path, methods in expected.items():
         assert path in paths, path
         assert methods <= set(paths[path]), (path, set(paths[path]))
+    planning = {p["name"] for p in paths["/api/v1/planning/"]["get"]["parameters"]}
+    assert {"service_level", "window_days", "sku", "reorder_now"} <= planning
     place = paths["/api/v1/orders/"]["post"]
     assert place["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/OrderCreateInputRequest")
     assert {"200", "201"} <= set(place["responses"])
