@@ -15,7 +15,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,6 +29,7 @@ from orders.models import Order
 from orders.services import CancelRequest, CustomerData, LineRequest, order_cancel, order_place, order_ship
 from suppliers import services as supplier_services
 from tests.suppliers.factories import SupplierFactory
+from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -106,32 +106,19 @@ def test_random_mixes_of_every_operation_in_parallel(make_product, warehouse):
     substitute = make_product(sku="MIX-SUB", stock=30)
     for sku in SKUS:
         make_product(sku=sku, stock=5).substitutes.add(substitute)
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
     refusals = [0]
     lock = threading.Lock()
 
     def worker(thread: int) -> None:
         rng = random.Random(1000 + thread)
-        try:
-            barrier.wait()
-            for n in range(OPERATIONS):
-                try:
-                    _operation(rng, thread, n)
-                except DomainError:
-                    with lock:
-                        refusals[0] += 1
-        except BaseException as exc:  # surfaced below: a deadlock, a lock error or a bug fails the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for n in range(OPERATIONS):
+            try:
+                _operation(rng, thread, n)
+            except DomainError:
+                with lock:
+                    refusals[0] += 1
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    errors = run_threads(THREADS, worker, timeout=240)  # a deadlock, a lock error or a bug fails the test
     assert errors == []
     assert refusals[0] < THREADS * OPERATIONS  # most operations went through
     assert Order.objects.count() > THREADS * 5

@@ -12,30 +12,9 @@ from inventory.models import StockItem
 from inventory.selectors import integrity_problems
 from orders.models import Order, OrderLine
 from orders.services import CustomerData, LineRequest, order_cancel, order_place, order_ship
+from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(count, target):
-    barrier = threading.Barrier(count)
-    errors = []
-
-    def worker(index):
-        try:
-            barrier.wait()
-            target(index)
-        except Exception as exc:  # surfaced below: any error fails the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return errors
 
 
 def test_twenty_four_threads_on_one_sku_never_oversell(make_product):
