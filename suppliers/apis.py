@@ -203,8 +203,9 @@ class PlanningApi(StaffApi, APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         rows = replenishment_plan(
-            service_level=params["service_level"], window_days=params["window_days"], skus=params.get("sku")
+            service_level=params["service_level"],
+            window_days=params["window_days"],
+            skus=params.get("sku"),
+            reorder_now_only=params.get("reorder_now", False),
         )
-        if params.get("reorder_now"):
-            rows = [row for row in rows if row["reorder_now"]]
         return Response(PlanningRowOutputSerializer(rows, many=True).data)

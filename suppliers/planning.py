@@ -90,9 +90,11 @@ def replenishment_plan(
     service_level: float = DEFAULT_SERVICE_LEVEL,
     window_days: int = DEFAULT_WINDOW_DAYS,
     skus: list[str] | None = None,
+    reorder_now_only: bool = False,
     today: date | None = None,
 ) -> list[dict]:
-    """One row per active product, riskiest first. Six queries whatever the number of products."""
+    """One row per active product (or only those to order now), riskiest first. Six queries whatever the
+    number of products."""
     from backorders.models import Backorder
     from inventory.models import Product, StockItem
     from orders.models import OrderLine
@@ -184,5 +186,7 @@ def replenishment_plan(
                 stockout_risk=round(stockout_risk(forecast, lead_time_days=lead_time, position=position), 4),
             )
         rows.append(row)
+    if reorder_now_only:
+        rows = [row for row in rows if row["reorder_now"]]
     rows.sort(key=lambda r: (-(r["stockout_risk"] or 0), not r["reorder_now"], r["sku"]))
     return rows

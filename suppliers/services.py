@@ -388,6 +388,7 @@ def purchase_order_draft_for_shortage(*, product: Product, user=None) -> Purchas
             f"{product.sku} has no uncovered demand: stock and open purchase orders cover every waiting unit.",
             details={"sku": product.sku},
         )
+    _preferred_supplier_required(product=product, row=row)
     return _purchase_order_draft(
         product=product,
         row=row,
@@ -403,33 +404,31 @@ def purchase_order_draft_for_plan(*, product: Product, service_level: float = 0.
 
     rows = replenishment_plan(skus=[product.sku], service_level=service_level)
     row = rows[0] if rows else None
-    if row is not None and row["supplier"] and not row["reorder_now"]:
+    if row is None:
+        raise NothingToOrder(f"{product.sku} is no longer sold.", details={"sku": product.sku})
+    _preferred_supplier_required(product=product, row=row)
+    if not row["reorder_now"]:
         raise NothingToOrder(
             f"{product.sku} is above its reorder point ({row['inventory_position']} > {row['reorder_point']}).",
             details={"sku": product.sku, "position": row["inventory_position"], "reorder_point": row["reorder_point"]},
         )
-    return _purchase_order_draft(
-        product=product,
-        row=row,
-        notes=(
-            f"Drafted from the replenishment plan: position {row['inventory_position']}, reorder point "
-            f"{row['reorder_point']}, stockout risk {round(100 * row['stockout_risk'])} %."
-            if row and row["supplier"]
-            else ""
-        ),
-        user=user,
+    notes = (
+        f"Drafted from the replenishment plan: position {row['inventory_position']}, reorder point "
+        f"{row['reorder_point']}, stockout risk {round(100 * row['stockout_risk'])} %."
     )
+    return _purchase_order_draft(product=product, row=row, notes=notes, user=user)
 
 
-def _purchase_order_draft(*, product: Product, row: dict | None, notes: str, user) -> PurchaseOrder:
-    """A draft PO for ``row["suggested_quantity"]`` to ``row["supplier"]``, due after its lead time."""
-    if row is None:
-        raise NothingToOrder(f"{product.sku} is no longer sold.", details={"sku": product.sku})
+def _preferred_supplier_required(*, product: Product, row: dict) -> None:
     if not row["supplier"]:
         raise NoPreferredSupplier(
             f"{product.sku} has no preferred supplier: mark one in the supplier catalogue first.",
             details={"sku": product.sku},
         )
+
+
+def _purchase_order_draft(*, product: Product, row: dict, notes: str, user) -> PurchaseOrder:
+    """A draft PO for ``row["suggested_quantity"]`` to ``row["supplier"]``, due after its lead time."""
     warehouse = (
         Warehouse.objects.filter(stock_items__product=product, is_active=True).order_by("pk").first()
         or Warehouse.objects.filter(is_active=True).order_by("pk").first()

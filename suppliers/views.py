@@ -54,9 +54,8 @@ PLANNING_PAGE_ROWS = 200  # the riskiest; the CSV export has every product
 def planning(request):
     """The replenishment plan; ``?service_level=`` picks one of DASHBOARD_SERVICE_LEVELS (else: the default)."""
     service_level = dashboard_service_level(request.GET.get("service_level"))
-    rows = replenishment_plan(service_level=service_level)
-    if request.GET.get("reorder_now"):
-        rows = [row for row in rows if row["reorder_now"]]
+    reorder_now = bool(request.GET.get("reorder_now"))
+    rows = replenishment_plan(service_level=service_level, reorder_now_only=reorder_now)
     if wants_csv(request):
         data = [PLANNING_FIELDS, *([("" if row[f] is None else row[f]) for f in PLANNING_FIELDS] for row in rows)]
         return csv_response(f"planning-{timezone.localdate():%Y%m%d}.csv", data)
@@ -66,7 +65,7 @@ def planning(request):
         "service_level": service_level,
         "service_levels": DASHBOARD_SERVICE_LEVELS,
         "window_days": DEFAULT_WINDOW_DAYS,
-        "reorder_now": bool(request.GET.get("reorder_now")),
+        "reorder_now": reorder_now,
         "to_order": sum(1 for row in rows if row["reorder_now"]),
     }
     return render(request, "suppliers/planning.html", context)
