@@ -119,13 +119,9 @@ def test_batches_only_cover_their_own_product(make_product):
     assert Notification.objects.filter(event="ready", order=kettle_order).count() == 1
 
 
-@pytest.mark.worker
-def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
-    make_product, monkeypatch, redis_broker, published, django_capture_on_commit_callbacks
-):
-    from django.conf import settings
-
-    from config.celery import app
+@pytest.fixture
+def large_batch(make_product, monkeypatch):
+    """A "ready" batch of three rows, above a publishing threshold lowered to two."""
     from notifications import bulk
 
     monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 2)
@@ -134,6 +130,17 @@ def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
         _place(product, None, f"c{i}", 1)
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
     allocate_product(product_id=product.pk)
+    return product
+
+
+@pytest.mark.worker
+def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
+    redis_broker, published, large_batch, django_capture_on_commit_callbacks
+):
+    from django.conf import settings
+
+    from config.celery import app
+
     app.control.purge()
     published.clear()
 
@@ -160,17 +167,8 @@ def test_a_ready_row_written_after_the_order_shipped_still_tells_what_happened_a
     assert (item["status"], item["waiting"], item["quantity"]) == ("allocated", 0, 2)
 
 
-def test_without_a_broker_a_large_batch_is_sent_at_once(make_product, monkeypatch, django_capture_on_commit_callbacks):
+def test_without_a_broker_a_large_batch_is_sent_at_once(large_batch, django_capture_on_commit_callbacks):
     """Eager mode (no broker, so no beat and no relay later): every row is sent right after commit."""
-    from notifications import bulk
-
-    monkeypatch.setattr(bulk, "BULK_PUBLISH_MAX", 2)
-    product = make_product(stock=0)
-    for i in range(3):
-        _place(product, None, f"c{i}", 1)
-    stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
-    allocate_product(product_id=product.pk)
-
     with django_capture_on_commit_callbacks(execute=True):
         assert event_batches_process_pending() == 3
 
