@@ -6,8 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from config.errors import DomainError
-from inventory.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
 
 from . import selectors, services
 from .models import AllocationPolicy, AllocationRun, Backorder, BackorderEvent

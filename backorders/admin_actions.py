@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from . import services
 

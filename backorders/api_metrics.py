@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsStaff
+from core.api import IsStaff
 
 from .metrics import metrics_payload
 

@@ -8,8 +8,8 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsChannelOrStaff, request_channel
-from config.errors import NotFoundError
+from core.api import IsChannelOrStaff, request_channel
+from core.errors import NotFoundError
 
 from . import selectors
 from .filters import BackorderFilter

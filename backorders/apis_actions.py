@@ -7,8 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsStaff
-from config.parsers import JSONParser
+from core.api import IsStaff, JSONParser
 from inventory.serializers import StrictSerializer
 
 from . import services

@@ -1,21 +1,21 @@
-from rest_framework import status
+from http import HTTPStatus
 
-from config.errors import DomainError, InvalidTransition  # noqa: F401  (re-exported for callers)
+from core.errors import DomainError, InvalidTransition  # noqa: F401  (re-exported for callers)
 
 
 class BackorderClosed(DomainError):
     code = "backorder_closed"
-    status = status.HTTP_409_CONFLICT
+    status = HTTPStatus.CONFLICT
     title = "Backorder is closed"
 
 
 class InvalidPriority(DomainError):
     code = "invalid_priority"
-    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "Invalid priority"
 
 
 class NothingToReallocate(DomainError):
     code = "nothing_to_reallocate"
-    status = status.HTTP_409_CONFLICT
+    status = HTTPStatus.CONFLICT
     title = "Nothing to reallocate"

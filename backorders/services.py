@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import InvalidTransition
+from core.actors import actor_label, real_user
+from core.errors import InvalidTransition
 from inventory.locks import stock_items_lock_for_products
-from inventory.services import _real_user, actor_label
 
 from .exceptions import BackorderClosed, InvalidPriority, NothingToReallocate
 from .models import PRIORITY_RANKS, AllocationPolicy, Backorder, BackorderEvent
@@ -72,7 +72,7 @@ def backorder_event_record(
                 message=message,
                 data=data or {},
                 actor=actor_label(user),
-                created_by=_real_user(user),
+                created_by=real_user(user),
             )
         ]
     )
@@ -152,7 +152,7 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
                     "eta_basis": backorder.eta_basis,
                 },
                 actor=actor_label(user),
-                created_by=_real_user(user),
+                created_by=real_user(user),
             )
             for backorder, (line, _) in zip(backorders, lines, strict=True)
         ]
@@ -294,7 +294,7 @@ def allocation_request(*, stock_item_ids: Iterable[int]) -> None:
 
 
 def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
-    from config.celery import enqueue_on_commit
+    from core.queue import enqueue_on_commit
 
     from .tasks import allocate_product
 
@@ -304,7 +304,7 @@ def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
 
 def eta_request(*, product_ids: Iterable[int]) -> None:
     """Ask the workers to recompute the ETAs of these products' waiting backorders, after commit."""
-    from config.celery import enqueue_on_commit
+    from core.queue import enqueue_on_commit
 
     from .tasks import eta_recompute
 
@@ -543,7 +543,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
                 message=f"{moved_total} unit(s) reallocated from lower-priority backorders.{why}",
                 data={"reallocated_from": {str(d.pk): q for d, q in moves}, "reason": reason},
                 actor=actor_label(user),
-                created_by=_real_user(user),
+                created_by=real_user(user),
             ),
             *(
                 BackorderEvent(
@@ -553,7 +553,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
                     message=f"{q} reserved unit(s) moved to higher-priority backorder {target.pk}.{why}",
                     data={"reallocated_to": target.pk, "reason": reason},
                     actor=actor_label(user),
-                    created_by=_real_user(user),
+                    created_by=real_user(user),
                 )
                 for donor, q in moves
             ),

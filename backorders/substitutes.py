@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from rest_framework import status
 
-from config.errors import DomainError, InvalidInput, NotFoundError
+from core.errors import DomainError, InvalidInput, NotFoundError
 from inventory.exceptions import InsufficientStock, UnknownSku
 from inventory.models import Product, StockItem
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import DomainError
+from core.errors import DomainError
 from orders.models import Order
 
 from . import metrics

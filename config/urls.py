@@ -21,5 +21,5 @@ urlpatterns = [
     path("", include("config.dashboard_urls", namespace="dashboard")),
 ]
 
-handler404 = "config.errors.api_aware_404"
-handler500 = "config.errors.api_aware_500"
+handler404 = "core.api.api_aware_404"
+handler500 = "core.api.api_aware_500"

@@ -10,24 +10,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
 
 from . import selectors, services
 from .models import Product, StockItem, StockMovement, Warehouse
 from .serializers import MAX_ADJUSTMENT
-
-
-class ReadOnlyAdminMixin:
-    """The ledger is append-only: nobody adds, edits or deletes rows by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Product)

@@ -8,9 +8,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsChannelOrStaff, IsStaff
-from config.errors import NotFoundError
-from config.parsers import JSONParser
+from core.api import IsChannelOrStaff, IsStaff, JSONParser
+from core.errors import NotFoundError
 
 from . import selectors, services
 from .filters import ProductFilter, StockItemFilter

@@ -1,27 +1,27 @@
-from rest_framework import status
+from http import HTTPStatus
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class UnknownSku(DomainError):
     code = "unknown_sku"
-    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "Unknown SKU"
 
 
 class UnknownWarehouse(DomainError):
     code = "unknown_warehouse"
-    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "Unknown warehouse"
 
 
 class InsufficientStock(DomainError):
     code = "insufficient_stock"
-    status = status.HTTP_409_CONFLICT
+    status = HTTPStatus.CONFLICT
     title = "Not enough stock"
 
 
 class NotBackorderable(DomainError):
     code = "not_backorderable"
-    status = status.HTTP_409_CONFLICT
+    status = HTTPStatus.CONFLICT
     title = "Product cannot be backordered"

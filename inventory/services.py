@@ -5,24 +5,12 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from config.errors import InvalidInput
+from core.actors import actor_label, real_user
+from core.errors import InvalidInput
 
 from .exceptions import InsufficientStock, UnknownSku, UnknownWarehouse
 from .locks import stock_items_lock
 from .models import Product, StockItem, StockMovement, Warehouse
-
-
-def actor_label(user) -> str:
-    if user is None:
-        return "system"
-    return getattr(user, "username", None) or str(user)
-
-
-def _real_user(user):
-    """Django users only (a channel principal is recorded by label, not by foreign key)."""
-    from django.contrib.auth import get_user_model
-
-    return user if isinstance(user, get_user_model()) else None
 
 
 def product_create(
@@ -89,7 +77,7 @@ def stock_movement_apply(
         quantity=quantity,
         reason=reason,
         reference=reference,
-        created_by=_real_user(user),
+        created_by=real_user(user),
         actor=actor_label(user),
     )
 

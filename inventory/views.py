@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders import charts
 from backorders.dashboard import csv_response, query_without, search_text, wants_csv
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import Product, StockMovement
 from .selectors import products_with_availability

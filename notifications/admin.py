@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from .models import EventBatch, Incentive, Notification, NotificationPreference
 from .services import notification_retry

@@ -10,8 +10,8 @@ from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsChannelOrStaff, IsStaff, request_channel
-from config.errors import NotFoundError
+from core.api import IsChannelOrStaff, IsStaff, request_channel
+from core.errors import NotFoundError
 
 from .models import Notification, NotificationPreference
 from .selectors import notification_list, notifications_for_backorder

@@ -278,7 +278,7 @@ def notifications_eta_changed_for_events(*, event_ids: list[int]) -> list[int]:
 def event_batch_record(*, kind: str, product_id: int, first_event_id: int, last_event_id: int) -> EventBatch:
     """In the caller's transaction: remember that these events still need their notifications; they are
     written by a task right after commit (or by the relay if that task is lost)."""
-    from config.celery import enqueue_on_commit
+    from core.queue import enqueue_on_commit
 
     from .tasks import event_batch_process as task
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from config.errors import InvalidInput, InvalidTransition
+from core.errors import InvalidInput, InvalidTransition
 
 from .models import Incentive, Notification, NotificationPreference
 from .rendering import _plain, incentive_dict

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import models
 
-from config.errors import DomainError
-from inventory.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
 
 from . import services
 from .models import Allocation, ApiKey, Customer, Order, OrderLine, SalesChannel, Shipment, ShipmentLine

@@ -19,11 +19,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.errors import InvalidInput
+from core.actors import real_user
+from core.errors import InvalidInput
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_products
 from inventory.models import Product, StockItem, StockMovement
-from inventory.services import _real_user, stock_movement_apply
+from inventory.services import stock_movement_apply
 
 from .exceptions import (
     DuplicateSku,
@@ -322,7 +323,7 @@ def _order_place_atomic(
         total=total,
         idempotency_key=scoped_key,
         request_fingerprint=fingerprint,
-        created_by=_real_user(user),
+        created_by=real_user(user),
     )
     order_lines = OrderLine.objects.bulk_create(
         [
@@ -459,7 +460,7 @@ def order_ship(*, order: Order, user=None, tracking_reference: str = "") -> Ship
     if not allocations:
         raise NothingToShip(f"Order {order.number} has no allocated stock to ship.")
 
-    shipment = Shipment.objects.create(order=order, created_by=_real_user(user), tracking_reference=tracking_reference)
+    shipment = Shipment.objects.create(order=order, created_by=real_user(user), tracking_reference=tracking_reference)
     lines_by_pk = {line.pk: line for line in lines}
     shipped_per_line: dict[int, int] = defaultdict(int)
     shipment_lines = []

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 from . import services
 from .models import (

@@ -7,9 +7,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.authentication import IsStaff
-from config.errors import NotFoundError
-from config.parsers import JSONParser
+from core.api import IsStaff, JSONParser
+from core.errors import NotFoundError
 
 from . import selectors, services
 from .planning import replenishment_plan

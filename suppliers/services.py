@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import InvalidInput, InvalidTransition
+from core.actors import real_user
+from core.errors import InvalidInput, InvalidTransition
 from inventory.exceptions import UnknownSku, UnknownWarehouse
 from inventory.models import Product, StockMovement, Warehouse
-from inventory.services import _real_user
 
 from .exceptions import NoPreferredSupplier, NothingToOrder, OverReceipt, UnknownSupplier
 from .models import (
@@ -182,7 +182,7 @@ def purchase_order_create(
         expected_date=expected_date,
         expedite=expedite,
         notes=notes,
-        created_by=_real_user(user),
+        created_by=real_user(user),
     )
     PurchaseOrderLine.objects.bulk_create(
         [
@@ -274,7 +274,7 @@ def purchase_order_revise_dates(
             continue
         revisions.append(
             ExpectedDateRevision(
-                line=line, old_date=line.expected_date, new_date=new, reason=reason, created_by=_real_user(user)
+                line=line, old_date=line.expected_date, new_date=new, reason=reason, created_by=real_user(user)
             )
         )
         line.expected_date = new
@@ -349,7 +349,7 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
         names = ", ".join(f"{o['sku']} ({o['quantity']} > {o['outstanding']} outstanding)" for o in over)
         raise OverReceipt(f"Cannot receive more than is still to come: {names}.", details={"lines": over})
 
-    receipt = Receipt.objects.create(purchase_order=purchase_order, created_by=_real_user(user))
+    receipt = Receipt.objects.create(purchase_order=purchase_order, created_by=real_user(user))
     ReceiptLine.objects.bulk_create(
         [ReceiptLine(receipt=receipt, purchase_order_line_id=plan[r.sku].pk, quantity=r.quantity) for r in lines]
     )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from backorders.models import Backorder
 from backorders.services import backorder_priority_change, backorder_reallocate
 from backorders.substitutes import backorder_accept_substitute
-from config.errors import DomainError
+from core.errors import DomainError
 from inventory.models import Product, StockItem
 from inventory.selectors import integrity_problems
 from inventory.services import stock_adjust

@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from backorders.models import PRIORITY_RANKS, AllocationPolicy, Backorder
 from backorders.services import backorder_priority_change, backorder_reallocate, policy_activate
 from backorders.substitutes import backorder_accept_substitute
-from config.errors import DomainError
+from core.errors import DomainError
 from inventory.models import Product, StockItem
 from inventory.selectors import integrity_problems
 from inventory.services import product_create, stock_adjust, warehouse_create

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework.test import APIRequestFactory
 
-from config.errors import DomainError, problem_exception_handler
+from core.api import problem_exception_handler
+from core.errors import DomainError
 from inventory.exceptions import UnknownSku
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,7 @@ def test_unknown_api_url_is_a_problem_but_pages_stay_html(staff_client, client):
 
 
 def test_server_error_under_api_is_a_problem(rf):
-    from config.errors import api_aware_500
+    from core.api import api_aware_500
 
     response = api_aware_500(rf.get("/api/v1/orders/"))
     assert response.status_code == 500

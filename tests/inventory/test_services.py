@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 from inventory.exceptions import InsufficientStock, UnknownSku, UnknownWarehouse
 from inventory.models import StockItem, StockMovement
 from inventory.selectors import integrity_problems

@@ -113,7 +113,7 @@ def test_unreachable_receiver_fails_after_the_last_attempt(make_product, place, 
 
 
 def test_retry_of_a_sent_notification_is_refused(make_product, place):
-    from config.errors import InvalidTransition
+    from core.errors import InvalidTransition
 
     product = make_product(stock=0)
     place({product.sku: 1})

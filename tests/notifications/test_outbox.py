@@ -240,7 +240,7 @@ def test_preferred_channel_webhook_replaces_email_only_when_the_shop_has_a_webho
 
 
 def test_manual_update_needs_a_note_and_writes_nothing_without(make_product, place, staff_user):
-    from config.errors import InvalidInput
+    from core.errors import InvalidInput
 
     product = make_product(stock=0)
     place({product.sku: 1})

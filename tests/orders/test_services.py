@@ -2,7 +2,7 @@ import pytest
 
 from backorders.allocation import allocate_product
 from backorders.models import Backorder
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.models import StockItem
 from inventory.selectors import integrity_problems

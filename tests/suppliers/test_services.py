@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from backorders.models import Backorder
-from config.errors import InvalidInput, InvalidTransition
+from core.errors import InvalidInput, InvalidTransition
 from inventory.models import StockItem, StockMovement
 from inventory.selectors import integrity_problems
 from suppliers import services

@@ -1,53 +1,30 @@
-"""One error shape for the whole API: RFC 9457 problem details.
+"""The web side of errors, and the base classes every app's API shares.
 
-Domain errors carry a stable snake_case ``code``; the handler below turns them, DRF's own
-exceptions and Django's ``ValidationError`` into ``application/problem+json`` responses.
-Anything else is a bug and is left to propagate (tests must see it).
+One error shape for the whole API: RFC 9457 problem details. Domain errors (``core.errors``) carry a stable
+snake_case ``code``; the handler below turns them, DRF's own exceptions and Django's ``ValidationError`` into
+``application/problem+json`` responses. Anything else is a bug and is left to propagate (tests must see it).
+
+Also here: the channel principal that stands in for ``request.user`` when a sales channel calls, the permission
+classes, the JSON parser and the pagination every list uses.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
+from rest_framework import parsers, permissions, status
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from .errors import DomainError
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-class DomainError(Exception):
-    """Base class of every business-rule violation. Subclasses set ``code`` and ``status``."""
-
-    code = "domain_error"
-    status = status.HTTP_409_CONFLICT
-    title = "Request conflicts with the current state"
-
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
-        self.message = message or self.title
-        self.details = details or {}
-        super().__init__(self.message)
-
-
-class NotFoundError(DomainError):
-    code = "not_found"
-    status = status.HTTP_404_NOT_FOUND
-    title = "Not found"
-
-
-class InvalidInput(DomainError):
-    code = "invalid_input"
-    status = status.HTTP_422_UNPROCESSABLE_ENTITY
-    title = "Invalid input"
-
-
-class InvalidTransition(DomainError):
-    code = "invalid_transition"
-    status = status.HTTP_409_CONFLICT
-    title = "This change is not allowed in the current state"
 
 
 _DRF_CODES = {
@@ -106,7 +83,7 @@ def _first_message(errors: Any) -> str:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return problem_response(
-            status_code=exc.status,
+            status_code=int(exc.status),
             code=exc.code,
             title=exc.title,
             detail=exc.message,
@@ -185,3 +162,70 @@ def api_aware_500(request):
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+# --- who is calling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelPrincipal:
+    """Stands in for ``request.user`` when a sales channel calls with its API key."""
+
+    channel: object
+    is_authenticated: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def pk(self):  # used by DRF throttling and logging
+        return f"channel:{self.channel.pk}"
+
+    @property
+    def username(self) -> str:
+        return f"channel:{self.channel.code}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def request_channel(request):
+    """The sales channel behind a request, or None for staff."""
+    user = getattr(request, "user", None)
+    return user.channel if isinstance(user, ChannelPrincipal) else None
+
+
+class IsStaff(permissions.BasePermission):
+    message = "This endpoint is for staff only."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)
+
+
+class IsChannelOrStaff(permissions.BasePermission):
+    message = "Authenticate with a channel API key or as staff."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_staff or isinstance(user, ChannelPrincipal)))
+
+
+# --- parsing and paging -----------------------------------------------------------------------
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSONParser lets a RecursionError (deeply nested JSON) escape as a 500; this answers 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type=media_type, parser_context=parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
