@@ -8,6 +8,7 @@ from django.db import transaction
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from fulfilment import services as fulfilment_services
 
 from . import selectors, services
 from .models import AllocationPolicy, AllocationRun, Backorder, BackorderEvent
@@ -109,7 +110,9 @@ class BackorderAdmin(admin.ModelAdmin):
         done = 0
         for backorder in queryset.select_related("order", "product"):
             try:
-                services.backorder_cancel(backorder=backorder, reason="Cancelled in the admin", user=request.user)
+                fulfilment_services.backorder_cancel(
+                    backorder=backorder, reason="Cancelled in the admin", user=request.user
+                )
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"Backorder {backorder.pk}: {exc.message}", messages.ERROR)

@@ -18,16 +18,20 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.db.models import F
 
-from .models import Backorder, BackorderEvent
-from .services import S, backorder_event_record, backorder_status_for, backorder_transition, policy_active
+from inventory.counters import stock_allocate, stock_allocate_sql
+from inventory.locks import stock_items_lock_for_products
+from inventory.models import StockItem, StockMovement
+from orders.models import Allocation, Order, OrderLine
+from orders.services import orders_status_refresh
 
-QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
+from .models import Backorder, BackorderEvent
+from .queue import QUEUE_ORDER, queue_order_sql
+from .services import S, backorder_event_record, backorder_status_for, backorder_transition, policy_active
+from .signals import allocation_events_recorded
 
 
 def _source_reference(product_id: int) -> str:
     """What most recently brought units in (a purchase order number or an adjustment reason): for the events."""
-    from inventory.models import StockMovement
-
     movement = (
         StockMovement.objects.filter(stock_item__product_id=product_id, quantity__gt=0)
         .order_by("-created_at", "-id")
@@ -40,7 +44,7 @@ def _source_reference(product_id: int) -> str:
 
 
 @transaction.atomic
-def allocate_product(*, product_id: int) -> int:
+def backorders_allocate(*, product_id: int) -> int:
     """Offer the free stock of a product to its waiting backorders in queue order. Returns units allocated.
 
     Acts on the database state only, so running it twice, or in two workers at once, is harmless.
@@ -65,7 +69,7 @@ queue AS (
              - (b.quantity - b.quantity_allocated - b.quantity_cancelled) AS before_units
     FROM {backorder} b
     WHERE b.product_id = %(product)s AND b.status IN ('open', 'partially_allocated')
-    WINDOW w AS (ORDER BY b.priority_rank DESC, b.priority_score DESC, b.placed_at, b.id)
+    WINDOW w AS (ORDER BY {queue_order})
 ),
 give AS (
     SELECT q.id, q.order_id, q.order_line_id, q.need, q.pos, q.before_units,
@@ -100,12 +104,7 @@ ins_allocations AS (
     ON CONFLICT (order_line_id, stock_item_id) DO UPDATE SET quantity = a.quantity + EXCLUDED.quantity
     RETURNING a.id
 ),
-upd_stock AS (
-    UPDATE {stockitem} s SET allocated = s.allocated + x.qty
-      FROM (SELECT stock_item_id, SUM(qty) AS qty FROM split GROUP BY stock_item_id) x
-     WHERE s.id = x.stock_item_id
-    RETURNING s.id
-),
+upd_stock AS ({allocate_stock}),
 ins_events AS (
     INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_at)
     SELECT g.id,
@@ -143,10 +142,9 @@ UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' E
 
 
 def _tables() -> dict[str, str]:
-    from inventory.models import StockItem
-    from orders.models import Allocation, Order, OrderLine
-
     return {
+        "queue_order": queue_order_sql("b"),
+        "allocate_stock": stock_allocate_sql("split"),
         "stockitem": StockItem._meta.db_table,
         "backorder": Backorder._meta.db_table,
         "orderline": OrderLine._meta.db_table,
@@ -157,9 +155,6 @@ def _tables() -> dict[str, str]:
 
 
 def _allocate_product_sql(*, product_id: int) -> int:
-    from inventory.locks import stock_items_lock_for_products
-    from notifications.bulk import event_batch_record
-
     items = stock_items_lock_for_products([product_id])
     if sum(max(0, item.available) for item in items) <= 0:
         return 0
@@ -189,16 +184,17 @@ def _allocate_product_sql(*, product_id: int) -> int:
         # The "ready" notifications of these events are written right after commit (notifications.bulk),
         # so this transaction, which holds the product's stock lock, stays short. The batch row commits with
         # the allocation: no update can be lost.
-        event_batch_record(kind="ready", product_id=product_id, first_event_id=first_event, last_event_id=last_event)
+        allocation_events_recorded.send(
+            sender=BackorderEvent,
+            kind="ready",
+            product_id=product_id,
+            first_event_id=first_event,
+            last_event_id=last_event,
+        )
     return int(units or 0)
 
 
 def _allocate_product_python(*, product_id: int) -> int:
-    from inventory.locks import stock_items_lock_for_products
-    from inventory.models import StockItem
-    from orders.models import Allocation, OrderLine
-    from orders.services import orders_status_refresh
-
     items = [item for item in stock_items_lock_for_products([product_id]) if item.available > 0]
     if not items:
         return 0
@@ -226,9 +222,8 @@ def _allocate_product_python(*, product_id: int) -> int:
             q = min(item.available, remaining)
             if q <= 0:
                 continue
-            item.allocated += q
+            stock_allocate(quantities={item.pk: q}, items={item.pk: item})
             remaining -= q
-            StockItem.objects.filter(pk=item.pk).update(allocated=F("allocated") + q)
             updated = Allocation.objects.filter(order_line_id=backorder.order_line_id, stock_item=item).update(
                 quantity=F("quantity") + q
             )

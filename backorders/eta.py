@@ -22,9 +22,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
+from inventory.locks import stock_items_lock_for_products
+from inventory.models import StockItem
+
+from .events import events_record
 from .models import Backorder, BackorderEvent
+from .queue import QUEUE_ORDER, ahead_of
+from .signals import after_eta_events, follow_ups_run
+from .supply import incoming_supply, lead_time_days
 
 B = Backorder.EtaBasis
 
@@ -37,31 +45,15 @@ class Supply:
 
 
 def _supply(product_id: int, today: date) -> Supply:
-    from django.db.models import F, Sum
-
-    from inventory.models import StockItem
-    from suppliers.models import SupplierProduct
-    from suppliers.selectors import incoming_lines
-
     free = (
         StockItem.objects.filter(product_id=product_id, on_hand__gt=F("allocated"))
         .aggregate(units=Sum(F("on_hand") - F("allocated")))
         .get("units")
         or 0
     )
-    lines = [
-        (pk, max(expected, today), ordered - received)
-        for pk, expected, ordered, received in incoming_lines(product_ids=[product_id]).values_list(
-            "pk", "expected_date", "quantity_ordered", "quantity_received"
-        )
-    ]
+    lines = [(pk, max(expected, today), units) for pk, expected, units in incoming_supply(product_id)]
     lines.sort(key=lambda line: (line[1], line[0]))
-    lead = (
-        SupplierProduct.objects.filter(product_id=product_id, preferred=True)
-        .values_list("lead_time_days", flat=True)
-        .first()
-    )
-    return Supply(free=free, lines=lines, lead_time_days=lead)
+    return Supply(free=free, lines=lines, lead_time_days=lead_time_days(product_id))
 
 
 def _project(demands, supply: Supply, today: date):
@@ -100,9 +92,6 @@ def eta_recompute_product(*, product_id: int) -> int:
     ``eta_changed`` events (and the notifications they cause). A row that stopped waiting in between is left
     alone. If the queue moves meanwhile, that move triggers the next recompute.
     """
-    from inventory.locks import stock_items_lock_for_products
-    from notifications.bulk import notifications_enqueue_bulk_on_commit
-
     with transaction.atomic():
         # The stock lock serialises this read with allocation and order placement for the product.
         stock_items_lock_for_products([product_id])
@@ -110,7 +99,7 @@ def eta_recompute_product(*, product_id: int) -> int:
         supply = _supply(product_id, today)
         rows = list(
             Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
-            .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+            .order_by(*QUEUE_ORDER)
             .values_list(
                 "id",
                 "quantity",
@@ -137,43 +126,36 @@ def eta_recompute_product(*, product_id: int) -> int:
         changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis))
     size = ETA_WRITE_CHUNK_SQL if connection.vendor == "postgresql" else ETA_WRITE_CHUNK
     written = 0
-    notification_ids: list[int] = []
+    follow_ups: list = []
     try:
         for start in range(0, len(changed), size):
-            written += _write_chunk(product_id, changed[start : start + size], notification_ids)
+            written += _write_chunk(product_id, changed[start : start + size], follow_ups)
     finally:
-        # After the chunks' commits, one publish for the whole rewrite: a send task per row for a few rows,
-        # else one relay run (whatever an error left unpublished, the relay's schedule picks up).
-        notifications_enqueue_bulk_on_commit(notification_ids=notification_ids)
+        # After the chunks' commits, what the listeners asked for once per rewrite (notifications: one publish for
+        # every row written; whatever an error left unpublished, the relay's schedule picks up).
+        follow_ups_run(follow_ups)
     return written
 
 
-def _write_chunk(product_id: int, chunk, notification_ids: list[int] | None = None) -> int:
+def _write_chunk(product_id: int, chunk, follow_ups: list | None = None) -> int:
     """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis) in one transaction under
     the stock lock, skipping rows that stopped waiting. Returns how many rows were written.
 
-    On PostgreSQL the ids of the notifications written are added to ``notification_ids`` for the caller to
-    publish (without it, they are published after this chunk's commit)."""
-    from inventory.locks import stock_items_lock_for_products
-    from notifications.bulk import notifications_enqueue_bulk_on_commit
-
+    On PostgreSQL the listeners' follow-ups (``signals.eta_events_recorded``) are added to ``follow_ups`` for the
+    caller to run once after its last chunk (without it, they run in this chunk's transaction)."""
     if connection.vendor == "postgresql":
         with transaction.atomic():
             stock_items_lock_for_products([product_id])
-            written, ids = _write_chunk_sql(chunk)
-            if notification_ids is None:
-                notifications_enqueue_bulk_on_commit(notification_ids=ids)
-        if notification_ids is not None:
-            notification_ids += ids  # committed (or part of the caller's transaction)
+            written, chunk_follow_ups = _write_chunk_sql(chunk)
+            if follow_ups is None:
+                follow_ups_run(chunk_follow_ups)
+        if follow_ups is not None:
+            follow_ups += chunk_follow_ups  # committed (or part of the caller's transaction)
         return written
     return _write_chunk_python(product_id, chunk)
 
 
 def _write_chunk_python(product_id: int, chunk) -> int:
-    from inventory.locks import stock_items_lock_for_products
-
-    from .events import events_record
-
     with transaction.atomic():
         stock_items_lock_for_products([product_id])
         still_waiting = set(
@@ -234,11 +216,9 @@ SELECT (SELECT count(*) FROM moved), COALESCE((SELECT array_agg(id ORDER BY id) 
 """
 
 
-def _write_chunk_sql(chunk) -> tuple[int, list[int]]:
-    """PostgreSQL: the chunk's dates and events in one statement, their notifications in a second. Returns the
-    rows written and the new notifications' ids (not yet published)."""
-    from notifications.bulk import notifications_eta_changed_for_events
-
+def _write_chunk_sql(chunk) -> tuple[int, list]:
+    """PostgreSQL: the chunk's dates and events in one statement; the listeners write theirs set-based in the same
+    transaction. Returns the rows written and the listeners' follow-ups (not yet run)."""
     columns = list(zip(*chunk, strict=True))
     params = {
         name: _array(values)
@@ -253,7 +233,7 @@ def _write_chunk_sql(chunk) -> tuple[int, list[int]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         written, event_ids = cursor.fetchone()
-    return written, notifications_eta_changed_for_events(event_ids=event_ids)
+    return written, after_eta_events(event_ids=event_ids)
 
 
 def _array(values) -> str:
@@ -307,16 +287,10 @@ def eta_for_newcomer(
     Order placement stores it on the new backorder, so the order's answer and its "backorder created" message
     carry a date at once; the background recompute that follows confirms it (or moves it, and says so).
     """
-    from django.db.models import F, Q, Sum
-
     today = timezone.localdate()
     ahead = (
         Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
-        .filter(
-            Q(priority_rank__gt=priority_rank)
-            | Q(priority_rank=priority_rank, priority_score__gt=priority_score)
-            | Q(priority_rank=priority_rank, priority_score=priority_score, placed_at__lte=placed_at)
-        )
+        .filter(ahead_of(priority_rank=priority_rank, priority_score=priority_score, placed_at=placed_at))
         .aggregate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))["units"]
         or 0
     )

@@ -1,14 +1,15 @@
-"""Backorder history. Every event is written here, in the caller's transaction, and the customer
-notifications it causes are written to the outbox in that same transaction."""
+"""Backorder history. Every event is written here, in the caller's transaction, and announced to the apps that act
+on it (``signals.backorder_events_recorded``: notifications writes the customer's outbox rows) in that same
+transaction."""
 
 from __future__ import annotations
 
 from .models import BackorderEvent
+from .signals import backorder_events_recorded
 
 
 def events_record(events: list[BackorderEvent]) -> list[BackorderEvent]:
-    from notifications.services import notifications_from_backorder_events
-
     created = BackorderEvent.objects.bulk_create(events)
-    notifications_from_backorder_events(events=created)
+    if created:
+        backorder_events_recorded.send(sender=BackorderEvent, events=created)
     return created

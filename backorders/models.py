@@ -5,6 +5,9 @@ from django.db import models
 from django.db.models import F, Q
 
 PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+# The queue order, the key business rule: priority class, then the policy's score (tier, customer value), then order
+# placed time (oldest first), then id. Its SQL, Python-key and "ahead of" forms are derived in backorders.queue.
+QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
 
 
 class Backorder(models.Model):
@@ -29,6 +32,7 @@ class Backorder(models.Model):
         NONE = "none", "No date yet"
 
     WAITING = (Status.OPEN, Status.PARTIALLY_ALLOCATED)
+    QUEUE_ORDER = QUEUE_ORDER
 
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="backorder")
     # Denormalised from the order line for the allocation queue and the dashboard filters.
@@ -39,7 +43,6 @@ class Backorder(models.Model):
     quantity_cancelled = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.STOCKOUT)
-    # Queue key: priority_rank DESC, priority_score DESC, placed_at ASC, id ASC.
     priority = models.CharField(max_length=10, default="normal")
     priority_rank = models.PositiveSmallIntegerField(default=1)
     priority_score = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
@@ -64,7 +67,7 @@ class Backorder(models.Model):
     )
 
     class Meta:
-        ordering = ["-priority_rank", "-priority_score", "placed_at", "id"]
+        ordering = list(QUEUE_ORDER)
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="backorder_quantity_positive"),
             models.CheckConstraint(

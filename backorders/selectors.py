@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.db.models import F, Sum
 
 from .models import Backorder
+from .queue import QUEUE_ORDER, ahead_of_outer
 
 
 def waiting_demand_by_product(*, product_ids: Iterable[int]) -> dict[int, int]:
@@ -34,9 +35,7 @@ def waiting_demand_subquery(product_ref: str = "product_id"):
 
 def backorder_queue(*, product_id: int):
     """Waiting backorders of one product, in allocation order."""
-    return Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING).order_by(
-        "-priority_rank", "-priority_score", "placed_at", "id"
-    )
+    return Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING).order_by(*QUEUE_ORDER)
 
 
 def _queue_position():
@@ -45,26 +44,12 @@ def _queue_position():
     Counts the waiting backorders of the same product that come first in queue order (priority_rank desc,
     priority_score desc, placed_at asc, id asc): one correlated count per row, served by the queue index.
     """
-    from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, When
+    from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, When
     from django.db.models.functions import Coalesce
 
     ahead = (
         Backorder.objects.filter(product_id=OuterRef("product_id"), status__in=Backorder.WAITING)
-        .filter(
-            Q(priority_rank__gt=OuterRef("priority_rank"))
-            | Q(priority_rank=OuterRef("priority_rank"), priority_score__gt=OuterRef("priority_score"))
-            | Q(
-                priority_rank=OuterRef("priority_rank"),
-                priority_score=OuterRef("priority_score"),
-                placed_at__lt=OuterRef("placed_at"),
-            )
-            | Q(
-                priority_rank=OuterRef("priority_rank"),
-                priority_score=OuterRef("priority_score"),
-                placed_at=OuterRef("placed_at"),
-                id__lt=OuterRef("id"),
-            )
-        )
+        .filter(ahead_of_outer())
         .order_by()
         .values("product_id")
         .annotate(n=Count("id"))
@@ -88,7 +73,7 @@ def backorder_list(*, channel=None):
     queryset = (
         Backorder.objects.select_related("order__customer", "order__channel", "product")
         .annotate(queue_position=_queue_position())
-        .order_by("-priority_rank", "-priority_score", "placed_at", "id")
+        .order_by(*QUEUE_ORDER)
     )
     if channel is not None:
         queryset = queryset.filter(order__channel=channel)

@@ -6,14 +6,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.selectors import notifications_for_backorder
-from notifications.serializers import (
-    AlternativeOutput,
-    NotificationSummaryOutput,
-    alternatives_of,
-    notifications_summary,
-)
+from notifications.serializers import NotificationSummaryOutput, notifications_summary
 
 from .models import Backorder, BackorderEvent
+from .substitutes import alternatives_for_products
+
+
+class AlternativeOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    available = serializers.IntegerField(help_text="Units free to sell now.")
 
 
 class BackorderCustomerOutputSerializer(serializers.Serializer):
@@ -71,3 +74,14 @@ class BackorderDetailOutputSerializer(BackorderOutputSerializer):
     @extend_schema_field(NotificationSummaryOutput(many=True))
     def get_notifications(self, backorder):
         return notifications_summary(notifications_for_backorder(backorder))
+
+
+def alternatives_of(backorder, context: dict) -> list[dict]:
+    """A backorder's in-stock substitutes, computed once for every backorder of its order (no N+1)."""
+    if not backorder.is_waiting:
+        return []
+    cache = context.setdefault("_alternatives_by_product", {})
+    if backorder.product_id not in cache:
+        siblings = [b.product_id for b in backorder.order.backorders.all() if b.is_waiting]
+        cache.update(alternatives_for_products({*siblings, backorder.product_id}))
+    return AlternativeOutput(cache[backorder.product_id], many=True).data

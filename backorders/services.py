@@ -13,6 +13,7 @@ from inventory.locks import stock_items_lock_for_products
 
 from .exceptions import BackorderClosed, InvalidPriority, NothingToReallocate
 from .models import PRIORITY_RANKS, AllocationPolicy, Backorder, BackorderEvent
+from .queue import queue_key
 
 S = Backorder.Status
 
@@ -209,25 +210,6 @@ def backorders_mark_fulfilled(*, order_line_ids: Iterable[int], user=None, shipm
         )
 
 
-def backorder_cancel(*, backorder: Backorder, reason: str = "", user=None) -> Backorder:
-    """Cancel every unit still waiting on this backorder (what is already reserved still ships)."""
-    from orders.services import CancelRequest, order_cancel
-
-    if not backorder.is_waiting:
-        raise BackorderClosed(
-            f"Backorder {backorder.pk} is {backorder.status}; nothing is waiting to cancel.",
-            details={"status": backorder.status},
-        )
-    order_cancel(
-        order=backorder.order,
-        lines=[CancelRequest(sku=backorder.product.sku, quantity=backorder.quantity_outstanding)],
-        reason=reason,
-        user=user,
-    )
-    backorder.refresh_from_db()
-    return backorder
-
-
 @transaction.atomic
 def backorder_priority_change(*, backorder: Backorder, priority: str, reason: str, user=None) -> Backorder:
     if priority not in PRIORITY_RANKS:
@@ -260,23 +242,6 @@ def backorder_priority_change(*, backorder: Backorder, priority: str, reason: st
     allocation_request_for_products(product_ids=[backorder.product_id])
     eta_request(product_ids=[backorder.product_id])
     return backorder
-
-
-def backorders_after_product_change(*, product) -> None:
-    """A product that can no longer be backordered cancels the units still waiting for it."""
-    if product.can_backorder:
-        return
-    from orders.services import CancelRequest, order_cancel
-
-    waiting = list(
-        Backorder.objects.filter(product=product, status__in=Backorder.WAITING).select_related("order", "product")
-    )
-    for backorder in waiting:
-        order_cancel(
-            order=backorder.order,
-            lines=[CancelRequest(sku=product.sku, quantity=backorder.quantity_outstanding)],
-            reason="Product discontinued" if product.status == "discontinued" else "Product no longer backorderable",
-        )
 
 
 # --- allocation queue ------------------------------------------------------------------------
@@ -321,7 +286,7 @@ def allocation_run(*, product_id: int, max_attempts: int) -> int:
     from django.db import IntegrityError
     from django.db.models import F
 
-    from .allocation import allocate_product
+    from .allocation import backorders_allocate
     from .models import AllocationRun
 
     now = timezone.now()
@@ -340,7 +305,7 @@ def allocation_run(*, product_id: int, max_attempts: int) -> int:
         return 0
     AllocationRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1, runs=F("runs") + 1, last_run_at=now)
     try:
-        units = allocate_product(product_id=product_id)
+        units = backorders_allocate(product_id=product_id)
     except Exception as exc:
         AllocationRun.objects.filter(pk=run.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -423,10 +388,6 @@ def policy_activate(*, policy: AllocationPolicy) -> AllocationPolicy:
 # --- reallocation -----------------------------------------------------------------------------
 
 
-def _queue_key(backorder: Backorder):
-    return (-backorder.priority_rank, -backorder.priority_score, backorder.placed_at, backorder.pk)
-
-
 @transaction.atomic
 def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: int | None = None, user=None) -> int:
     """Move reserved, unshipped units of lower-priority backorders of the same product to this one.
@@ -454,7 +415,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
         for b in Backorder.objects.filter(
             product_id=current.product_id, status__in=[S.PARTIALLY_ALLOCATED, S.ALLOCATED], quantity_allocated__gt=0
         ).exclude(pk=current.pk)
-        if _queue_key(b) > _queue_key(current)
+        if queue_key(b) > queue_key(current)
     ]
     if not donors:
         raise NothingToReallocate(
@@ -485,7 +446,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     moved_total = 0
     moves: list[tuple[Backorder, int]] = []
     target_line = lines[target.order_line_id]
-    for donor in sorted((locked[d.pk] for d in donors), key=_queue_key, reverse=True):
+    for donor in sorted((locked[d.pk] for d in donors), key=queue_key, reverse=True):
         if moved_total >= wanted:
             break
         if donor.status not in (S.PARTIALLY_ALLOCATED, S.ALLOCATED):

@@ -10,12 +10,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from http import HTTPStatus
 
 from django.db import transaction
 from django.db.models import F, Sum
-from rest_framework import status
 
 from core.errors import DomainError, InvalidInput, NotFoundError
+from inventory.counters import stock_allocate
 from inventory.exceptions import InsufficientStock, UnknownSku
 from inventory.models import Product, StockItem
 
@@ -25,7 +26,7 @@ from .models import Backorder, BackorderEvent
 
 class NotASubstitute(DomainError):
     code = "not_a_substitute"
-    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "Not a substitute of the backordered product"
 
 
@@ -193,8 +194,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
         if take <= 0:
             continue
         remaining -= take
-        item.allocated += take
-        StockItem.objects.filter(pk=item.pk).update(allocated=F("allocated") + take)
+        stock_allocate(quantities={item.pk: take}, items={item.pk: item})
         if not Allocation.objects.filter(order_line=sub_line, stock_item=item).update(quantity=F("quantity") + take):
             Allocation.objects.create(order_line=sub_line, stock_item=item, quantity=take)
     Order.objects.filter(pk=order.pk).update(total=F("total") + substitute.unit_price * quantity)

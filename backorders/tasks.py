@@ -58,14 +58,3 @@ def eta_sweep() -> int:
     from .eta import eta_recompute_all
 
     return eta_recompute_all()
-
-
-@shared_task(acks_late=True)
-def dashboard_overview_refresh() -> list[int]:
-    """Recompute the staff overview of every period into the shared cache, so page views never compute it."""
-    from .dashboard import overview_refresh
-    from .metrics import PERIODS
-
-    for days in PERIODS:
-        overview_refresh(days=days)
-    return list(PERIODS)

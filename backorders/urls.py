@@ -2,21 +2,20 @@
 
 from django.urls import path
 
-from . import apis, apis_actions
-from .api_metrics import MetricsApi
+from . import apis
 
 urlpatterns = [
-    path("metrics/", MetricsApi.as_view(), name="api-metrics"),
+    path("products/<str:sku>/", apis.ProductDetailApi.as_view(), name="product-detail"),
     path("backorders/", apis.BackorderListApi.as_view(), name="backorder-list"),
     path("backorders/<int:backorder_id>/", apis.BackorderDetailApi.as_view(), name="backorder-detail"),
+    path("backorders/<int:backorder_id>/priority/", apis.BackorderPriorityApi.as_view(), name="backorder-priority"),
     path(
-        "backorders/<int:backorder_id>/priority/",
-        apis_actions.BackorderPriorityApi.as_view(),
-        name="backorder-priority",
+        "backorders/<int:backorder_id>/reallocate/", apis.BackorderReallocateApi.as_view(), name="backorder-reallocate"
     ),
+    path("backorders/<int:pk>/alternatives/", apis.BackorderAlternativesApi.as_view(), name="backorder-alternatives"),
     path(
-        "backorders/<int:backorder_id>/reallocate/",
-        apis_actions.BackorderReallocateApi.as_view(),
-        name="backorder-reallocate",
+        "backorders/<int:pk>/accept-substitute/",
+        apis.BackorderAcceptSubstituteApi.as_view(),
+        name="backorder-accept-substitute",
     ),
 ]

@@ -4,7 +4,7 @@ Side by side in the same run, on the same data (each measurement runs in a trans
 after a VACUUM, with the deferred foreign-key checks forced inside the timing):
 - baseline: ONE hand-written SQL UPDATE that allocates the free units to the queue (running SUM window) —
   it only updates the backorders, nothing else;
-- the engine (backorders.allocation.allocate_product): locks, ranks, and updates backorders, order lines,
+- the engine (backorders.allocation.backorders_allocate): locks, ranks, and updates backorders, order lines,
   allocations, stock items, order statuses and writes one event per backorder and the notification batch row;
 - the floor: the engine's own statement without the order-line counters and the order-status step, i.e. the
   writes every allocation needs whatever the model (backorder, allocation row, history event, stock counter)
@@ -145,7 +145,7 @@ def main() -> None:
             return cursor.rowcount
 
     def run_engine():
-        return engine.allocate_product(product_id=product.pk)
+        return engine.backorders_allocate(product_id=product.pk)
 
     def floor():
         from backorders.allocation import _tables
@@ -162,7 +162,7 @@ def main() -> None:
         from notifications.bulk import event_batch_process
         from notifications.models import EventBatch
 
-        engine.allocate_product(product_id=product.pk)
+        engine.backorders_allocate(product_id=product.pk)
         batch = EventBatch.objects.get()
         with connection.cursor() as cursor:
             # The engine's deferred checks run now, outside this timing; the batch's own run as it writes.
@@ -184,7 +184,7 @@ def main() -> None:
     base, full, least = min(base_times), min(engine_times), min(floor_times)
     print(f"baseline: one hand-written UPDATE allocates {rows:,} backorders: {base:.3f} s (best of {args.repeat})")
     print(
-        f"engine:   allocate_product allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s "
+        f"engine:   backorders_allocate allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s "
         f"(best of {args.repeat}; order lines, allocations, stock, order status, events, FK checks)"
     )
     print(f"ratio engine ÷ baseline: {full / base:.2f} (target ≤ 3)")

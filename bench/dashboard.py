@@ -94,8 +94,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from backorders.demo_bulk import bulk_generate
     from backorders.models import Backorder
+    from dashboard.demo_bulk import bulk_generate
     from orders.models import Order, OrderLine
 
     call_command("migrate", verbosity=0)
@@ -122,9 +122,9 @@ def main() -> None:
 
     from django.core.cache import cache
 
-    from backorders.dashboard import overview_refresh
-    from backorders.metrics import PERIODS
-    from backorders.tasks import dashboard_overview_refresh
+    from dashboard.metrics import PERIODS
+    from dashboard.selectors import overview_refresh
+    from dashboard.tasks import dashboard_overview_refresh
 
     pages = {
         "overview (30 days, cold: cache cleared)": "/?days=30",

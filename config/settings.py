@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "backorders",
     "suppliers",
     "notifications",
+    "fulfilment",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import parsers, permissions, status
+from rest_framework import parsers, permissions, serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -210,6 +210,17 @@ class IsChannelOrStaff(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and (user.is_staff or isinstance(user, ChannelPrincipal)))
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown keys (a misspelt field must not be silently ignored) and non-object bodies."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key)[:50] for key in set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
 
 
 # --- parsing and paging -----------------------------------------------------------------------

@@ -15,9 +15,7 @@ from . import selectors, services
 from .filters import ProductFilter, StockItemFilter
 from .serializers import (
     ProductCreateInputSerializer,
-    ProductDetailOutputSerializer,
     ProductOutputSerializer,
-    ProductUpdateInputSerializer,
     StockAdjustmentInputSerializer,
     StockItemOutputSerializer,
     StockMovementOutputSerializer,
@@ -68,30 +66,6 @@ class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
             ProductOutputSerializer(_product_or_404(product.sku)).data,
             status=status.HTTP_201_CREATED,
         )
-
-
-class ProductDetailApi(StaffWritesMixin, APIView):
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        summary="One product with its availability, next restock date and backorder ETA",
-        responses=ProductDetailOutputSerializer,
-    )
-    def get(self, request, sku: str):
-        return Response(ProductDetailOutputSerializer(_product_or_404(sku)).data)
-
-    @extend_schema(
-        summary="Update a product (staff)",
-        description="Discontinuing a product, or making it not backorderable, cancels the units still waiting for it.",
-        request=ProductUpdateInputSerializer,
-        responses=ProductOutputSerializer,
-    )
-    def patch(self, request, sku: str):
-        product = _product_or_404(sku)
-        serializer = ProductUpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.product_update(product=product, **serializer.validated_data)
-        return Response(ProductOutputSerializer(_product_or_404(sku)).data)
 
 
 class WarehouseListCreateApi(generics.ListAPIView):

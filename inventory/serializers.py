@@ -6,21 +6,12 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.api import StrictSerializer
+
 from .models import Product
 
 # Signed adjustments are bounded so a typo cannot overflow the 32-bit stock counters.
 MAX_ADJUSTMENT = 1_000_000
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown keys (a misspelt field must not be silently ignored) and non-object bodies."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(str(key)[:50] for key in set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
 
 
 # --- products ---------------------------------------------------------------------------------
@@ -34,28 +25,6 @@ class ProductOutputSerializer(serializers.Serializer):
     backorderable = serializers.BooleanField()
     available = serializers.IntegerField(help_text="Units on hand minus allocated, over every warehouse.")
     on_hand = serializers.IntegerField(help_text="Units physically in stock, over every warehouse.")
-
-
-class ProductDetailOutputSerializer(ProductOutputSerializer):
-    """One product, plus what a storefront shows next to "backorder" (backorders.eta.product_promise)."""
-
-    next_restock_date = serializers.DateField(
-        read_only=True, allow_null=True, help_text="Earliest expected date of an open purchase order."
-    )
-    backorder_eta = serializers.DateField(
-        read_only=True, allow_null=True, help_text="Expected date a new backorder of one unit would get now."
-    )
-    backorder_eta_basis = serializers.CharField(read_only=True, help_text="purchase_order | lead_time | none")
-
-    def to_representation(self, instance):
-        from backorders.eta import product_promise
-
-        data = super().to_representation(instance)
-        promise = product_promise(product=instance)
-        data["next_restock_date"] = promise["next_restock_date"] and promise["next_restock_date"].isoformat()
-        data["backorder_eta"] = promise["backorder_eta"] and promise["backorder_eta"].isoformat()
-        data["backorder_eta_basis"] = promise["backorder_eta_basis"]
-        return data
 
 
 class ProductCreateInputSerializer(StrictSerializer):

@@ -3,14 +3,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
-from core.actors import actor_label, real_user
 from core.errors import InvalidInput
 
+from .counters import stock_movement_apply
 from .exceptions import InsufficientStock, UnknownSku, UnknownWarehouse
 from .locks import stock_items_lock
 from .models import Product, StockItem, StockMovement, Warehouse
+from .signals import product_unavailable, stock_added
 
 
 def product_create(
@@ -35,9 +35,8 @@ def product_update(*, product: Product, **fields) -> Product:
         setattr(product, name, fields[name])
     if changed:
         product.save(update_fields=[*changed, "updated_at"])
-        from backorders.services import backorders_after_product_change
-
-        backorders_after_product_change(product=product)
+        if not product.can_backorder:
+            product_unavailable.send(sender=Product, product=product)
     return product
 
 
@@ -50,36 +49,6 @@ def warehouse_create(*, code: str, name: str) -> Warehouse:
 def stock_item_get_or_create(*, product: Product, warehouse: Warehouse) -> StockItem:
     item, _ = StockItem.objects.get_or_create(product=product, warehouse=warehouse)
     return item
-
-
-def stock_movement_apply(
-    *,
-    stock_item: StockItem,
-    kind: str,
-    quantity: int,
-    reason: str = "",
-    reference: str = "",
-    user=None,
-    allocated_delta: int = 0,
-) -> StockMovement:
-    """Move on_hand (and optionally allocated) of a *locked* stock item and write the ledger row.
-
-    The CHECK constraints are the last line of defence; callers check first so the error is clear.
-    """
-    StockItem.objects.filter(pk=stock_item.pk).update(
-        on_hand=F("on_hand") + quantity, allocated=F("allocated") + allocated_delta
-    )
-    stock_item.on_hand += quantity
-    stock_item.allocated += allocated_delta
-    return StockMovement.objects.create(
-        stock_item=stock_item,
-        kind=kind,
-        quantity=quantity,
-        reason=reason,
-        reference=reference,
-        created_by=real_user(user),
-        actor=actor_label(user),
-    )
 
 
 @transaction.atomic
@@ -116,7 +85,5 @@ def stock_adjust(
         user=user,
     )
     if quantity > 0:
-        from backorders.services import allocation_request
-
-        allocation_request(stock_item_ids=[item.pk])
+        stock_added.send(sender=StockItem, stock_item_ids=[item.pk])
     return movement

@@ -6,7 +6,6 @@ from . import apis
 
 urlpatterns = [
     path("products/", apis.ProductListCreateApi.as_view(), name="product-list"),
-    path("products/<str:sku>/", apis.ProductDetailApi.as_view(), name="product-detail"),
     path("warehouses/", apis.WarehouseListCreateApi.as_view(), name="warehouse-list"),
     path("stock/", apis.StockListApi.as_view(), name="stock-list"),
     path("stock/adjustments/", apis.StockAdjustmentApi.as_view(), name="stock-adjustment"),

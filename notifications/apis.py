@@ -15,7 +15,7 @@ from core.errors import NotFoundError
 
 from .models import Notification, NotificationPreference
 from .selectors import notification_list, notifications_for_backorder
-from .serializers import AlternativeOutput, NotificationSummaryOutput
+from .serializers import NotificationSummaryOutput
 from .services import notification_manual_update, notification_preference_set, notification_retry
 
 # --- output -------------------------------------------------------------------------------------
@@ -151,95 +151,6 @@ class BackorderNotifyApi(APIView):
             backorder=backorder, note=data.validated_data["note"], user=request.user
         )
         return Response(NotificationSummaryOutput(notifications, many=True).data, status=status.HTTP_201_CREATED)
-
-
-class BackorderAlternativesApi(APIView):
-    permission_classes = [IsChannelOrStaff]
-
-    @extend_schema(
-        summary="Substitutes of the backordered product with stock free now", responses=AlternativeOutput(many=True)
-    )
-    def get(self, request, pk: int):
-        from backorders.substitutes import backorder_alternatives
-
-        backorder = _backorder_for(request, pk)
-        return Response(AlternativeOutput(backorder_alternatives(backorder), many=True).data)
-
-
-class AcceptSubstituteInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-
-
-class _SwitchedBackorderOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
-    quantity = serializers.IntegerField()
-    quantity_allocated = serializers.IntegerField()
-    quantity_cancelled = serializers.IntegerField()
-
-
-class _SubstituteLineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    sku = serializers.CharField()
-    quantity = serializers.IntegerField()
-    quantity_allocated = serializers.IntegerField()
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
-
-
-class _OrderRefOutput(serializers.Serializer):
-    number = serializers.CharField()
-    status = serializers.CharField()
-
-
-class AcceptSubstituteOutput(serializers.Serializer):
-    backorder = _SwitchedBackorderOutput()
-    substitute_line = _SubstituteLineOutput()
-    order = _OrderRefOutput()
-
-
-class BackorderAcceptSubstituteApi(APIView):
-    """Switch the units still waiting on a backorder to an in-stock substitute (one transaction)."""
-
-    permission_classes = [IsChannelOrStaff]
-
-    @extend_schema(
-        summary="Switch the waiting units to an in-stock substitute",
-        request=AcceptSubstituteInput,
-        responses=AcceptSubstituteOutput,
-    )
-    def post(self, request, pk: int):
-        from backorders.substitutes import backorder_accept_substitute
-
-        backorder = _backorder_for(request, pk)
-        data = AcceptSubstituteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        line = backorder_accept_substitute(
-            backorder=backorder,
-            sku=data.validated_data["sku"],
-            user=request.user if request_channel(request) is None else None,
-            channel=request_channel(request),
-        )
-        backorder.refresh_from_db()
-        line.order.refresh_from_db()
-        return Response(
-            {
-                "backorder": {
-                    "id": backorder.pk,
-                    "status": backorder.status,
-                    "quantity": backorder.quantity,
-                    "quantity_allocated": backorder.quantity_allocated,
-                    "quantity_cancelled": backorder.quantity_cancelled,
-                },
-                "substitute_line": {
-                    "id": line.pk,
-                    "sku": line.product.sku,
-                    "quantity": line.quantity,
-                    "quantity_allocated": line.quantity_allocated,
-                    "unit_price": str(line.unit_price),
-                },
-                "order": {"number": line.order.number, "status": line.order.status},
-            }
-        )
 
 
 # --- customer preferences ------------------------------------------------------------------------

@@ -336,7 +336,7 @@ def notifications_enqueue_bulk_on_commit(*, notification_ids: list[int]) -> None
 
     if not notification_ids:
         return
-    from config.celery import app
+    from celery import current_app as app
 
     # With no broker (tasks run eagerly, in-process) there is no beat and no worker to run a relay later:
     # send each row now, as the per-row path does.

@@ -14,12 +14,6 @@ urlpatterns: list = [
         name="backorder-notifications",
     ),
     path("backorders/<int:pk>/notify/", apis.BackorderNotifyApi.as_view(), name="backorder-notify"),
-    path("backorders/<int:pk>/alternatives/", apis.BackorderAlternativesApi.as_view(), name="backorder-alternatives"),
-    path(
-        "backorders/<int:pk>/accept-substitute/",
-        apis.BackorderAcceptSubstituteApi.as_view(),
-        name="backorder-accept-substitute",
-    ),
     path(
         "customers/<str:external_id>/notification-preferences/",
         apis.CustomerPreferenceApi.as_view(),

@@ -8,6 +8,7 @@ from django.db import models
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from fulfilment import services as fulfilment_services
 
 from . import services
 from .models import Allocation, ApiKey, Customer, Order, OrderLine, SalesChannel, Shipment, ShipmentLine
@@ -156,14 +157,18 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ship what is allocated on the selected orders")
     def ship_selected(self, request, queryset):
-        self._each(request, queryset, lambda order: services.order_ship(order=order, user=request.user), "shipped")
+        self._each(
+            request, queryset, lambda order: fulfilment_services.order_ship(order=order, user=request.user), "shipped"
+        )
 
     @admin.action(description="Cancel the selected orders (everything not shipped yet)")
     def cancel_selected(self, request, queryset):
         self._each(
             request,
             queryset,
-            lambda order: services.order_cancel(order=order, reason="Cancelled in the admin", user=request.user),
+            lambda order: fulfilment_services.order_cancel(
+                order=order, reason="Cancelled in the admin", user=request.user
+            ),
             "cancelled",
         )
 

@@ -25,9 +25,10 @@ def api_key_lookup(*, raw_key: str) -> ApiKey | None:
 
 
 def order_list(*, channel=None):
-    """Orders with what their list and detail views show, in a fixed number of queries."""
-    from backorders.models import Backorder
+    """Orders with what their list and detail views show, in a fixed number of queries.
 
+    The order's backorders are reached through the reverse relation (backorders sit above orders: no import)."""
+    Backorder = Order._meta.get_field("backorders").related_model
     queryset = Order.objects.select_related("customer", "channel").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("pk")),
         Prefetch("backorders", queryset=Backorder.objects.select_related("product").order_by("pk")),

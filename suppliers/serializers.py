@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from inventory.serializers import StrictSerializer
+from core.api import StrictSerializer
 
 MAX_QUANTITY = 1_000_000
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"

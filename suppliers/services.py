@@ -296,8 +296,9 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
     queue. Receiving more than is still to come on a line is refused (``over_receipt``).
     """
     from backorders.services import allocation_request
+    from inventory.counters import stock_movement_apply
     from inventory.locks import stock_items_lock
-    from inventory.services import stock_item_get_or_create, stock_movement_apply
+    from inventory.services import stock_item_get_or_create
 
     if not lines:
         raise InvalidInput("A receipt needs at least one line.", details={"lines": []})

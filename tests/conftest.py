@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from fulfilment.services import LineRequest, order_place
 from inventory.services import stock_adjust
-from orders.services import CustomerData, LineRequest, api_key_create, order_place
+from orders.services import CustomerData, api_key_create
 from tests.inventory.factories import ProductFactory, WarehouseFactory
 from tests.orders.factories import CustomerFactory
 

@@ -3,9 +3,10 @@ from django.contrib import admin
 from django.urls import reverse
 
 from backorders.models import AllocationPolicy, Backorder, BackorderEvent
+from fulfilment.services import order_ship
 from inventory.models import Product, StockItem, StockMovement, Warehouse
 from orders.models import Allocation, ApiKey, Customer, Order, SalesChannel, Shipment
-from orders.services import api_key_create, order_ship
+from orders.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 

@@ -20,16 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
 
-from backorders.apis_actions import PriorityInputSerializer, ReallocateInputSerializer
+from backorders.apis import AcceptSubstituteInput, PriorityInputSerializer, ReallocateInputSerializer
 from backorders.models import Backorder
+from fulfilment.serializers import OrderCancelInputSerializer, OrderShipInputSerializer
 from inventory.serializers import (
     ProductCreateInputSerializer,
     ProductUpdateInputSerializer,
     StockAdjustmentInputSerializer,
     WarehouseCreateInputSerializer,
 )
-from notifications.apis import AcceptSubstituteInput, ManualUpdateInput, PreferenceInput
-from orders.serializers import OrderCancelInputSerializer, OrderShipInputSerializer
+from notifications.apis import ManualUpdateInput, PreferenceInput
 from suppliers import services as supplier_services
 from suppliers.serializers import (
     PurchaseOrderCreateInputSerializer,

@@ -22,11 +22,12 @@ from backorders.models import Backorder
 from backorders.services import backorder_priority_change, backorder_reallocate
 from backorders.substitutes import backorder_accept_substitute
 from core.errors import DomainError
+from fulfilment.integrity import integrity_problems
+from fulfilment.services import CancelRequest, LineRequest, order_cancel, order_place, order_ship
 from inventory.models import Product, StockItem
-from inventory.selectors import integrity_problems
 from inventory.services import stock_adjust
 from orders.models import Order
-from orders.services import CancelRequest, CustomerData, LineRequest, order_cancel, order_place, order_ship
+from orders.services import CustomerData
 from suppliers import services as supplier_services
 from tests.suppliers.factories import SupplierFactory
 from tests.threads import run_threads

@@ -13,8 +13,8 @@ import pytest
 from backorders import allocation
 from backorders.models import AllocationPolicy, AllocationRun, Backorder
 from backorders.services import backorder_priority_change, policy_activate, policy_scores_recompute
+from fulfilment.integrity import integrity_problems
 from inventory.models import StockItem, StockMovement, Warehouse
-from inventory.selectors import integrity_problems
 from orders.models import Allocation, Customer
 from tests.orders.factories import CustomerFactory
 
@@ -42,7 +42,7 @@ ENGINES = ["auto", "python"]
 def _run(engine, product):
     if engine == "python":
         return allocation.transaction.atomic()(allocation._allocate_product_python)(product_id=product.pk)
-    return allocation.allocate_product(product_id=product.pk)
+    return allocation.backorders_allocate(product_id=product.pk)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -162,8 +162,8 @@ def test_priority_override_moves_a_backorder_to_the_front(engine, make_product, 
 def test_orders_leave_backordered_only_when_every_line_is_served(engine, make_product, place):
     """The engine recomputes the status of the orders it completes: single-product orders inside its main
     statement (on PostgreSQL), orders with other products' lines after locking them; both as order_status_derive."""
+    from fulfilment.services import order_ship
     from orders.models import Order
-    from orders.services import order_ship
 
     p, q, r = make_product(stock=1), make_product(), make_product(stock=1)
     part_shipped = place({p.sku: 2})  # 1 reserved and shipped below, 1 waiting
@@ -232,7 +232,7 @@ def test_allocation_task_counts_attempts_and_stops_a_poison_message(make_product
     def boom(**kwargs):
         raise RuntimeError("poison")
 
-    monkeypatch.setattr(allocation, "allocate_product", boom)
+    monkeypatch.setattr(allocation, "backorders_allocate", boom)
     for _ in range(tasks.MAX_ATTEMPTS):
         with pytest.raises(RuntimeError):
             tasks.allocate_product.run(product.pk)
@@ -287,7 +287,7 @@ def test_random_queues_match_a_reference_model(seed, make_product, place):
             give = min(backorder.quantity_outstanding, free)
             free -= give
             expected[backorder.pk] = backorder.quantity_allocated + give
-        allocation.allocate_product(product_id=product.pk)
+        allocation.backorders_allocate(product_id=product.pk)
         got = dict(Backorder.objects.filter(pk__in=expected).values_list("pk", "quantity_allocated"))
         assert got == expected
     assert integrity_problems() == []

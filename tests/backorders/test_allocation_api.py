@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.models import Backorder, BackorderEvent
 from inventory.services import stock_adjust
 
@@ -50,7 +50,7 @@ def test_priority_override(staff_client, two):
 def test_reallocate(staff_client, two, warehouse):
     product, first, second = two
     stock_adjust(sku=product.sku, warehouse_code=warehouse.code, quantity=2, reason="found")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     url = f"/api/v1/backorders/{second.pk}/reallocate/"
     _problem(staff_client.post(url, {}, format="json"), 409, "nothing_to_reallocate")  # the other one is ahead
     Backorder.objects.filter(pk=second.pk).update(priority="critical", priority_rank=3)

@@ -5,8 +5,9 @@ from django.utils import timezone
 
 from backorders.models import Backorder
 from backorders.services import backorder_priority_change
+from fulfilment.services import LineRequest, order_place
 from inventory.services import stock_adjust
-from orders.services import CustomerData, LineRequest, order_place
+from orders.services import CustomerData
 from tests.inventory.test_api import assert_problem
 from tests.orders.factories import CustomerFactory
 

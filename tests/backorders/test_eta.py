@@ -132,7 +132,8 @@ def test_a_new_backorder_has_its_eta_at_once_and_the_recompute_confirms_it(
 
 
 def test_a_newcomer_gets_the_date_of_its_place_in_the_queue(make_product, place):
-    from orders.services import CustomerData, LineRequest, order_place
+    from fulfilment.services import LineRequest, order_place
+    from orders.services import CustomerData
 
     product = make_product()
     d6, d20 = TODAY() + timedelta(days=6), TODAY() + timedelta(days=20)
@@ -200,7 +201,7 @@ def test_eta_recompute_of_many_backorders_is_a_handful_of_queries(make_product, 
 
 def test_long_queues_are_written_in_chunks_and_closed_rows_are_left_alone(make_product, place, monkeypatch):
     import backorders.eta as eta
-    from backorders.services import backorder_cancel
+    from fulfilment.services import backorder_cancel
 
     monkeypatch.setattr(eta, "ETA_WRITE_CHUNK", 2)
     product = make_product()

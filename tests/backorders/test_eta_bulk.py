@@ -16,10 +16,11 @@ import backorders.eta as eta
 from backorders.eta import eta_recompute_product
 from backorders.models import Backorder, BackorderEvent
 from config.celery import app
+from fulfilment.services import LineRequest, order_place
 from notifications import bulk
 from notifications.models import Incentive, Notification, NotificationPreference
 from orders.models import Customer, SalesChannel
-from orders.services import CustomerData, LineRequest, order_place
+from orders.services import CustomerData
 from suppliers.models import PurchaseOrderLine, SupplierProduct
 from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierProductFactory
 
@@ -265,7 +266,7 @@ def test_sql_path_groups_and_keys_like_the_hook(queue):
 
 
 def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(queue, monkeypatch):
-    from backorders.services import backorder_cancel
+    from fulfilment.services import backorder_cancel
     from notifications.bulk import notifications_eta_changed_for_events
 
     monkeypatch.setattr(eta, "ETA_WRITE_CHUNK_SQL", 4)  # three chunks of the nine

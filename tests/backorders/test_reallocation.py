@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.exceptions import BackorderClosed, NothingToReallocate
 from backorders.models import Backorder
 from backorders.services import backorder_reallocate
-from inventory.selectors import integrity_problems
+from fulfilment.integrity import integrity_problems
 from inventory.services import stock_adjust
 from orders.models import Allocation
 
@@ -19,7 +19,7 @@ def queue(make_product, place, warehouse):
     product = make_product()
     early = [place({product.sku: 2}) for _ in range(3)]
     stock_adjust(sku=product.sku, warehouse_code=warehouse.code, quantity=6, reason="found")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     hospital = place({product.sku: 4}, priority="critical")
     return product, early, hospital
 

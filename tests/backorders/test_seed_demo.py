@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backorders.models import Backorder
-from inventory.selectors import integrity_problems
+from fulfilment.integrity import integrity_problems
 from suppliers.models import PurchaseOrder
 
 pytestmark = pytest.mark.django_db

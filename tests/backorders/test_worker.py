@@ -15,10 +15,11 @@ from django.utils import timezone
 from backorders.models import Backorder
 from backorders.selectors import products_needing_allocation
 from backorders.tasks import allocate_product
+from fulfilment.integrity import integrity_problems
+from fulfilment.services import LineRequest, order_place
 from inventory.models import StockItem
-from inventory.selectors import integrity_problems
 from orders.models import Allocation
-from orders.services import CustomerData, LineRequest, order_place
+from orders.services import CustomerData
 from suppliers import services as supply
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
 
-MY_MODULES = ("inventory/apis.py", "orders/apis.py", "backorders/apis.py")
+MY_MODULES = ("inventory/apis.py", "fulfilment/apis.py", "backorders/apis.py")
 
 
 def test_schema_has_the_api_v1_paths(staff_client):

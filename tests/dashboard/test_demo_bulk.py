@@ -4,10 +4,10 @@ import io
 
 import pytest
 
-from backorders import metrics
-from backorders.demo_bulk import BulkGenerationError, bulk_generate
 from backorders.models import Backorder
-from inventory.selectors import integrity_problems
+from dashboard import metrics
+from dashboard.demo_bulk import BulkGenerationError, bulk_generate
+from fulfilment.integrity import integrity_problems
 from orders.models import Order, OrderLine
 
 

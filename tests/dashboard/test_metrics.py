@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from backorders import metrics
+from dashboard import metrics
 from notifications.models import Notification
 from tests.inventory.factories import ProductFactory
 

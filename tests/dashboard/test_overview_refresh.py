@@ -8,11 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from backorders import metrics
-from backorders.dashboard import overview_cache_key
 from backorders.models import Backorder
-from backorders.services import backorder_cancel
-from backorders.tasks import dashboard_overview_refresh
+from dashboard import metrics
+from dashboard.selectors import overview_cache_key
+from dashboard.tasks import dashboard_overview_refresh
+from fulfilment.services import backorder_cancel
 from tests.orders.factories import CustomerFactory
 
 
@@ -71,7 +71,7 @@ def test_a_cold_overview_is_computed_once_others_wait_for_it(db, waiting, monkey
     """While one request computes the empty overview, another waits for its result instead of computing too."""
     import threading
 
-    from backorders import dashboard
+    from dashboard import selectors as dashboard
 
     key = overview_cache_key(30)
     cache.add(f"{key}:computing", 1, 30)  # another request is computing
@@ -82,7 +82,7 @@ def test_a_cold_overview_is_computed_once_others_wait_for_it(db, waiting, monkey
 
 
 def test_a_waiting_request_computes_itself_if_the_other_never_finishes(db, waiting, monkeypatch):
-    from backorders import dashboard
+    from dashboard import selectors as dashboard
 
     monkeypatch.setattr(dashboard, "OVERVIEW_WAIT_SECONDS", 0.3)
     key = overview_cache_key(30)
@@ -95,7 +95,7 @@ def test_a_waiting_request_computes_itself_if_the_other_never_finishes(db, waiti
 
 
 def test_the_computing_request_releases_its_lock(db, waiting):
-    from backorders import dashboard
+    from dashboard import selectors as dashboard
 
     key = overview_cache_key(30)
     assert dashboard.overview_get(days=30)["days"] == 30

@@ -157,7 +157,7 @@ def test_queue_sort_by_value_and_unknown_sort_falls_back(staff, queue_data):
 
 
 def test_queue_paginates(staff, queue_data, monkeypatch):
-    from backorders import views
+    from dashboard.views import backorders as views
 
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     first = staff.get("/backorders/")

@@ -4,9 +4,9 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
 from core.errors import InvalidInput
+from fulfilment.integrity import integrity_problems
 from inventory.exceptions import InsufficientStock, UnknownSku, UnknownWarehouse
 from inventory.models import StockItem, StockMovement
-from inventory.selectors import integrity_problems
 from inventory.services import stock_adjust
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_check_integrity_command_detects_drift(make_product, place, capsys):
 
 
 def test_integrity_check_compares_each_order_status_with_its_lines(make_product, place):
-    from inventory.selectors import integrity_problems
+    from fulfilment.integrity import integrity_problems
     from orders.models import Order
 
     waiting = place({make_product(stock=1).sku: 3})

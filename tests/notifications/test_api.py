@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backorders.models import Backorder, BackorderEvent
+from fulfilment.integrity import integrity_problems
 from inventory.models import StockItem
-from inventory.selectors import integrity_problems
 from notifications.delivery import notification_deliver
 from notifications.models import Notification, NotificationPreference
 from orders.models import OrderLine

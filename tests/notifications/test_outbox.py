@@ -9,9 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.models import Backorder, BackorderEvent
 from backorders.services import backorder_event_record
+from fulfilment.services import order_cancel, order_ship
 from inventory.services import stock_adjust
 from notifications.models import Incentive, Notification
 from notifications.services import (
@@ -21,7 +22,6 @@ from notifications.services import (
     notifications_from_backorder_events,
     notifications_regular_updates,
 )
-from orders.services import order_cancel, order_ship
 from tests.notifications.factories import rendered, substitute_link
 from tests.orders.factories import SalesChannelFactory
 
@@ -102,7 +102,7 @@ def test_every_event_produces_exactly_one_notification_per_channel(
     # Stock arrives: the backorder is allocated (ready), then shipped.
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="receipt")
     with django_capture_on_commit_callbacks(execute=True):  # on PostgreSQL "ready" is written after commit
-        allocate_product(product_id=product.pk)
+        backorders_allocate(product_id=product.pk)
     order_ship(order=order)
     # A second order is cancelled while it waits.
     second = place({product.sku: 1}, customer=customer, channel=shop)

@@ -3,14 +3,15 @@ the Python hook would write; a batch whose task was lost is processed by the rel
 
 import pytest
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.models import BackorderEvent
+from fulfilment.services import LineRequest, order_place
 from inventory.services import stock_adjust
 from notifications.bulk import event_batch_process, event_batches_process_pending
 from notifications.models import EventBatch, Notification, NotificationPreference
 from notifications.services import _item, _outbox_rows
 from orders.models import SalesChannel
-from orders.services import CustomerData, LineRequest, order_place
+from orders.services import CustomerData
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -35,7 +36,7 @@ def test_ready_rows_match_the_python_hook(make_product, prefers_shop):
         NotificationPreference.objects.create(customer=full.customer, preferred_channel="webhook")
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=4, reason="found")
 
-    assert allocate_product(product_id=product.pk) == 4
+    assert backorders_allocate(product_id=product.pk) == 4
     # The allocation's transaction wrote its events and one batch row, no notification yet.
     assert not Notification.objects.filter(event="ready").exists()
     assert EventBatch.objects.count() == 1
@@ -70,7 +71,7 @@ def test_a_batch_is_written_once_even_if_processed_twice(make_product):
     product = make_product(stock=0)
     orders = [_place(product, None, f"c{i}", 1) for i in range(3)]
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     batch = EventBatch.objects.get()
     events = BackorderEvent.objects.filter(kind="allocated")
     assert (batch.kind, batch.product_id) == ("ready", product.pk)
@@ -93,7 +94,7 @@ def test_the_relay_writes_the_notifications_of_a_batch_whose_task_was_lost(make_
     product = make_product(stock=0)
     order = _place(product, None, "ann", 2)
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="found")
-    allocate_product(product_id=product.pk)  # in a test transaction its after-commit task never runs
+    backorders_allocate(product_id=product.pk)  # in a test transaction its after-commit task never runs
     assert not Notification.objects.filter(event="ready").exists()
 
     notifications_relay()
@@ -108,8 +109,8 @@ def test_batches_only_cover_their_own_product(make_product):
     lamp_order, kettle_order = _place(lamp, None, "ann", 1), _place(kettle, None, "bob", 1)
     stock_adjust(sku=kettle.sku, warehouse_code="MAIN", quantity=1, reason="found")
     stock_adjust(sku=lamp.sku, warehouse_code="MAIN", quantity=1, reason="found")
-    allocate_product(product_id=kettle.pk)
-    allocate_product(product_id=lamp.pk)
+    backorders_allocate(product_id=kettle.pk)
+    backorders_allocate(product_id=lamp.pk)
     lamp_batch = EventBatch.objects.get(product=lamp)
     # Widen the lamp batch over the kettle's event: still only the lamp's order is notified by it.
     EventBatch.objects.filter(pk=lamp_batch.pk).update(first_event_id=0)
@@ -129,7 +130,7 @@ def large_batch(make_product, monkeypatch):
     for i in range(3):
         _place(product, None, f"c{i}", 1)
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     return product
 
 
@@ -153,12 +154,12 @@ def test_a_large_batch_publishes_one_relay_run_not_a_task_per_row(
 
 
 def test_a_ready_row_written_after_the_order_shipped_still_tells_what_happened_at_the_allocation(make_product):
-    from orders.services import order_ship
+    from fulfilment.services import order_ship
 
     product = make_product(stock=0)
     order = _place(product, None, "ann", 2)
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="found")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     order_ship(order=order)  # before the batch's task ran
 
     event_batches_process_pending()
@@ -186,7 +187,7 @@ def test_a_batch_that_fails_does_not_stop_the_others(make_product, monkeypatch):
     kettle_order = _place(kettle, None, "bob", 1)
     for product in (lamp, kettle):
         stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=1, reason="found")
-        allocate_product(product_id=product.pk)
+        backorders_allocate(product_id=product.pk)
     broken = EventBatch.objects.get(product=lamp)
     process = bulk.event_batch_process
 

@@ -7,12 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.models import Backorder
 from backorders.substitutes import backorder_accept_substitute, backorder_alternatives
+from fulfilment.integrity import integrity_problems
 from inventory.exceptions import InsufficientStock
 from inventory.models import Product, StockItem
-from inventory.selectors import integrity_problems
 from inventory.services import product_update, stock_adjust
 from notifications.models import Notification
 from orders.models import OrderLine
@@ -26,7 +26,7 @@ def test_partially_allocated_backorder_keeps_its_reserved_units(make_product, pl
     substitute_link(blue, red)
     order = place({blue.sku: 5}, customer=customer)
     stock_adjust(sku=blue.sku, warehouse_code="MAIN", quantity=2, reason="receipt")
-    allocate_product(product_id=blue.pk)
+    backorders_allocate(product_id=blue.pk)
     backorder = Backorder.objects.get()
     assert (backorder.status, backorder.quantity_outstanding) == ("partially_allocated", 3)
 
@@ -86,12 +86,12 @@ def test_two_customers_racing_for_the_last_substitute_units_never_oversell(make_
 
 @pytest.mark.django_db
 def test_cancelling_an_order_whose_backorder_was_ready_tells_the_customer(make_product, place, customer):
-    from orders.services import order_cancel
+    from fulfilment.services import order_cancel
 
     product = make_product(stock=0, name="Rug")
     order = place({product.sku: 2}, customer=customer)
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=2, reason="receipt")
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     assert Backorder.objects.get().status == "allocated"
     order_cancel(order=order, reason="no longer needed")
     message = rendered(Notification.objects.get(event="cancelled"))

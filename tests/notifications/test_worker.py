@@ -161,8 +161,8 @@ def test_order_lifecycle_through_the_worker_sends_each_message_once_per_channel(
 ):
     from collections import Counter
 
+    from fulfilment.services import order_ship
     from inventory.services import stock_adjust
-    from orders.services import order_ship
 
     r = receiver([200])
     shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")

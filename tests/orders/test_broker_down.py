@@ -4,10 +4,10 @@ and the periodic sweeps pick the work up when the broker is back."""
 import pytest
 
 from config.celery import app
+from fulfilment.services import order_cancel
 from inventory.models import StockItem
 from inventory.services import stock_adjust
 from orders.models import Order
-from orders.services import order_cancel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

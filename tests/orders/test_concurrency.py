@@ -8,10 +8,11 @@ from django.db import connection, connections
 from django.db.models import Sum
 
 from backorders.models import Backorder
+from fulfilment.integrity import integrity_problems
+from fulfilment.services import LineRequest, order_cancel, order_place, order_ship
 from inventory.models import StockItem
-from inventory.selectors import integrity_problems
 from orders.models import Order, OrderLine
-from orders.services import CustomerData, LineRequest, order_cancel, order_place, order_ship
+from orders.services import CustomerData
 from tests.threads import run_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

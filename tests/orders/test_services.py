@@ -1,14 +1,15 @@
 import pytest
 
-from backorders.allocation import allocate_product
+from backorders.allocation import backorders_allocate
 from backorders.models import Backorder
 from core.errors import InvalidInput
+from fulfilment.integrity import integrity_problems
+from fulfilment.services import CancelRequest, LineRequest, order_cancel, order_place, order_ship
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.models import StockItem
-from inventory.selectors import integrity_problems
 from orders.exceptions import DuplicateSku, IdempotencyKeyReused, NothingToShip, OrderClosed, OrderNotReady
 from orders.models import Order
-from orders.services import CancelRequest, CustomerData, LineRequest, order_cancel, order_place, order_ship
+from orders.services import CustomerData
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def test_queue_is_served_before_a_newcomer(make_product, place):
     stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=3, reason="found")
     newcomer = place({product.sku: 2})
     assert newcomer.lines.get().quantity_allocated == 0
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     waiting.refresh_from_db()
     assert waiting.status == Order.Status.OPEN
     assert waiting.lines.get().quantity_allocated == 3
@@ -124,7 +125,7 @@ def test_cancel_releases_stock_to_the_queue(make_product, place):
     first.refresh_from_db()
     assert first.status == Order.Status.CANCELLED
     assert stock_of(product).allocated == 0
-    allocate_product(product_id=product.pk)
+    backorders_allocate(product_id=product.pk)
     second.refresh_from_db()
     backorder = Backorder.objects.get(order=second)
     assert backorder.status == "allocated"

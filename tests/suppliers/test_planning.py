@@ -147,7 +147,7 @@ def test_planning_is_staff_only(planned, channel_client, anon_client):
 
 
 def test_planning_page_shows_the_riskiest_first_and_says_when_it_cuts(planned, client, staff_user, monkeypatch):
-    from suppliers import views
+    from dashboard.views import suppliers as views
 
     monkeypatch.setattr(views, "PLANNING_PAGE_ROWS", 2)
     client.force_login(staff_user)

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from backorders.models import Backorder
 from core.errors import InvalidInput, InvalidTransition
+from fulfilment.integrity import integrity_problems
 from inventory.models import StockItem, StockMovement
-from inventory.selectors import integrity_problems
 from suppliers import services
 from suppliers.exceptions import NoPreferredSupplier, NothingToOrder, OverReceipt
 from suppliers.models import ExpectedDateRevision, PurchaseOrder, Receipt

@@ -7,16 +7,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backorders.models import Backorder
-from inventory.serializers import StrictSerializer
+from backorders.serializers import AlternativeOutput, alternatives_of
+from core.api import StrictSerializer
 from notifications.selectors import notifications_for_order
-from notifications.serializers import (
-    AlternativeOutput,
-    NotificationSummaryOutput,
-    alternatives_of,
-    notifications_summary,
-)
-
-from .models import Customer, Order
+from notifications.serializers import NotificationSummaryOutput, notifications_summary
+from orders.models import Customer, Order
 
 
 class CustomerInputSerializer(StrictSerializer):

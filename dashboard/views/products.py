@@ -14,12 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from backorders import charts
-from backorders.dashboard import csv_response, query_without, search_text, wants_csv
 from core.errors import DomainError
-
-from .models import Product, StockMovement
-from .selectors import products_with_availability
+from dashboard import charts
+from dashboard.exports import csv_response, query_without, search_text, wants_csv
+from inventory.models import Product, StockMovement
+from inventory.selectors import products_with_availability
 
 PAGE_SIZE = 50
 
@@ -73,7 +72,7 @@ def products(request):
         "query_no_page": query_without(request, "page"),
         "query_no_format": query_without(request, "format", "page"),
     }
-    return render(request, "inventory/products.html", context)
+    return render(request, "dashboard/products.html", context)
 
 
 def _history(product: Product, days: int = 90) -> dict:
@@ -110,8 +109,8 @@ def _history(product: Product, days: int = 90) -> dict:
 
 @require_GET
 def product(request, pk: int):
-    from backorders.dashboard import queue_rows, queue_sorted
     from backorders.models import Backorder
+    from dashboard.selectors import queue_rows, queue_sorted
     from suppliers.models import PurchaseOrder
     from suppliers.planning import replenishment_plan
 
@@ -133,7 +132,7 @@ def product(request, pk: int):
         "substitutes": products_with_availability().filter(substitutes=item).order_by("sku"),
         "plan": next(iter(replenishment_plan(skus=[item.sku])), None),
     }
-    return render(request, "inventory/product.html", context)
+    return render(request, "dashboard/product.html", context)
 
 
 @require_GET
@@ -148,7 +147,7 @@ def shortages(request):
             f"shortages-{timezone.localdate():%Y%m%d}.csv",
             [header, *([_shortage_value(row, key) for key in header] for row in rows)],
         )
-    return render(request, "inventory/shortages.html", {"rows": rows})
+    return render(request, "dashboard/shortages.html", {"rows": rows})
 
 
 def _shortage_value(row, key: str):
@@ -174,7 +173,7 @@ def draft_po(request, product_id: int, source: str = "shortages"):
             purchase_order = purchase_order_draft_for_shortage(product=product, user=request.user)
     except DomainError as exc:
         return render(
-            request, "backorders/action_error.html", {"errors": [exc.message], "back": back}, status=exc.status
+            request, "dashboard/action_error.html", {"errors": [exc.message], "back": back}, status=exc.status
         )
     messages.success(request, f"Draft purchase order {purchase_order.number} created for {product.sku}.")
     return HttpResponseRedirect(back, status=303)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.selectors import integrity_problems
+from fulfilment.integrity import integrity_problems
 
 
 class Command(BaseCommand):

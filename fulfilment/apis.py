@@ -11,9 +11,11 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser, request_channel
 from core.errors import NotFoundError
+from orders import selectors
+from orders.filters import OrderFilter
+from orders.services import CustomerData
 
-from . import selectors, services
-from .filters import OrderFilter
+from . import services
 from .serializers import (
     OrderCancelInputSerializer,
     OrderCreateInputSerializer,
@@ -86,7 +88,7 @@ class OrderListCreateApi(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = services.order_place(
-            customer=services.CustomerData(**data["customer"]),
+            customer=CustomerData(**data["customer"]),
             lines=[services.LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
             channel=request_channel(request),
             ship_policy=data["ship_policy"],

@@ -34,7 +34,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from .models import Backorder
+from backorders.models import Backorder
 
 PERIODS = (7, 30, 90)
 AGING_BUCKETS = (("0–7 days", 0, 7), ("8–14 days", 8, 14), ("15–30 days", 15, 30), (">30 days", 31, None))

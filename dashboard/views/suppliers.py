@@ -6,11 +6,15 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from backorders.dashboard import csv_response, wants_csv
-
-from .models import Supplier
-from .planning import DASHBOARD_SERVICE_LEVELS, DEFAULT_WINDOW_DAYS, dashboard_service_level, replenishment_plan
-from .scorecard import supplier_purchase_orders, supplier_scorecards
+from dashboard.exports import csv_response, wants_csv
+from suppliers.models import Supplier
+from suppliers.planning import (
+    DASHBOARD_SERVICE_LEVELS,
+    DEFAULT_WINDOW_DAYS,
+    dashboard_service_level,
+    replenishment_plan,
+)
+from suppliers.scorecard import supplier_purchase_orders, supplier_scorecards
 
 CSV_FIELDS = [
     "lines_delivered", "on_time_rate", "lead_time_actual_days", "lead_time_quoted_days", "fill_rate", "eta_slips",
@@ -25,7 +29,7 @@ def scorecard(request):
         data = [["supplier", *CSV_FIELDS]]
         data += [[row["supplier"].code, *("" if row[f] is None else row[f] for f in CSV_FIELDS)] for row in rows]
         return csv_response(f"suppliers-{timezone.localdate():%Y%m%d}.csv", data)
-    return render(request, "suppliers/scorecard.html", {"rows": rows})
+    return render(request, "dashboard/scorecard.html", {"rows": rows})
 
 
 @require_GET
@@ -39,7 +43,7 @@ def supplier(request, pk: int):
         )
     [card] = supplier_scorecards(supplier_ids=[supplier.pk])
     context = {"supplier": supplier, "card": card, "orders": orders[:200], "today": timezone.localdate()}
-    return render(request, "suppliers/supplier.html", context)
+    return render(request, "dashboard/supplier.html", context)
 
 
 PLANNING_FIELDS = [
@@ -68,4 +72,4 @@ def planning(request):
         "reorder_now": reorder_now,
         "to_order": sum(1 for row in rows if row["reorder_now"]),
     }
-    return render(request, "suppliers/planning.html", context)
+    return render(request, "dashboard/planning.html", context)

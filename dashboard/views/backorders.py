@@ -17,26 +17,15 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from backorders.models import PRIORITY_RANKS, Backorder
+from backorders.services import backorder_priority_change
 from core.errors import DomainError
+from dashboard import metrics
+from dashboard.exports import csv_response, query_without, search_text, wants_csv
+from dashboard.filters import QueueFilter, order_number_variants
+from dashboard.selectors import SORTS, overview_get, queue_csv_rows, queue_rows, queue_sorted, row_annotations
+from fulfilment.services import backorder_cancel
 from orders.models import Order
-
-from . import metrics
-from .dashboard import (
-    SORTS,
-    QueueFilter,
-    csv_response,
-    order_number_variants,
-    overview_get,
-    query_without,
-    queue_csv_rows,
-    queue_rows,
-    queue_sorted,
-    row_annotations,
-    search_text,
-    wants_csv,
-)
-from .models import PRIORITY_RANKS, Backorder
-from .services import backorder_cancel, backorder_priority_change
 
 PAGE_SIZE = 50
 
@@ -57,7 +46,7 @@ def overview(request):
     # Aggregates over up to 180 days of orders: precomputed every minute by beat (dashboard_overview_refresh).
     context = overview_get(days=_days_param(request))
     partial = request.htmx and not request.htmx.boosted and request.htmx.target == "overview-body"
-    template = "backorders/_overview_body.html" if partial else "backorders/overview.html"
+    template = "dashboard/_overview_body.html" if partial else "dashboard/overview.html"
     return render(request, template, context)
 
 
@@ -72,7 +61,7 @@ def queue(request):
         sort = "queue"
     if not filters.is_valid():
         context = {"filters": filters, "page": None, "sorts": SORTS, "sort": sort, "errors": filters.errors}
-        return render(request, "backorders/queue.html", context, status=400)
+        return render(request, "dashboard/queue.html", context, status=400)
     rows = queue_sorted(filters.qs, sort)
     if wants_csv(request):
         return csv_response(f"backorders-{timezone.localdate():%Y%m%d}.csv", queue_csv_rows(rows))
@@ -90,7 +79,7 @@ def queue(request):
         "today": timezone.localdate(),
     }
     partial = request.htmx and not request.htmx.boosted and request.htmx.target == "queue-results"
-    return render(request, "backorders/_queue_results.html" if partial else "backorders/queue.html", context)
+    return render(request, "dashboard/_queue_results.html" if partial else "dashboard/queue.html", context)
 
 
 def _queue_page(request, sort: str):
@@ -145,11 +134,11 @@ def detail(request, pk: int):
         "priorities": list(PRIORITY_RANKS),
         "next_url": request.get_full_path(),
     }
-    return render(request, "backorders/detail.html", context)
+    return render(request, "dashboard/detail.html", context)
 
 
 def _alternatives(backorder: Backorder) -> list:
-    from .substitutes import backorder_alternatives
+    from backorders.substitutes import backorder_alternatives
 
     return backorder_alternatives(backorder)
 
@@ -205,7 +194,7 @@ def _done(request, message: str):
 def _refused(request, errors: list[str], *, status: int = 422):
     """A form error or a refused business rule: say why, change nothing."""
     context = {"errors": errors, "back": _next(request, reverse("dashboard:queue"))}
-    return render(request, "backorders/action_error.html", context, status=status)
+    return render(request, "dashboard/action_error.html", context, status=status)
 
 
 def _form_errors(form: forms.Form) -> list[str]:
@@ -312,4 +301,4 @@ def search(request):
         "orders": Order.objects.filter(number__icontains=q).select_related("customer")[:10],
         "customers": Customer.objects.filter(email__icontains=q).order_by("email")[:10],
     }
-    return render(request, "backorders/search.html", context)
+    return render(request, "dashboard/search.html", context)

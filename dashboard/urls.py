@@ -12,9 +12,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import path
 
-from backorders import views as backorder_views
-from inventory import views as inventory_views
-from suppliers import views as supplier_views
+from .views import backorders as backorder_views
+from .views import products as inventory_views
+from .views import suppliers as supplier_views
 
 
 def staff_only(view):

@@ -1,29 +1,18 @@
 """Reads of the staff dashboard: the overview's figures (computed and cached in one place) and the backorder
-queue's filters, sort orders, row query and CSV rows."""
+queue's sort orders, row query and CSV rows. The queue's filter form is in ``dashboard.filters``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
-import django_filters
 from django.core.cache import cache
-from django.db.models import DecimalField, ExpressionWrapper, F, Q
+from django.db.models import DecimalField, ExpressionWrapper, F
 from django.utils import timezone
 
-from orders.models import Customer, Order
+from backorders.models import Backorder
+from backorders.queue import QUEUE_ORDER
 
 from . import charts, metrics
-from .models import Backorder
-
-QUEUE_ORDER = ("-priority_rank", "-priority_score", "placed_at", "id")
-
-
-def order_number_variants(value: str) -> set[str]:
-    """Order numbers are issued in capitals: match what was typed and its capitalised form with the unique
-    index (a case-insensitive comparison would scan every order)."""
-    return {value, value.upper()}
-
 
 SORTS = {
     "queue": ("Allocation order", QUEUE_ORDER),
@@ -34,61 +23,6 @@ SORTS = {
     "units": ("Units waiting (most)", ("-outstanding", "id")),
 }
 STATUS_CHOICES = [("waiting", "Waiting (open + partially allocated)"), *Backorder.Status.choices, ("all", "All")]
-
-
-class QueueFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Order, SKU or email")
-    product = django_filters.CharFilter(field_name="product__sku", lookup_expr="iexact", label="SKU")
-    customer = django_filters.CharFilter(method="filter_customer", label="Customer")
-    tier = django_filters.ChoiceFilter(field_name="order__customer__tier", choices=Customer.Tier.choices)
-    channel = django_filters.CharFilter(field_name="order__channel__code", label="Channel")
-    priority = django_filters.ChoiceFilter(choices=Order.Priority.choices)
-    status = django_filters.ChoiceFilter(method="filter_status", choices=STATUS_CHOICES, empty_label=None)
-    min_age = django_filters.NumberFilter(method="filter_min_age", min_value=0, max_value=3650, label="Min age (days)")
-    eta_basis = django_filters.ChoiceFilter(choices=Backorder.EtaBasis.choices, label="ETA basis")
-    reason = django_filters.ChoiceFilter(choices=Backorder.Reason.choices)
-    order = django_filters.CharFilter(method="filter_order", label="Order number")
-
-    class Meta:
-        model = Backorder
-        fields: list = []
-
-    def __init__(self, data=None, *args, **kwargs):
-        data = data.copy() if data is not None else {}
-        if not data.get("status"):
-            data["status"] = "waiting"
-        super().__init__(data, *args, **kwargs)
-        for field in self.form.fields.values():
-            if hasattr(field, "choices"):
-                # A new choice applies at once; typed filters wait for Enter / Apply.
-                field.widget.attrs["onchange"] = "this.form.requestSubmit()"
-
-    def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(order__number__in=order_number_variants(value))
-            | Q(product__sku__iexact=value)
-            | Q(order__customer__email__iexact=value)
-        )
-
-    def filter_order(self, queryset, name, value):
-        return queryset.filter(order__number__in=order_number_variants(value.strip()))
-
-    def filter_customer(self, queryset, name, value):
-        value = value.strip()
-        return queryset.filter(Q(order__customer__email__iexact=value) | Q(order__customer__name__icontains=value))
-
-    def filter_status(self, queryset, name, value):
-        if value == "waiting":
-            return queryset.filter(status__in=Backorder.WAITING)
-        if value == "all":
-            return queryset
-        return queryset.filter(status=value)
-
-    def filter_min_age(self, queryset, name, value):
-        return queryset.filter(created_at__lte=timezone.now() - timedelta(days=int(value)))
 
 
 def row_annotations() -> dict:
@@ -135,44 +69,6 @@ def queue_csv_rows(queryset):
         *rest, po = row
         rest[VALUE] = Decimal(rest[VALUE] or 0).quantize(CENT)  # SQLite returns the product unscaled
         yield [f"BO-{rest[0]}", *rest[1:], po or ""]
-
-
-# --- helpers shared by every dashboard page -----------------------------------------------------
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_response(filename: str, rows):
-    """Stream rows as a CSV download (constant memory, whatever the number of rows)."""
-    import csv
-
-    from django.http import StreamingHttpResponse
-
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def wants_csv(request) -> bool:
-    return request.GET.get("format") == "csv"
-
-
-def search_text(request, key: str = "q") -> str:
-    """A free-text box's value, stripped, without NUL characters (which PostgreSQL refuses in a string; the
-    filter forms reject them through Django's form fields, the hand-read boxes drop them here)."""
-    return (request.GET.get(key) or "").replace("\x00", "").strip()
-
-
-def query_without(request, *keys: str) -> str:
-    """The current query string minus ``keys`` (for pagination, sort and export links)."""
-    params = request.GET.copy()
-    for key in keys:
-        params.pop(key, None)
-    return params.urlencode()
 
 
 # --- overview ---------------------------------------------------------------------------------

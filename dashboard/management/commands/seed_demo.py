@@ -75,7 +75,7 @@ class Command(BaseCommand):
         from inventory.models import Product
 
         if orders:
-            from backorders.demo_bulk import BulkGenerationError, bulk_generate
+            from dashboard.demo_bulk import BulkGenerationError, bulk_generate
 
             try:
                 bulk_generate(
@@ -109,17 +109,10 @@ class Command(BaseCommand):
 
     def _load(self, rng: random.Random):
         from backorders.services import allocation_request_for_products
+        from fulfilment.services import CancelRequest, LineRequest, order_cancel, order_place, order_ship
         from inventory.models import Product
         from inventory.services import product_create, stock_adjust, warehouse_create
-        from orders.services import (
-            CancelRequest,
-            CustomerData,
-            LineRequest,
-            api_key_create,
-            order_cancel,
-            order_place,
-            order_ship,
-        )
+        from orders.services import CustomerData, api_key_create
 
         with transaction.atomic():
             warehouse_create(code="MAIN", name="Main warehouse")
@@ -211,9 +204,9 @@ class Command(BaseCommand):
         The units they took are counted in first (as past deliveries), so today's stock is as listed above."""
         from collections import Counter
 
+        from fulfilment.services import LineRequest, order_place, order_ship
         from inventory.services import stock_adjust
         from orders.models import Order
-        from orders.services import LineRequest, order_place, order_ship
 
         plan = [(rng.randint(1, 56), rng.choice(skus), rng.randint(1, 3)) for _ in range(160)]
         needed = Counter()

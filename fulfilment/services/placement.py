@@ -1,0 +1,266 @@
+"""Placing an order: validate, allocate what is free now, backorder the shortfall. The hot path of the OMS.
+
+Lock order, as everywhere: stock items (pk order, via ``inventory.locks``) → orders → order lines / backorders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backorders.selectors import waiting_demand_subquery
+from backorders.services import allocation_request_for_products, backorders_create
+from core.actors import real_user
+from core.errors import InvalidInput
+from inventory.counters import stock_allocate
+from inventory.exceptions import NotBackorderable, UnknownSku
+from inventory.locks import stock_items_lock_for_products
+from inventory.models import Product, StockItem
+from orders.exceptions import DuplicateSku, IdempotencyKeyReused
+from orders.models import Allocation, Order, OrderLine, SalesChannel
+from orders.services import CustomerData, customer_upsert
+
+ORDER_TOTAL_MAX = Decimal("999999999999.99")  # Order.total: max_digits=14, decimal_places=2
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    order: Order
+    created: bool  # False when an Idempotency-Key replay returned the order placed before
+
+
+# --- placing an order -------------------------------------------------------------------------
+
+
+def _validate_lines(lines: list[LineRequest]) -> None:
+    limits = settings.OMS
+    if not lines:
+        raise InvalidInput("An order needs at least one line.", details={"lines": []})
+    if len(lines) > limits["MAX_ORDER_LINES"]:
+        raise InvalidInput(f"An order may have at most {limits['MAX_ORDER_LINES']} lines.")
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for line in lines:
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise InvalidInput(f"Quantity of {line.sku} must be a whole number above 0.", details={"sku": line.sku})
+        if line.quantity > limits["MAX_LINE_QUANTITY"]:
+            raise InvalidInput(
+                f"Quantity {line.quantity} of {line.sku} is above the limit of {limits['MAX_LINE_QUANTITY']}.",
+                details={"sku": line.sku, "max": limits["MAX_LINE_QUANTITY"]},
+            )
+        if line.sku in seen:
+            duplicates.append(line.sku)
+        seen.add(line.sku)
+    if duplicates:
+        raise DuplicateSku(
+            f"Each SKU may appear once per order; repeated: {', '.join(sorted(set(duplicates)))}.",
+            details={"skus": sorted(set(duplicates))},
+        )
+
+
+def _fingerprint(**request) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _new_order_number() -> str:
+    return f"SO-{timezone.now():%y%m%d}-{secrets.token_hex(4).upper()}"
+
+
+def _replay(order: Order, fingerprint: str) -> PlacementResult:
+    if order.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body.",
+            details={"order": order.number},
+        )
+    return PlacementResult(order=order, created=False)
+
+
+def order_place(
+    *,
+    customer: CustomerData,
+    lines: list[LineRequest],
+    channel: SalesChannel | None = None,
+    ship_policy: str = Order.ShipPolicy.PARTIAL,
+    priority: str = Order.Priority.NORMAL,
+    requested_date: date | None = None,
+    idempotency_key: str | None = None,
+    user=None,
+) -> PlacementResult:
+    """Validate, allocate what is free now, backorder the shortfall. Never oversells.
+
+    With an idempotency key, a retry with the same body returns the order placed the first time.
+    """
+    _validate_lines(lines)
+    if ship_policy not in Order.ShipPolicy.values:
+        raise InvalidInput(f"Unknown ship policy {ship_policy!r}.", details={"ship_policy": ship_policy})
+    if priority not in Order.Priority.values:
+        raise InvalidInput(f"Unknown priority {priority!r}.", details={"priority": priority})
+    scoped_key = None
+    fingerprint = ""
+    if idempotency_key:
+        scope = f"channel:{channel.pk}" if channel else f"user:{getattr(user, 'pk', 'anonymous')}"
+        scoped_key = f"{scope}:{idempotency_key}"
+        fingerprint = _fingerprint(
+            customer=customer.__dict__,
+            lines=[line.__dict__ for line in lines],
+            ship_policy=ship_policy,
+            priority=priority,
+            requested_date=requested_date,
+        )
+        existing = Order.objects.filter(idempotency_key=scoped_key).first()
+        if existing is not None:
+            return _replay(existing, fingerprint)
+    try:
+        order = _order_place_atomic(
+            customer=customer,
+            lines=lines,
+            channel=channel,
+            ship_policy=ship_policy,
+            priority=priority,
+            requested_date=requested_date,
+            scoped_key=scoped_key,
+            fingerprint=fingerprint,
+            user=user,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won the race; everything of ours was rolled back.
+        if scoped_key:
+            existing = Order.objects.filter(idempotency_key=scoped_key).first()
+            if existing is not None:
+                return _replay(existing, fingerprint)
+        raise
+    return PlacementResult(order=order, created=True)
+
+
+@transaction.atomic
+def _order_place_atomic(
+    *,
+    customer: CustomerData,
+    lines: list[LineRequest],
+    channel: SalesChannel | None,
+    ship_policy: str,
+    priority: str,
+    requested_date: date | None,
+    scoped_key: str | None,
+    fingerprint: str,
+    user,
+) -> Order:
+    skus = [line.sku for line in lines]
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    unknown = [sku for sku in skus if sku not in products]
+    if unknown:
+        raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
+
+    customer_obj = customer_upsert(data=customer)
+    product_ids = [products[sku].pk for sku in skus]
+    items_by_product: dict[int, list[StockItem]] = defaultdict(list)
+    # Stock already promised to the backorder queue is not free for a newcomer: the queue goes first.
+    # The queue's demand is read in the locking statement (one round trip on the hot path).
+    queued: dict[int, int] = {}
+    for item in stock_items_lock_for_products(product_ids, queued_demand=waiting_demand_subquery()):
+        items_by_product[item.product_id].append(item)
+        queued[item.product_id] = item.queued_demand
+
+    plans = []
+    refused = []
+    for line in sorted(lines, key=lambda line: products[line.sku].pk):
+        product = products[line.sku]
+        items = items_by_product.get(product.pk, [])
+        free = max(0, sum(item.available for item in items) - queued.get(product.pk, 0))
+        take = min(free, line.quantity)
+        shortfall = line.quantity - take
+        if shortfall and not product.can_backorder:
+            refused.append({"sku": product.sku, "requested": line.quantity, "available": take})
+        picks = []
+        for item in items:
+            if take <= 0:
+                break
+            q = min(item.available, take)
+            if q > 0:
+                picks.append((item, q))
+                item.allocated += q
+                take -= q
+        plans.append((product, line.quantity, picks, shortfall))
+    if refused:
+        names = ", ".join(f"{r['sku']} ({r['available']} available)" for r in refused)
+        raise NotBackorderable(
+            f"Not enough stock and these products cannot be backordered: {names}.",
+            details={"lines": refused},
+        )
+    total = sum((product.unit_price * quantity for product, quantity, _, _ in plans), Decimal("0"))
+    if total > ORDER_TOTAL_MAX:  # the column holds 14 digits; PostgreSQL would fail the INSERT
+        raise InvalidInput(
+            f"The order total {total} is above the limit of {ORDER_TOTAL_MAX}.", details={"total": str(total)}
+        )
+
+    order = Order.objects.create(
+        number=_new_order_number(),
+        customer=customer_obj,
+        channel=channel,
+        placed_at=timezone.now(),
+        status=Order.Status.BACKORDERED if any(plan[3] for plan in plans) else Order.Status.OPEN,
+        ship_policy=ship_policy,
+        priority=priority,
+        requested_date=requested_date,
+        currency=settings.OMS["DEFAULT_CURRENCY"],
+        total=total,
+        idempotency_key=scoped_key,
+        request_fingerprint=fingerprint,
+        created_by=real_user(user),
+    )
+    order_lines = OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product=product,
+                quantity=quantity,
+                unit_price=product.unit_price,
+                quantity_allocated=sum(q for _, q in picks),
+                quantity_backordered=shortfall,
+            )
+            for product, quantity, picks, shortfall in plans
+        ]
+    )
+    allocations = []
+    per_item: dict[int, int] = defaultdict(int)
+    for order_line, (_, _, picks, _) in zip(order_lines, plans, strict=True):
+        for item, q in picks:
+            allocations.append(Allocation(order_line=order_line, stock_item=item, quantity=q))
+            per_item[item.pk] += q
+    Allocation.objects.bulk_create(allocations)
+    stock_allocate(quantities=per_item)
+
+    short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
+    backorders = []
+    if short_lines:
+        backorders = backorders_create(order=order, customer=customer_obj, lines=short_lines, user=user)
+        # Free units that the queue is owed go to the queue in priority order (this order included).
+        allocation_request_for_products(
+            product_ids=[
+                ol.product_id
+                for ol, _ in short_lines
+                if any(item.available > 0 for item in items_by_product.get(ol.product_id, []))
+            ]
+        )
+    # Kept for the caller that renders the new order at once (no second read of what was just written).
+    products_by_id = {product.pk: product for product in products.values()}
+    for backorder in backorders:
+        backorder.product = products_by_id[backorder.product_id]
+        backorder.order = order
+    order.placed_lines, order.placed_backorders = order_lines, backorders
+    return order

@@ -1,0 +1,74 @@
+"""The one writer of stock counters: every change to ``StockItem.on_hand`` and ``StockItem.allocated`` is made here.
+
+Callers hold the stock items' locks (``inventory.locks``) and are inside their own transaction; the functions here
+only move the counters (with ``F()`` expressions, never a read-modify-write) and keep the in-memory copies the caller
+holds in step. The database's CHECK constraints (on hand ≥ 0, 0 ≤ allocated ≤ on hand) are the last line of
+defence; callers check first so the error is clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db.models import F
+
+from core.actors import actor_label, real_user
+
+from .models import StockItem, StockMovement
+
+
+def stock_movement_apply(
+    *,
+    stock_item: StockItem,
+    kind: str,
+    quantity: int,
+    reason: str = "",
+    reference: str = "",
+    user=None,
+    allocated_delta: int = 0,
+) -> StockMovement:
+    """Move on_hand (and optionally allocated) of a *locked* stock item and write the ledger row."""
+    StockItem.objects.filter(pk=stock_item.pk).update(
+        on_hand=F("on_hand") + quantity, allocated=F("allocated") + allocated_delta
+    )
+    stock_item.on_hand += quantity
+    stock_item.allocated += allocated_delta
+    return StockMovement.objects.create(
+        stock_item=stock_item,
+        kind=kind,
+        quantity=quantity,
+        reason=reason,
+        reference=reference,
+        created_by=real_user(user),
+        actor=actor_label(user),
+    )
+
+
+def stock_allocate(*, quantities: Mapping[int, int], items: Mapping[int, StockItem] | None = None) -> None:
+    """Reserve units of *locked* stock items: ``quantities`` maps stock item id → units (negative releases).
+
+    ``items`` (stock item id → the caller's locked copy) are kept in step, so the caller's ``available`` stays right.
+    """
+    for item_pk in sorted(quantities):
+        delta = quantities[item_pk]
+        if not delta:
+            continue
+        StockItem.objects.filter(pk=item_pk).update(allocated=F("allocated") + delta)
+        if items is not None and item_pk in items:
+            items[item_pk].allocated += delta
+
+
+def stock_release(*, quantities: Mapping[int, int]) -> None:
+    """Give reserved units back to the pool: ``quantities`` maps stock item id → units released."""
+    stock_allocate(quantities={pk: -q for pk, q in quantities.items()})
+
+
+def stock_allocate_sql(source: str) -> str:
+    """The set-based twin of ``stock_allocate`` for one statement of the allocation engine: a data-modifying CTE body
+    that adds ``qty`` per ``stock_item_id`` of the relation ``source`` to the stock items' ``allocated``."""
+    table = StockItem._meta.db_table
+    return (
+        f"UPDATE {table} s SET allocated = s.allocated + x.qty"
+        f" FROM (SELECT stock_item_id, SUM(qty) AS qty FROM {source} GROUP BY stock_item_id) x"
+        " WHERE s.id = x.stock_item_id RETURNING s.id"
+    )

@@ -1,0 +1,43 @@
+"""Domain events notifications listens to (connected in ``NotificationsConfig.ready``). Every receiver writes its
+outbox rows in the sender's transaction (the transactional outbox); publishing to the broker happens after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.dispatch import receiver
+
+from backorders.signals import allocation_events_recorded, backorder_events_recorded, eta_events_recorded
+
+from .bulk import event_batch_record, notifications_enqueue_bulk_on_commit, notifications_eta_changed_for_events
+from .services import notifications_from_backorder_events
+
+
+@receiver(backorder_events_recorded, dispatch_uid="notifications.outbox_for_backorder_events")
+def outbox_for_backorder_events(sender, *, events, **kwargs) -> None:
+    notifications_from_backorder_events(events=events)
+
+
+@dataclass
+class PublishLater:
+    """The outbox rows of an ETA rewrite, published once after its last chunk (merged across chunks)."""
+
+    notification_ids: list[int]
+
+    def merge(self, other: PublishLater) -> PublishLater:
+        return PublishLater([*self.notification_ids, *other.notification_ids])
+
+    def __call__(self) -> None:
+        notifications_enqueue_bulk_on_commit(notification_ids=self.notification_ids)
+
+
+@receiver(eta_events_recorded, dispatch_uid="notifications.outbox_for_eta_events")
+def outbox_for_eta_events(sender, *, event_ids, **kwargs) -> PublishLater:
+    """Set-based outbox rows for a chunk of ETA changes; returns the publish to run once the rewrite is done."""
+    return PublishLater(notifications_eta_changed_for_events(event_ids=event_ids))
+
+
+@receiver(allocation_events_recorded, dispatch_uid="notifications.batch_for_allocation_events")
+def batch_for_allocation_events(sender, *, kind, product_id, first_event_id, last_event_id, **kwargs) -> None:
+    """The "ready" messages of an allocation run are written right after commit from a batch row committed with it."""
+    event_batch_record(kind=kind, product_id=product_id, first_event_id=first_event_id, last_event_id=last_event_id)
