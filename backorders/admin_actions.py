@@ -7,6 +7,7 @@ from django.contrib import messages
 from core.errors import DomainError
 
 from . import services
+from .queue import QUEUE_ORDER
 
 
 def priority_change_selected(model_admin, request, queryset, priority: str) -> None:
@@ -24,7 +25,7 @@ def priority_change_selected(model_admin, request, queryset, priority: str) -> N
 
 
 def reallocate_selected(model_admin, request, queryset) -> None:
-    for backorder in queryset.order_by("-priority_rank", "-priority_score", "placed_at", "id"):
+    for backorder in queryset.order_by(*QUEUE_ORDER):
         try:
             moved = services.backorder_reallocate(
                 backorder=backorder, reason=f"Reallocated in the admin by {request.user}", user=request.user

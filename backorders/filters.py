@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import PRIORITY_RANKS, Backorder
+from .queue import QUEUE_ORDER
 
 MAX_AGE_DAYS = 36_500  # a bound keeps "now - age" a valid date
 
@@ -17,7 +18,7 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         if value in ([], (), {}, "", None):
             return qs
         ordering = [self.get_ordering_value(param) for param in value]
-        return qs.order_by(*ordering, "-priority_rank", "-priority_score", "placed_at", "id")
+        return qs.order_by(*ordering, *QUEUE_ORDER)
 
 
 class AgeFilter(django_filters.NumberFilter):

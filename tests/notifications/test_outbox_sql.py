@@ -9,7 +9,7 @@ from fulfilment.services import LineRequest, order_place
 from inventory.services import stock_adjust
 from notifications.bulk import event_batch_process, event_batches_process_pending
 from notifications.models import EventBatch, Notification, NotificationPreference
-from notifications.services import _item, _outbox_rows
+from notifications.services.outbox import _item, _outbox_rows
 from orders.models import SalesChannel
 from orders.services import CustomerData
 

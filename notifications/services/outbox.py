@@ -17,13 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from core.errors import InvalidInput, InvalidTransition
-
-from .models import Incentive, Notification, NotificationPreference
-from .rendering import _plain, incentive_dict
+from ..models import Incentive, Notification, NotificationPreference
+from ..rendering import _plain, incentive_dict
 
 logger = logging.getLogger(__name__)
 
@@ -281,7 +278,7 @@ def notifications_enqueue_on_commit(*, notification_ids: list[int]) -> None:
 def notifications_enqueue(*, notification_ids, countdown: float | None = None) -> int:
     """Publish a send task per row. Never raises: a broker that is down leaves the rows pending for the
     relay, and the change that caused them has already committed. Returns how many were published."""
-    from .tasks import notification_send
+    from ..tasks import notification_send
 
     published = 0
     try:
@@ -299,168 +296,7 @@ def notifications_enqueue(*, notification_ids, countdown: float | None = None) -
     return published
 
 
-# --- the relay ----------------------------------------------------------------------------------
-
-
-def notifications_relay_claim(*, batch: int | None = None) -> list[int]:
-    """Claim due rows for delivery (SELECT … FOR UPDATE SKIP LOCKED: several relays share the work).
-
-    Due: pending and past its next attempt (first attempts get a grace period for the task enqueued at
-    commit), or claimed earlier but never delivered (a lost message or a worker that died).
-    """
-    now = timezone.now()
-    grace = timedelta(seconds=_conf("NOTIFY_SWEEP_GRACE_SECONDS"))
-    stale = now - timedelta(seconds=_conf("NOTIFY_CLAIM_TIMEOUT_SECONDS"))
-    with transaction.atomic():
-        ids = list(
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(status=Notification.Status.PENDING, next_attempt_at__lte=now - grace)
-                | Q(status=Notification.Status.SENDING, claimed_at__lte=stale)
-            )
-            .order_by("next_attempt_at", "id")
-            .values_list("pk", flat=True)[: batch or _conf("NOTIFY_RELAY_BATCH")]
-        )
-        if ids:
-            Notification.objects.filter(pk__in=ids).update(status=Notification.Status.SENDING, claimed_at=now)
-    return ids
-
-
-def notifications_relay(*, batch: int | None = None, max_rows: int = 50_000) -> int:
-    """Claim and enqueue due rows until none are left. Rows that could not be published go back to pending."""
-    total = 0
-    while total < max_rows:
-        ids = notifications_relay_claim(batch=batch)
-        if not ids:
-            break
-        published = notifications_enqueue(notification_ids=ids)
-        total += published
-        if published < len(ids):
-            Notification.objects.filter(pk__in=ids[published:], status=Notification.Status.SENDING).update(
-                status=Notification.Status.PENDING, claimed_at=None
-            )
-            break
-    return total
-
-
-# --- staff actions ------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def notification_retry(*, notification: Notification, user=None) -> Notification:
-    """Give a failed (or stuck) notification a fresh set of attempts, and send it after commit."""
-    notification = Notification.objects.select_for_update().get(pk=notification.pk)
-    if notification.status == Notification.Status.SENT:
-        raise InvalidTransition(
-            f"Notification {notification.pk} was already sent; it is never sent twice.",
-            details={"status": notification.status},
-        )
-    notification.status = Notification.Status.PENDING
-    notification.attempts = 0
-    notification.next_attempt_at = timezone.now()
-    notification.claimed_at = None
-    notification.save(update_fields=["status", "attempts", "next_attempt_at", "claimed_at"])
-    notifications_enqueue_on_commit(notification_ids=[notification.pk])
-    return notification
-
-
-MAX_NOTE_LENGTH = 2000
-
-
-@transaction.atomic
-def notification_manual_update(*, backorder, note: str, user) -> list[Notification]:
-    """Staff send the customer a free-text update about a backorder (recorded as a backorder event)."""
-    from backorders.models import BackorderEvent
-    from backorders.services import backorder_event_record
-
-    note = (note or "").strip()
-    if not note:
-        raise InvalidInput("Write the update for the customer (note is empty).", details={"note": ""})
-    if len(note) > MAX_NOTE_LENGTH:
-        raise InvalidInput(
-            f"The update is too long ({len(note)} characters, at most {MAX_NOTE_LENGTH}).",
-            details={"max_length": MAX_NOTE_LENGTH},
-        )
-    event = backorder_event_record(
-        backorder=backorder,
-        kind=BackorderEvent.Kind.NOTE,
-        message=f"Update sent to the customer: {note[:400]}",
-        data={"customer_update": True, "note": note},
-        user=user,
-    )
-    return list(
-        Notification.objects.filter(
-            order_id=backorder.order_id,
-            event=E.MANUAL_UPDATE,
-            dedupe_key__startswith=f"{E.MANUAL_UPDATE}:o{backorder.order_id}:e{event.pk}:",
-        )
-    )
-
-
-@transaction.atomic
-def notification_preference_set(*, customer, regular_updates: bool | None = None, preferred_channel: str | None = None):
-    if preferred_channel is not None and preferred_channel not in NotificationPreference.Channel.values:
-        raise InvalidInput(
-            f"Preferred channel must be one of {', '.join(NotificationPreference.Channel.values)}.",
-            details={"preferred_channel": preferred_channel},
-        )
-    preference, _ = NotificationPreference.objects.get_or_create(customer=customer)
-    if regular_updates is not None:
-        preference.regular_updates = bool(regular_updates)
-    if preferred_channel is not None:
-        preference.preferred_channel = preferred_channel
-    preference.save()
-    return preference
-
-
-# --- periodic: regular updates and long-delay incentives ---------------------------------------
-
-
-def _waiting_backorders():
-    from backorders.models import Backorder
-
-    return Backorder.objects.filter(status__in=Backorder.WAITING).select_related(
-        "order__customer__notification_preference", "order__channel", "product"
-    )
-
-
-def notifications_regular_updates(*, now: datetime | None = None) -> int:
-    """A status update for every backorder that has waited another N days. Returns rows written.
-
-    The key holds the period number, so running this every hour (or twice) writes one update per period.
-    """
-    now = now or timezone.now()
-    every = _conf("NOTIFY_REGULAR_UPDATE_DAYS")
-    if every <= 0:
-        return 0
-    recent = Notification.objects.filter(
-        backorder=OuterRef("pk"), event=E.REGULAR_UPDATE, created_at__gt=now - timedelta(days=every)
-    )
-    opted_out = NotificationPreference.objects.filter(customer=OuterRef("order__customer"), regular_updates=False)
-    due = (
-        _waiting_backorders()
-        .filter(placed_at__lte=now - timedelta(days=every))
-        .exclude(Exists(recent))
-        .exclude(Exists(opted_out))
-        .order_by("pk")
-    )
-    written = 0
-    for backorder in due.iterator(chunk_size=200):
-        period = (now - backorder.placed_at).days // every
-        with transaction.atomic():
-            item = _item(backorder)
-            item["waiting_days"] = (now - backorder.placed_at).days
-            written += len(
-                _outbox_write(
-                    order=backorder.order,
-                    backorders=[backorder],
-                    event=E.REGULAR_UPDATE,
-                    key=f"{E.REGULAR_UPDATE}:b{backorder.pk}:p{period}",
-                    items=[item],
-                    data={"waiting_days": item["waiting_days"]},
-                )
-            )
-    return written
+# --- long-delay incentives ---------------------------------------------------------------------
 
 
 def _incentive_due(backorder, now: datetime) -> str | None:
@@ -531,26 +367,3 @@ def _incentive_rows(backorders, now: datetime) -> list[Notification]:
             data={"incentive": incentive_dict(incentives[backorder.pk]), "reason": reason},
         )
     return rows
-
-
-def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[Notification]:
-    """Create the backorder's incentive once (if its wait is long enough) and tell the customer."""
-    return _outbox_insert(_incentive_rows([backorder], now or timezone.now()))
-
-
-def incentives_grant_due(*, now: datetime | None = None) -> int:
-    now = now or timezone.now()
-    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
-    if long_delay <= 0:
-        return 0
-    candidates = (
-        _waiting_backorders()
-        .filter(Q(placed_at__lte=now - timedelta(days=long_delay)) | Q(eta__isnull=False))
-        .exclude(Exists(Incentive.objects.filter(backorder=OuterRef("pk"))))
-        .order_by("pk")
-    )
-    written = 0
-    for backorder in candidates.iterator(chunk_size=200):
-        with transaction.atomic():
-            written += len(incentive_grant_if_due(backorder=backorder, now=now))
-    return written

@@ -1,0 +1,42 @@
+"""Every write of backorders, one module per topic; import from here."""
+
+from .lifecycle import (
+    ALLOWED_TRANSITIONS,
+    S,
+    backorder_cancel_units,
+    backorder_event_record,
+    backorder_status_for,
+    backorder_transition,
+    backorders_create,
+    backorders_mark_fulfilled,
+)
+from .policy import policy_activate, policy_active, policy_scores_recompute
+from .priority import backorder_priority_change, backorder_reallocate
+from .requests import (
+    allocation_request,
+    allocation_request_for_products,
+    allocation_run,
+    allocation_run_reset,
+    eta_request,
+)
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "S",
+    "allocation_request",
+    "allocation_request_for_products",
+    "allocation_run",
+    "allocation_run_reset",
+    "backorder_cancel_units",
+    "backorder_event_record",
+    "backorder_priority_change",
+    "backorder_reallocate",
+    "backorder_status_for",
+    "backorder_transition",
+    "backorders_create",
+    "backorders_mark_fulfilled",
+    "eta_request",
+    "policy_activate",
+    "policy_active",
+    "policy_scores_recompute",
+]

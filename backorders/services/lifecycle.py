@@ -1,0 +1,196 @@
+"""A backorder's life: creation, the status transition map, history events, waiting units cancelled, fulfilment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from core.actors import actor_label, real_user
+from core.errors import InvalidTransition
+
+from ..models import PRIORITY_RANKS, Backorder, BackorderEvent
+from .policy import policy_active
+from .requests import eta_request
+
+S = Backorder.Status
+
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    S.OPEN: {S.PARTIALLY_ALLOCATED, S.ALLOCATED, S.CANCELLED},
+    S.PARTIALLY_ALLOCATED: {S.OPEN, S.ALLOCATED, S.CANCELLED, S.FULFILLED},
+    # An allocated backorder can lose units to a more urgent one (reallocation) before it ships.
+    S.ALLOCATED: {S.OPEN, S.PARTIALLY_ALLOCATED, S.FULFILLED, S.CANCELLED},
+    S.FULFILLED: set(),
+    S.CANCELLED: set(),
+}
+
+
+def backorder_transition(*, backorder: Backorder, status: str) -> None:
+    """The one place a backorder's status changes; sets the matching timestamp."""
+    if status == backorder.status:
+        return
+    if status not in ALLOWED_TRANSITIONS[backorder.status]:
+        raise InvalidTransition(
+            f"Backorder {backorder.pk} cannot go from {backorder.status} to {status}.",
+            details={"from": backorder.status, "to": status},
+        )
+    now = timezone.now()
+    backorder.status = status
+    if status == S.ALLOCATED:
+        backorder.allocated_at = now
+    elif status == S.FULFILLED:
+        backorder.fulfilled_at = now
+    elif status == S.CANCELLED:
+        backorder.cancelled_at = now
+
+
+def backorder_status_for(backorder: Backorder) -> str:
+    """The waiting status a backorder's quantities imply (open / partially allocated / allocated)."""
+    if backorder.quantity_outstanding > 0:
+        return S.PARTIALLY_ALLOCATED if backorder.quantity_allocated else S.OPEN
+    return S.ALLOCATED if backorder.quantity_allocated else S.CANCELLED
+
+
+def backorder_event_record(
+    *,
+    backorder: Backorder,
+    kind: str,
+    quantity: int | None = None,
+    message: str = "",
+    data: dict | None = None,
+    user=None,
+) -> BackorderEvent:
+    from ..events import events_record
+
+    [event] = events_record(
+        [
+            BackorderEvent(
+                backorder=backorder,
+                kind=kind,
+                quantity=quantity,
+                message=message,
+                data=data or {},
+                actor=actor_label(user),
+                created_by=real_user(user),
+            )
+        ]
+    )
+    return event
+
+
+# --- creation ---------------------------------------------------------------------------------
+
+
+def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
+    """Backorder the shortfall of order lines (called inside order placement's transaction, under the stock
+    locks). Each new backorder gets its expected date at once (``eta.eta_for_newcomer``)."""
+    from ..eta import eta_for_newcomer
+
+    policy = policy_active()
+    score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
+    rank = PRIORITY_RANKS[order.priority]
+    now = timezone.now()
+    promises = [
+        eta_for_newcomer(
+            product_id=line.product_id,
+            priority_rank=rank,
+            priority_score=score,
+            placed_at=order.placed_at,
+            quantity=shortfall,
+        )
+        for line, shortfall in lines
+    ]
+    backorders = Backorder.objects.bulk_create(
+        [
+            Backorder(
+                order_line=line,
+                order=order,
+                product_id=line.product_id,
+                quantity=shortfall,
+                priority=order.priority,
+                priority_rank=rank,
+                priority_score=score,
+                placed_at=order.placed_at,
+                eta=eta,
+                eta_basis=basis,
+                eta_purchase_order_line_id=po_line_id,
+                eta_first=eta,
+                eta_updated_at=now,
+            )
+            for (line, shortfall), (eta, basis, po_line_id) in zip(lines, promises, strict=True)
+        ]
+    )
+    from ..events import events_record
+
+    events_record(
+        [
+            BackorderEvent(
+                backorder=backorder,
+                kind=BackorderEvent.Kind.CREATED,
+                quantity=backorder.quantity,
+                message=f"{backorder.quantity} unit(s) backordered: not enough stock when the order was placed."
+                + (f" Expected {backorder.eta.isoformat()} ({backorder.eta_basis})." if backorder.eta else ""),
+                data={
+                    "ordered": line.quantity,
+                    "allocated_now": line.quantity_allocated,
+                    "policy": policy.name,
+                    "priority_score": str(score),
+                    "eta": backorder.eta.isoformat() if backorder.eta else None,
+                    "eta_basis": backorder.eta_basis,
+                },
+                actor=actor_label(user),
+                created_by=real_user(user),
+            )
+            for backorder, (line, _) in zip(backorders, lines, strict=True)
+        ]
+    )
+    eta_request(product_ids=[backorder.product_id for backorder in backorders])
+    return backorders
+
+
+# --- cancellation and fulfilment (called from the order services, under their locks) ----------
+
+
+def backorder_cancel_units(*, order_line, quantity: int, line_open_after: int, reason: str = "", user=None) -> None:
+    """Cancel ``quantity`` waiting units of a line's backorder and close it when the line is done."""
+    backorder = Backorder.objects.select_for_update(no_key=True).filter(order_line=order_line).first()
+    if backorder is None or backorder.status in (S.FULFILLED, S.CANCELLED):
+        return
+    backorder.quantity_cancelled += quantity
+    if backorder.quantity_outstanding > 0:
+        status = backorder_status_for(backorder)
+    elif line_open_after == 0:
+        shipped_some = order_line.quantity_shipped > 0 and backorder.quantity_allocated > 0
+        status = S.FULFILLED if shipped_some else S.CANCELLED
+    else:
+        status = backorder_status_for(backorder)
+    backorder_transition(backorder=backorder, status=status)
+    backorder.save(update_fields=["quantity_cancelled", "status", "allocated_at", "fulfilled_at", "cancelled_at"])
+    if quantity or status == S.CANCELLED:
+        backorder_event_record(
+            backorder=backorder,
+            kind=BackorderEvent.Kind.CANCELLED,
+            quantity=quantity,
+            message=f"{quantity} waiting unit(s) cancelled." + (f" Reason: {reason}" if reason else ""),
+            data={"reason": reason, "status": status},
+            user=user,
+        )
+
+
+def backorders_mark_fulfilled(*, order_line_ids: Iterable[int], user=None, shipment=None) -> None:
+    """Backorders whose units are all allocated become fulfilled when their line ships."""
+    for backorder in (
+        Backorder.objects.select_for_update(no_key=True)
+        .filter(order_line_id__in=list(order_line_ids), status=S.ALLOCATED)
+        .order_by("pk")
+    ):
+        backorder_transition(backorder=backorder, status=S.FULFILLED)
+        backorder.save(update_fields=["status", "fulfilled_at"])
+        backorder_event_record(
+            backorder=backorder,
+            kind=BackorderEvent.Kind.FULFILLED,
+            quantity=backorder.quantity_allocated,
+            message="Shipped to the customer.",
+            data={"shipment": shipment.pk if shipment else None},
+            user=user,
+        )
