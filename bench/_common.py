@@ -8,6 +8,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def production_like_environment() -> None:
+    """Benchmarks measure production settings (DEBUG off) over plain HTTP on this machine: a throwaway secret key,
+    no HTTPS redirect, and API rate limits out of reach (a benchmark is one client sending as fast as it can)."""
+    import secrets
+
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))
+    os.environ.setdefault("OMS_SSL_REDIRECT", "false")
+    os.environ.setdefault("OMS_SECURE_COOKIES", "false")
+    for scope in ("CHANNEL", "STAFF", "ANON", "BAD_API_KEY"):
+        os.environ.setdefault(f"OMS_THROTTLE_{scope}", "100000000/min")
+
+
+production_like_environment()
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
 

@@ -83,6 +83,10 @@ def main() -> None:
     os.environ["DATABASE_URL"] = f"{args.server}/{args.db}"
     os.environ.setdefault("CELERY_BROKER_URL", "")
     os.environ["DEBUG"] = "false"
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _common import production_like_environment  # noqa: E402
+
+    production_like_environment()
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

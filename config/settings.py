@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.security import checked_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -24,8 +26,10 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-secret-key-change-me")
+# Production is the default: development conveniences (DEBUG, the public dev key, plain-HTTP cookies, demo login)
+# are switched on explicitly with DEBUG=1 (`make run` does).
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = checked_secret_key(os.environ.get("SECRET_KEY"), debug=DEBUG)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
@@ -99,7 +103,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -164,6 +171,19 @@ if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- HTTPS, cookies, headers (docs/security.md) ------------------------------------------------
+# Behind a TLS-terminating proxy, name the header it sets (OMS_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO) so Django
+# knows the request came over HTTPS. Only set it if the proxy always sets or strips that header.
+_proxy_ssl_header = os.environ.get("OMS_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_SSL_REDIRECT = env_bool("OMS_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("OMS_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("OMS_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("OMS_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("OMS_HSTS_PRELOAD", True)
+X_FRAME_OPTIONS = "DENY"
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

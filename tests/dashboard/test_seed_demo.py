@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_loads_a_consistent_story_once(capsys, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):  # the allocation runs that `make run` gets
-        call_command("seed_demo", "--if-empty")
+        call_command("seed_demo", "--if-empty", "--with-demo-login")
     out = capsys.readouterr().out
     assert "username 'admin', password 'admin'" in out
     assert Backorder.objects.filter(status="open").exists()

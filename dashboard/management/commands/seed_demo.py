@@ -10,6 +10,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -70,8 +71,13 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=0, help="Generate this many synthetic orders.")
         parser.add_argument("--backorders", type=int, default=None, help="…of which this many are backordered.")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--with-demo-login",
+            action="store_true",
+            help="Create the admin/admin staff login even with DEBUG off (never on a reachable server).",
+        )
 
-    def handle(self, *args, if_empty, orders, backorders, seed, **options):
+    def handle(self, *args, if_empty, orders, backorders, seed, with_demo_login=False, **options):
         from inventory.models import Product
 
         if orders:
@@ -86,12 +92,20 @@ class Command(BaseCommand):
             except BulkGenerationError as exc:
                 raise CommandError(str(exc)) from exc
             return
-        self._ensure_admin()
+        # The demo login is public: only in development mode, or when asked for by name.
+        demo_login = settings.DEBUG or with_demo_login
+        if demo_login:
+            if not settings.DEBUG:
+                self.stderr.write(self.style.WARNING("WARNING: creating the public demo login admin/admin."))
+            self._ensure_admin()
         if if_empty and Product.objects.exists():
             self.stdout.write("Data already present: demo data not loaded again.")
         else:
             self._load(random.Random(seed))
-        self._print_login()
+        if demo_login:
+            self._print_login()
+        else:
+            self.stdout.write("No demo login created (DEBUG is off): use `manage.py createsuperuser`.")
 
     def _ensure_admin(self):
         User = get_user_model()
