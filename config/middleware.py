@@ -1,6 +1,6 @@
 """Every error answer under /api/ is RFC 9457 problem+json, whatever Django's mode.
 
-DRF's exception handler (config.errors) covers errors raised in API views. This middleware covers what happens
+DRF's exception handler (core.api) covers errors raised in API views. This middleware covers what happens
 outside them: a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE (answered 413 before anything reads it), Django's
 technical 404/500 pages with DEBUG on, a disallowed host or CSRF failure rendered as HTML.
 """
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
-from config.errors import PROBLEM_CONTENT_TYPE
+from core.api import PROBLEM_CONTENT_TYPE
 
 _CODES = {
     400: ("bad_request", "Bad request"),

@@ -5,6 +5,7 @@ With nothing set the app runs on an SQLite file with Celery tasks executed eager
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "core",
     "inventory",
     "orders",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: locks out login attempts after too many failures.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +115,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes first: a locked-out username or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -147,6 +157,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # One budget per caller (a channel's API key, a staff user, an anonymous address), counted in the cache.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "channel": os.environ.get("OMS_THROTTLE_CHANNEL", "600/min"),
+        "staff": os.environ.get("OMS_THROTTLE_STAFF", "1200/min"),
+        "anon": os.environ.get("OMS_THROTTLE_ANON", "60/min"),
+        # Requests with an unknown or revoked API key, per client address.
+        "bad_api_key": os.environ.get("OMS_THROTTLE_BAD_API_KEY", "20/min"),
+    },
+    # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only the socket address.
+    "NUM_PROXIES": env_int("OMS_NUM_PROXIES", 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -186,6 +207,16 @@ SECURE_HSTS_SECONDS = env_int("OMS_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("OMS_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("OMS_HSTS_PRELOAD", True)
 X_FRAME_OPTIONS = "DENY"
+
+# --- Login rate limits (django-axes) -----------------------------------------------------------
+# Too many failed logins (dashboard or admin) from one address, or for one username, lock further attempts out
+# for the cool-off time, even with the right password; a successful login resets the count.
+AXES_FAILURE_LIMIT = env_int("OMS_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("OMS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The same client address as the API throttles (honours OMS_NUM_PROXIES, never a spoofable header by default).
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_ip"
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

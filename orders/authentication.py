@@ -10,6 +10,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 
 from core.api import ChannelPrincipal
+from core.throttling import bad_api_key_guard
 
 from .selectors import api_key_lookup
 from .services import api_key_mark_used
@@ -28,8 +29,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid API key.") from exc
+        bad_api_key_guard.check(request)  # an address that keeps guessing keys gets 429, not more guesses
         api_key = api_key_lookup(raw_key=raw_key)
         if api_key is None:
+            bad_api_key_guard.record_failure(request)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         api_key_mark_used(api_key=api_key)
         return ChannelPrincipal(channel=api_key.channel), api_key
