@@ -45,7 +45,7 @@ class QueueFilter(django_filters.FilterSet):
         for field in self.form.fields.values():
             if hasattr(field, "choices"):
                 # A new choice applies at once; typed filters wait for Enter / Apply.
-                field.widget.attrs["onchange"] = "this.form.requestSubmit()"
+                field.widget.attrs["data-autosubmit"] = "request"  # static/dashboard/dashboard.js
 
     def filter_q(self, queryset, name, value):
         value = value.strip()
