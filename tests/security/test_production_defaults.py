@@ -21,7 +21,9 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "oms.example.com",
     "OMS_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO",
 }
-_DROPPED = ("DEBUG", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+# DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process (Playwright's loop beside the ORM); production
+# never does, and check --deploy rightly refuses it.
+_DROPPED = ("DEBUG", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def run_python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
