@@ -51,7 +51,9 @@ class BackorderDetailApi(APIView):
 
     @extend_schema(summary="One backorder with its event history", responses=BackorderDetailOutputSerializer)
     def get(self, request, backorder_id: int):
-        return Response(BackorderDetailOutputSerializer(_backorder_or_404(request, backorder_id)).data)
+        backorder = _backorder_or_404(request, backorder_id)
+        context = {"for_channel": request_channel(request) is not None}
+        return Response(BackorderDetailOutputSerializer(backorder, context=context).data)
 
 
 # --- staff actions -------------------------------------------------------------------------------

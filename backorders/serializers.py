@@ -52,14 +52,45 @@ class BackorderOutputSerializer(serializers.Serializer):
     customer = BackorderCustomerOutputSerializer(source="order.customer")
 
 
+# What staff typed (reasons for a priority change, a reallocation or a cancellation) and who they are stay on the staff
+# side: a sales channel sees the event, its quantities and dates, and "staff" as the actor.
+_STAFF_ONLY_DATA = ("reason", "reallocated_from", "reallocated_to", "policy")
+
+
+def _public_actor(actor: str) -> str:
+    return actor if actor in ("system", "customer") or actor.startswith("channel:") else "staff"
+
+
+def _public_message(event: dict) -> str:
+    kind, quantity, data = event["kind"], event["quantity"], event["data"] or {}
+    if kind == BackorderEvent.Kind.PRIORITY_CHANGED:
+        return f"Priority changed from {data.get('old')} to {data.get('new')}."
+    if kind == BackorderEvent.Kind.DEALLOCATED:
+        return f"{quantity} reserved unit(s) moved to a more urgent backorder."
+    if "reallocated_from" in data:
+        return f"{quantity} unit(s) reallocated from lower-priority backorders."
+    if kind == BackorderEvent.Kind.CANCELLED and data.get("reason"):
+        return f"{quantity} waiting unit(s) cancelled."
+    return event["message"]
+
+
 class BackorderEventOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=BackorderEvent.Kind.choices)
     quantity = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()
     data = serializers.JSONField()
-    actor = serializers.CharField()
+    actor = serializers.CharField(help_text='"system", "customer", "channel:<code>"; a sales channel sees "staff".')
     created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance):
+        event = super().to_representation(instance)
+        if self.context.get("for_channel"):
+            if event["actor"] not in ("system", "customer") and not event["actor"].startswith("channel:"):
+                event["message"] = _public_message(event)
+            event["actor"] = _public_actor(event["actor"])
+            event["data"] = {k: v for k, v in (event["data"] or {}).items() if k not in _STAFF_ONLY_DATA}
+        return event
 
 
 class BackorderDetailOutputSerializer(BackorderOutputSerializer):

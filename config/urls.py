@@ -9,6 +9,7 @@ from dashboard.apis import MetricsApi
 
 api_v1 = [
     path("", include("inventory.urls")),
+    path("", include("orders.urls")),
     path("", include("fulfilment.urls")),
     path("", include("backorders.urls")),
     path("", include("suppliers.urls")),

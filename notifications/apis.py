@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, request_channel
 from core.errors import NotFoundError
+from orders.selectors import customer_by_external_id
 
 from .models import Notification, NotificationPreference
 from .selectors import notification_list, notifications_for_backorder
@@ -162,16 +163,16 @@ class PreferenceInput(serializers.Serializer):
 
 
 class CustomerPreferenceApi(APIView):
-    """A customer's notification preferences (a channel sees only customers who ordered through it)."""
+    """A customer's notification preferences. A channel reaches only its own customers (by their external id); staff
+    name the channel with ``?channel=<code>`` when several channels have a customer with that id."""
 
     permission_classes = [IsChannelOrStaff]
 
     def _customer(self, request, external_id: str):
-        from orders.models import Customer
-
-        customer = get_object_or_404(Customer, external_id=external_id)
-        channel = request_channel(request)
-        if channel is not None and not customer.orders.filter(channel=channel).exists():
+        customer = customer_by_external_id(
+            external_id=external_id, channel=request_channel(request), channel_code=request.query_params.get("channel")
+        )
+        if customer is None:
             raise NotFoundError(f"No customer {external_id[:50]!r}.")
         return customer
 

@@ -43,3 +43,21 @@ class CustomerConflict(DomainError):
     code = "customer_conflict"
     status = HTTPStatus.CONFLICT
     title = "Customer details conflict"
+
+
+class PriorityNotAllowed(DomainError):
+    code = "priority_not_allowed"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Priority above what this sales channel may ask for"
+
+
+class TierNotAllowed(DomainError):
+    code = "tier_not_allowed"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "A customer's tier is set by staff"
+
+
+class AmbiguousCustomer(DomainError):
+    code = "ambiguous_customer"
+    status = HTTPStatus.CONFLICT
+    title = "Several customers match"

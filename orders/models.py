@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+PRIORITY_CHOICES = [("low", "Low"), ("normal", "Normal"), ("high", "High"), ("critical", "Critical")]
+
 
 class Customer(models.Model):
     class Tier(models.TextChoices):
@@ -12,7 +14,12 @@ class Customer(models.Model):
         GOLD = "gold", "Gold"
         PLATINUM = "platinum", "Platinum"
 
-    external_id = models.CharField(max_length=100, unique=True)
+    # Customers belong to the sales channel that sent them: the same external id from two channels is two customers,
+    # and a channel reaches only its own. Orders placed by staff without a channel have channel NULL.
+    channel = models.ForeignKey(
+        "SalesChannel", null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    external_id = models.CharField(max_length=100)
     email = models.EmailField(db_index=True)
     name = models.CharField(max_length=200)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
@@ -23,6 +30,10 @@ class Customer(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(lifetime_value__gte=0), name="customer_ltv_non_negative"),
+            models.UniqueConstraint(fields=["channel", "external_id"], name="customer_unique_per_channel"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(channel__isnull=True), name="customer_unique_without_channel"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -40,6 +51,8 @@ class SalesChannel(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STOREFRONT)
     is_active = models.BooleanField(default=True)
+    # The highest priority this channel may ask for when it places an order (staff decide anything above it).
+    max_priority = models.CharField(max_length=10, default="normal", choices=PRIORITY_CHOICES)
     webhook_url = models.URLField(blank=True)
     webhook_secret = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,7 +4,8 @@ import hmac
 
 from django.db.models import Prefetch
 
-from .models import ApiKey, Order, OrderLine
+from .exceptions import AmbiguousCustomer
+from .models import ApiKey, Customer, Order, OrderLine
 
 
 def api_key_lookup(*, raw_key: str) -> ApiKey | None:
@@ -54,3 +55,35 @@ def order_just_placed(*, order: Order) -> Order:
         queryset._prefetch_done = True
         order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), name: queryset}
     return order
+
+
+def customer_list(*, channel=None):
+    """Customers a caller may see: a channel only its own, staff every one."""
+    queryset = Customer.objects.select_related("channel").order_by("pk")
+    if channel is not None:
+        queryset = queryset.filter(channel=channel)
+    return queryset
+
+
+def customer_get(*, customer_id: int, channel=None) -> Customer | None:
+    return customer_list(channel=channel).filter(pk=customer_id).first()
+
+
+def customer_by_external_id(*, external_id: str, channel=None, channel_code: str | None = None) -> Customer | None:
+    """A channel's customer by its own external id. Staff name the channel (``channel_code``; "" for customers of
+    staff orders) or, without it, get the one customer with that id (several: ``AmbiguousCustomer``)."""
+    if not external_id or "\x00" in external_id or len(external_id) > 100:
+        return None
+    if channel is not None:
+        return customer_list(channel=channel).filter(external_id=external_id).first()
+    matches = customer_list().filter(external_id=external_id)
+    if channel_code is not None:
+        matches = matches.filter(channel__code=channel_code) if channel_code else matches.filter(channel=None)
+    found = list(matches[:2])
+    if len(found) > 1:
+        codes = sorted(c.channel.code if c.channel else "" for c in matches)
+        raise AmbiguousCustomer(
+            f"Several sales channels have a customer {external_id!r}: name one with ?channel=<code>.",
+            details={"channels": codes},
+        )
+    return found[0] if found else None

@@ -9,8 +9,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
+
+from core.errors import InvalidInput
 
 from .models import ApiKey, Customer, Order, OrderLine, SalesChannel
 
@@ -26,37 +28,61 @@ class CustomerData:
 # --- customers and channels -------------------------------------------------------------------
 
 
-def customer_upsert(*, data: CustomerData) -> Customer:
-    """The storefront owns the customer's contact details; the latest order updates them.
+def customer_upsert(*, data: CustomerData, channel: SalesChannel | None = None) -> Customer:
+    """The channel's customer with this external id, created or updated: the storefront owns its customers' contact
+    details, and the latest order updates them. A channel reaches only its own customers (the same id sent by two
+    channels is two customers); ``channel=None`` is a customer of orders placed by staff.
+
+    The tier is staff's decision: it is set only on a customer created here by staff (``data.tier`` from a channel
+    is refused earlier, by ``order_place``), and changed with ``customer_tier_set``.
 
     Safe under concurrency: INSERT … ON CONFLICT DO NOTHING, then read.
     """
-    customer = Customer.objects.filter(external_id=data.external_id).first()
+    scope = Customer.objects.filter(channel=channel, external_id=data.external_id)
+    customer = scope.first()
     if customer is None:
         Customer.objects.bulk_create(
             [
                 Customer(
+                    channel=channel,
                     external_id=data.external_id,
                     email=data.email,
                     name=data.name,
-                    tier=data.tier or Customer.Tier.STANDARD,
+                    tier=(data.tier if channel is None and data.tier else Customer.Tier.STANDARD),
                 )
             ],
             ignore_conflicts=True,
         )
-        return Customer.objects.get(external_id=data.external_id)
+        return scope.get()
     changed = {}
     if data.email and customer.email != data.email:
         changed["email"] = data.email
     if data.name and customer.name != data.name:
         changed["name"] = data.name
-    if data.tier and customer.tier != data.tier:
+    if channel is None and data.tier and customer.tier != data.tier:
         changed["tier"] = data.tier
     if changed:
         Customer.objects.filter(pk=customer.pk).update(**changed)
         for key, value in changed.items():
             setattr(customer, key, value)
     return customer
+
+
+def customer_tier_set(*, customer: Customer, tier: str, user=None) -> Customer:
+    """Staff set a customer's tier (the allocation policy weighs it for the customer's future backorders; re-scoring
+    the waiting queue happens when a policy is activated)."""
+    if tier not in Customer.Tier.values:
+        raise InvalidInput(f"Unknown tier {tier!r}.", details={"tier": tier, "allowed": list(Customer.Tier.values)})
+    Customer.objects.filter(pk=customer.pk).update(tier=tier)
+    customer.tier = tier
+    return customer
+
+
+def customer_lifetime_value_add(*, customer_id: int, amount) -> None:
+    """A shipment adds its value to the customer's lifetime value ("customer value" in the allocation policy).
+    Called by shipping inside its transaction, after the stock and order locks (the customer row comes last)."""
+    if amount:
+        Customer.objects.filter(pk=customer_id).update(lifetime_value=F("lifetime_value") + amount)
 
 
 def _hash_key(raw_key: str) -> str:

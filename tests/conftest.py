@@ -71,8 +71,14 @@ def place(db):
     """Place an order through the service: place({"SKU": qty}, ship_policy=..., customer=...)."""
 
     def place_order(lines: dict[str, int], *, customer=None, **kwargs):
+        channel = kwargs.get("channel")
+        if customer is not None and channel is not None and customer.channel_id != channel.pk:
+            # Customers belong to one channel: a test's customer placing through a channel is that channel's.
+            customer.channel = channel
+            customer.save(update_fields=["channel"])
         data = (
-            CustomerData(customer.external_id, customer.email, customer.name, customer.tier)
+            # The tier is staff's: sent only for orders placed without a channel (as staff may).
+            CustomerData(customer.external_id, customer.email, customer.name, None if channel else customer.tier)
             if customer is not None
             else CustomerData("c-default", "default@example.com", "Default Customer")
         )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backorders.models import PRIORITY_RANKS
 from backorders.selectors import waiting_demand_subquery
 from backorders.services import allocation_request_for_products, backorders_create
 from core.actors import real_user
@@ -25,7 +26,7 @@ from inventory.counters import stock_allocate
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_products
 from inventory.models import Product, StockItem
-from orders.exceptions import DuplicateSku, IdempotencyKeyReused
+from orders.exceptions import DuplicateSku, IdempotencyKeyReused, PriorityNotAllowed, TierNotAllowed
 from orders.models import Allocation, Order, OrderLine, SalesChannel
 from orders.services import CustomerData, customer_upsert
 
@@ -90,6 +91,21 @@ def _replay(order: Order, fingerprint: str) -> PlacementResult:
     return PlacementResult(order=order, created=False)
 
 
+def _channel_may_decide(*, channel: SalesChannel, priority: str, customer: CustomerData) -> None:
+    """A channel may ask for a priority up to its cap, and never sets a customer's tier (staff decide both)."""
+    cap = channel.max_priority or Order.Priority.NORMAL
+    if PRIORITY_RANKS[priority] > PRIORITY_RANKS.get(cap, PRIORITY_RANKS[Order.Priority.NORMAL]):
+        raise PriorityNotAllowed(
+            f"Sales channel {channel.code} may ask for priority up to {cap}, not {priority}; staff can raise it.",
+            details={"priority": priority, "max_priority": cap},
+        )
+    if customer.tier:
+        raise TierNotAllowed(
+            "A customer's tier is set by staff, not by the sales channel; leave customer.tier out.",
+            details={"tier": customer.tier},
+        )
+
+
 def order_place(
     *,
     customer: CustomerData,
@@ -110,6 +126,8 @@ def order_place(
         raise InvalidInput(f"Unknown ship policy {ship_policy!r}.", details={"ship_policy": ship_policy})
     if priority not in Order.Priority.values:
         raise InvalidInput(f"Unknown priority {priority!r}.", details={"priority": priority})
+    if channel is not None:
+        _channel_may_decide(channel=channel, priority=priority, customer=customer)
     scoped_key = None
     fingerprint = ""
     if idempotency_key:
@@ -166,7 +184,6 @@ def _order_place_atomic(
     if unknown:
         raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
 
-    customer_obj = customer_upsert(data=customer)
     product_ids = [products[sku].pk for sku in skus]
     items_by_product: dict[int, list[StockItem]] = defaultdict(list)
     # Stock already promised to the backorder queue is not free for a newcomer: the queue goes first.
@@ -175,6 +192,8 @@ def _order_place_atomic(
     for item in stock_items_lock_for_products(product_ids, queued_demand=waiting_demand_subquery()):
         items_by_product[item.product_id].append(item)
         queued[item.product_id] = item.queued_demand
+    # After the stock locks (the global order: stock, then orders, then customers), as shipping takes them.
+    customer_obj = customer_upsert(data=customer, channel=channel)
 
     plans = []
     refused = []

@@ -14,7 +14,7 @@ from inventory.models import StockMovement
 from orders.exceptions import NothingToShip, OrderClosed, OrderNotReady
 from orders.locks import order_lock_with_stock
 from orders.models import Allocation, Order, OrderLine, Shipment, ShipmentLine
-from orders.services import orders_status_refresh
+from orders.services import customer_lifetime_value_add, orders_status_refresh
 
 
 @transaction.atomic
@@ -70,4 +70,9 @@ def order_ship(*, order: Order, user=None, tracking_reference: str = "") -> Ship
         line.quantity_shipped += quantity
     backorders_mark_fulfilled(order_line_ids=list(shipped_per_line), user=user, shipment=shipment)
     orders_status_refresh(order_ids=[order.pk])
+    # Delivered value is what "customer value" means in the allocation policy (customer row last in the lock order).
+    customer_lifetime_value_add(
+        customer_id=order.customer_id,
+        amount=sum(lines_by_pk[pk].unit_price * quantity for pk, quantity in shipped_per_line.items()),
+    )
     return shipment
