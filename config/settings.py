@@ -293,6 +293,14 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
+# Seconds per SMTP operation: a hung mail server must not hold a notification past its delivery lease.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+
+# Outbound HTTP (notifications/outbound.py, docs/notifications.md): https to public addresses only.
+# Plain http is a development convenience (on with DEBUG unless set); private and loopback addresses are
+# for tests and development only, switched on explicitly.
+OMS_OUTBOUND_ALLOW_HTTP = env_bool("OMS_OUTBOUND_ALLOW_HTTP", DEBUG)
+OMS_OUTBOUND_ALLOW_PRIVATE = env_bool("OMS_OUTBOUND_ALLOW_PRIVATE", False)
 
 # --- Business settings ------------------------------------------------------------------------
 OMS = {
@@ -318,7 +326,10 @@ OMS = {
     "NOTIFY_MAX_ATTEMPTS": env_int("OMS_NOTIFY_MAX_ATTEMPTS", 6),
     "NOTIFY_RETRY_BASE_SECONDS": env_int("OMS_NOTIFY_RETRY_BASE_SECONDS", 30),
     "NOTIFY_RETRY_MAX_SECONDS": env_int("OMS_NOTIFY_RETRY_MAX_SECONDS", 3600),
+    # One total deadline per webhook attempt (resolve + connect + send + read), and how much of the
+    # receiver's answer is read at most (the rest is dropped; only the status code counts).
     "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": env_int("OMS_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
+    "NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES": env_int("OMS_NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024),
     # The relay leaves rows younger than this to the task enqueued at commit.
     "NOTIFY_SWEEP_GRACE_SECONDS": env_int("OMS_NOTIFY_SWEEP_GRACE_SECONDS", 30),
     # A row claimed by the relay but not delivered within this time is offered again (lost message).
