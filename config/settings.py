@@ -296,7 +296,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 # Seconds per SMTP operation: a hung mail server must not hold a notification past its delivery lease.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
-# Outbound HTTP (notifications/outbound.py, docs/notifications.md): https to public addresses only.
+# Outbound HTTP (core/outbound.py, docs/notifications.md): https to public addresses only.
 # Plain http is a development convenience (on with DEBUG unless set); private and loopback addresses are
 # for tests and development only, switched on explicitly.
 OMS_OUTBOUND_ALLOW_HTTP = env_bool("OMS_OUTBOUND_ALLOW_HTTP", DEBUG)

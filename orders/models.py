@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from core.outbound import validate_outbound_url
+
 PRIORITY_CHOICES = [("low", "Low"), ("normal", "Normal"), ("high", "High"), ("critical", "Critical")]
 
 
@@ -53,7 +55,9 @@ class SalesChannel(models.Model):
     is_active = models.BooleanField(default=True)
     # The highest priority this channel may ask for when it places an order (staff decide anything above it).
     max_priority = models.CharField(max_length=10, default="normal", choices=PRIORITY_CHOICES)
-    webhook_url = models.URLField(blank=True)
+    # Checked against the outbound rules when saved, and again at connect time (core/outbound.py).
+    webhook_url = models.URLField(blank=True, validators=[validate_outbound_url])
+    # Signs every webhook; generated (long, random) by sales_channel_webhook_set, rotated, never shown again.
     webhook_secret = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
