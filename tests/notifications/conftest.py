@@ -11,6 +11,14 @@ import pytest
 from django.conf import settings as django_settings
 
 
+@pytest.fixture(autouse=True)
+def outbound_to_local_receivers(settings):
+    """These tests post webhooks to a receiver on 127.0.0.1 over plain http: allowed here, explicitly
+    (production refuses both; see notifications/outbound.py)."""
+    settings.OMS_OUTBOUND_ALLOW_PRIVATE = True
+    settings.OMS_OUTBOUND_ALLOW_HTTP = True
+
+
 @pytest.fixture
 def notify_settings(settings):
     """Change OMS notification settings for one test: notify_settings(NOTIFY_MAX_ATTEMPTS=2)."""
