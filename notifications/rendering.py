@@ -41,6 +41,8 @@ def incentive_dict(incentive) -> dict[str, Any]:
 
 def render_email(*, event: str, context: dict[str, Any]) -> tuple[str, str, str]:
     ctx = {**context, "event": event}
+    # Plain text (the template turns autoescape off: no &quot; in a subject), on one line: newlines in a
+    # header would be refused by the mail backend, so every run of whitespace becomes one space.
     subject = " ".join(render_to_string("notifications/email/subject.txt", ctx).split())
     text = render_to_string("notifications/email/message.txt", ctx).strip() + "\n"
     html = render_to_string("notifications/email/message.html", ctx)
