@@ -113,8 +113,10 @@ def _reference_data(cursor, p: dict) -> None:
         """
         INSERT INTO inventory_warehouse (code, name, is_active) VALUES ('BULK', 'Bulk demo warehouse', true)
         ON CONFLICT (code) DO NOTHING;
-        INSERT INTO orders_saleschannel (code, name, kind, is_active, webhook_url, webhook_secret, created_at)
-        VALUES ('bulk-shop', 'Bulk demo shop', 'storefront', true, '', '', %(now)s) ON CONFLICT (code) DO NOTHING;
+        INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, webhook_url, webhook_secret,
+                                         created_at)
+        VALUES ('bulk-shop', 'Bulk demo shop', 'storefront', true, 'normal', '', '', %(now)s)
+        ON CONFLICT (code) DO NOTHING;
         """,
         p,
     )
@@ -136,8 +138,8 @@ def _reference_data(cursor, p: dict) -> None:
         SELECT s.id, 'receipt', s.on_hand, 'bulk demo opening stock', 'BK' || %(run)s, 'system', %(now)s
         FROM inventory_stockitem s WHERE s.product_id > %(pb)s AND s.warehouse_id = %(wh)s AND s.on_hand > 0;
 
-        INSERT INTO orders_customer (id, external_id, email, name, tier, lifetime_value, created_at)
-        SELECT %(cb)s + j + 1, 'bk' || %(run)s || '-c' || j, 'customer' || j || '.' || lower(%(run)s) || '@example.com',
+        INSERT INTO orders_customer (id, channel_id, external_id, email, name, tier, lifetime_value, created_at)
+        SELECT %(cb)s + j + 1, %(ch)s, 'bk' || %(run)s || '-c' || j, 'customer' || j || '.' || lower(%(run)s) || '@example.com',
                'Customer ' || j,
                CASE WHEN j %% 10 = 0 THEN 'platinum' WHEN j %% 10 < 3 THEN 'gold' WHEN j %% 10 < 6 THEN 'silver'
                     ELSE 'standard' END,

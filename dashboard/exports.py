@@ -12,10 +12,25 @@ class _Echo:
         return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): "=cmd|' /C calc'!A0".
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe (shown as text, not run); numbers,
+    dates and other values are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def csv_response(filename: str, rows):
-    """Stream rows as a CSV download (constant memory, whatever the number of rows)."""
+    """Stream rows as a CSV download (constant memory, whatever the number of rows). Every text cell is neutralised
+    against formula injection (``csv_safe``): the values come from customers and channels."""
     writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        (writer.writerow([csv_safe(cell) for cell in row]) for row in rows), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

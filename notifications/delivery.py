@@ -4,7 +4,7 @@ Idempotent, and no lock is held while waiting on the network. An attempt is thre
 
 1. claim (short transaction, row locked): check the status, render once, count the attempt and take a
    lease (``sending_until``) — a second worker that finds a live lease does nothing;
-2. send, outside any transaction (e-mail, or ``notifications.outbound.post`` with its total deadline);
+2. send, outside any transaction (e-mail, or ``core.outbound.post`` with its total deadline);
 3. record (short transaction, row locked): the result, if the lease is still ours.
 
 A sent row is never sent again. A worker that dies mid-send leaves the lease; it runs out together with
@@ -26,7 +26,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from . import outbound
+from core import outbound
+
 from .models import Notification
 from .rendering import RENDERED_FIELDS, notification_render
 

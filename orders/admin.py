@@ -16,8 +16,8 @@ from .models import Allocation, ApiKey, Customer, Order, OrderLine, SalesChannel
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "name", "email", "tier", "lifetime_value", "created_at"]
-    list_filter = ["tier"]
+    list_display = ["external_id", "channel", "name", "email", "tier", "lifetime_value", "created_at"]
+    list_filter = ["tier", "channel"]
     search_fields = ["external_id", "email", "name"]
     readonly_fields = ["created_at"]
 

@@ -15,7 +15,7 @@ from . import selectors, services
 from .models import Customer
 
 
-class CustomerOutputSerializer(serializers.Serializer):
+class CustomerRecordOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
     external_id = serializers.CharField()
@@ -50,7 +50,7 @@ def _customer_or_404(request, customer_id: int) -> Customer:
 
 class CustomerListApi(generics.ListAPIView):
     permission_classes = [IsChannelOrStaff]
-    serializer_class = CustomerOutputSerializer
+    serializer_class = CustomerRecordOutputSerializer
     filterset_class = CustomerFilter
 
     def get_queryset(self):
@@ -68,16 +68,18 @@ class CustomerDetailApi(APIView):
     def get_permissions(self):
         return [IsStaff()] if self.request.method == "PATCH" else super().get_permissions()
 
-    @extend_schema(summary="One customer (a channel sees only its own)", responses=CustomerOutputSerializer)
+    @extend_schema(summary="One customer (a channel sees only its own)", responses=CustomerRecordOutputSerializer)
     def get(self, request, customer_id: int):
-        return Response(CustomerOutputSerializer(_customer_or_404(request, customer_id)).data)
+        return Response(CustomerRecordOutputSerializer(_customer_or_404(request, customer_id)).data)
 
     @extend_schema(
-        summary="Set a customer's tier (staff)", request=CustomerTierInputSerializer, responses=CustomerOutputSerializer
+        summary="Set a customer's tier (staff)",
+        request=CustomerTierInputSerializer,
+        responses=CustomerRecordOutputSerializer,
     )
     def patch(self, request, customer_id: int):
         customer = _customer_or_404(request, customer_id)
         serializer = CustomerTierInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.customer_tier_set(customer=customer, tier=serializer.validated_data["tier"], user=request.user)
-        return Response(CustomerOutputSerializer(_customer_or_404(request, customer_id)).data)
+        return Response(CustomerRecordOutputSerializer(_customer_or_404(request, customer_id)).data)

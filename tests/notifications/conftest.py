@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 @pytest.fixture(autouse=True)
 def outbound_to_local_receivers(settings):
     """These tests post webhooks to a receiver on 127.0.0.1 over plain http: allowed here, explicitly
-    (production refuses both; see notifications/outbound.py)."""
+    (production refuses both; see core/outbound.py)."""
     settings.OMS_OUTBOUND_ALLOW_PRIVATE = True
     settings.OMS_OUTBOUND_ALLOW_HTTP = True
 

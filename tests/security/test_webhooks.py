@@ -21,8 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.urls import reverse
 
-from config.errors import InvalidInput
-from notifications import outbound
+from core import outbound
+from core.errors import InvalidInput
 from notifications.delivery import notification_deliver
 from notifications.models import Notification
 from orders.models import SalesChannel
@@ -484,6 +484,7 @@ def test_admin_shows_the_secret_once_and_never_renders_it(admin_client, outbound
         "name": "Shop",
         "kind": "storefront",
         "is_active": "on",
+        "max_priority": "normal",
         "webhook_url": "https://hooks.example.com/oms",
         "webhook_secret": "chosen-by-staff",  # not a field of the form: ignored
         "api_keys-TOTAL_FORMS": "0",
