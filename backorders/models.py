@@ -68,6 +68,12 @@ class Backorder(models.Model):
 
     class Meta:
         ordering = list(QUEUE_ORDER)
+        permissions = [
+            ("change_priority", "Can override the priority of a backorder"),
+            ("reallocate", "Can move reserved units of lower-priority backorders to a backorder"),
+            ("cancel_backorder", "Can cancel the waiting units of a backorder"),
+            ("accept_substitute", "Can switch a backorder to an in-stock substitute"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="backorder_quantity_positive"),
             models.CheckConstraint(

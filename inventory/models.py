@@ -57,6 +57,7 @@ class StockItem(models.Model):
 
     class Meta:
         ordering = ["product_id", "warehouse_id"]
+        permissions = [("adjust_stock", "Can adjust stock (writes a ledger movement)")]
         constraints = [
             models.UniqueConstraint(fields=["product", "warehouse"], name="stockitem_unique_product_warehouse"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="stockitem_on_hand_non_negative"),

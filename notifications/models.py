@@ -64,6 +64,10 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("send_update", "Can send a customer a free-text update about a backorder"),
+            ("retry_notification", "Can retry a failed notification"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False), name="notification_sent_has_sent_at"

@@ -125,6 +125,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        permissions = [
+            ("ship_order", "Can ship what is allocated on an order"),
+            ("cancel_order", "Can cancel an order or some of its lines"),
+        ]
         # Few indexes on purpose: every order insert writes each one, and status flips stay HOT updates.
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),

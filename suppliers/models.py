@@ -73,6 +73,7 @@ class PurchaseOrder(models.Model):
 
     class Meta:
         ordering = ["-order_date", "-id"]
+        permissions = [("receive_purchase_order", "Can receive units against a purchase order")]
 
     def __str__(self) -> str:
         return self.number
