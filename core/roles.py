@@ -1,0 +1,116 @@
+"""Staff roles: Django groups holding the permissions each job needs.
+
+This table is the one source of truth; docs/security.md ("Staff roles") shows it to people, and a test checks that
+the groups in the database match it. The groups are written by ``core/migrations/0001_roles.py``. When the table
+changes, add a migration that calls ``roles_sync`` again (depending on the latest migration of every app in
+``OMS_APPS``), so every database gets the new permissions.
+
+Reads stay open to every active staff user (the API and dashboard check only ``is_staff`` for GET); the ``view_``
+permissions below are what the admin asks for.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+
+OMS_APPS = ("inventory", "orders", "backorders", "suppliers", "notifications")
+
+CUSTOMER_SERVICE = "Customer service"
+PLANNER = "Planner"
+WAREHOUSE_LEAD = "Warehouse lead"
+ADMIN = "Admin"
+
+
+def _view(*models: str) -> tuple[str, ...]:
+    """``"orders.order"`` → ``"orders.view_order"``."""
+    return tuple(f"{label}.view_{model}" for label, model in (name.split(".") for name in models))
+
+
+ROLES: dict[str, tuple[str, ...] | None] = {
+    CUSTOMER_SERVICE: (
+        *_view("inventory.product", "inventory.stockitem", "orders.customer", "orders.order", "orders.orderline"),
+        *_view("orders.shipment", "backorders.backorder", "backorders.backorderevent"),
+        *_view("notifications.notification", "notifications.notificationpreference", "notifications.incentive"),
+        "orders.add_order",
+        "orders.cancel_order",
+        "orders.change_customer",
+        "backorders.change_priority",
+        "backorders.cancel_backorder",
+        "backorders.accept_substitute",
+        "notifications.send_update",
+        "notifications.retry_notification",
+        "notifications.add_notificationpreference",
+        "notifications.change_notificationpreference",
+    ),
+    PLANNER: (
+        *_view("inventory.product", "inventory.warehouse", "inventory.stockitem", "inventory.stockmovement"),
+        *_view("orders.order", "orders.orderline", "backorders.backorder", "backorders.backorderevent"),
+        *_view("backorders.allocationpolicy", "backorders.allocationrun"),
+        *_view("suppliers.supplier", "suppliers.supplierproduct", "suppliers.purchaseorder"),
+        *_view("suppliers.purchaseorderline", "suppliers.expecteddaterevision", "suppliers.receipt"),
+        *_view("suppliers.receiptline"),
+        "inventory.add_product",
+        "inventory.change_product",
+        "backorders.reallocate",
+        "backorders.add_allocationpolicy",
+        "backorders.change_allocationpolicy",
+        "backorders.change_allocationrun",
+        "suppliers.add_supplier",
+        "suppliers.change_supplier",
+        "suppliers.add_supplierproduct",
+        "suppliers.change_supplierproduct",
+        "suppliers.add_purchaseorder",
+        "suppliers.change_purchaseorder",
+    ),
+    WAREHOUSE_LEAD: (
+        *_view("inventory.product", "inventory.warehouse", "inventory.stockitem", "inventory.stockmovement"),
+        *_view("orders.order", "orders.orderline", "orders.allocation", "orders.shipment", "orders.shipmentline"),
+        *_view("backorders.backorder", "suppliers.supplier", "suppliers.purchaseorder", "suppliers.purchaseorderline"),
+        *_view("suppliers.receipt", "suppliers.receiptline"),
+        "inventory.adjust_stock",
+        "inventory.add_warehouse",
+        "inventory.change_warehouse",
+        "orders.ship_order",
+        "suppliers.receive_purchase_order",
+    ),
+    # None: every permission of every model in OMS_APPS (model and custom ones), whatever is added later.
+    # User accounts and groups stay with superusers.
+    ADMIN: None,
+}
+
+
+def role_permissions(role: str, apps=global_apps) -> set[str]:
+    """The ``app_label.codename`` permissions of a role, as the models of ``apps`` define them."""
+    permissions = ROLES[role]
+    if permissions is not None:
+        return set(permissions)
+    everything: set[str] = set()
+    for label in OMS_APPS:
+        for model in apps.get_app_config(label).get_models():
+            opts = model._meta
+            everything |= {f"{label}.{action}_{opts.model_name}" for action in opts.default_permissions}
+            everything |= {f"{label}.{codename}" for codename, _ in opts.permissions}
+    return everything
+
+
+def roles_sync(apps=global_apps) -> None:
+    """Create the role groups and give each exactly the permissions of the table. Idempotent.
+
+    ``apps`` is a migration's historical registry, or the live one. The permissions must exist already
+    (``create_permissions``); a name in the table that matches none is an error, not a silent gap.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    existing = {
+        f"{permission.content_type.app_label}.{permission.codename}": permission
+        for permission in Permission.objects.filter(content_type__app_label__in=OMS_APPS).select_related(
+            "content_type"
+        )
+    }
+    for role in ROLES:
+        wanted = role_permissions(role, apps)
+        missing = sorted(wanted - existing.keys())
+        if missing:
+            raise LookupError(f"Role {role!r} names permissions that do not exist: {', '.join(missing)}")
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([existing[name] for name in sorted(wanted)])
