@@ -8,6 +8,7 @@ from django.db import transaction
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.permissions import permission_check
 from fulfilment import services as fulfilment_services
 
 from . import selectors, services
@@ -62,6 +63,11 @@ class BackorderAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.backorder_list()
 
+    has_change_priority_permission = permission_check("backorders.change_priority")
+    has_reallocate_permission = permission_check("backorders.reallocate")
+    has_cancel_backorder_permission = permission_check("backorders.cancel_backorder")
+    has_send_update_permission = permission_check("notifications.send_update")
+
     def has_add_permission(self, request):
         return False  # backorders are created by order placement
 
@@ -81,31 +87,34 @@ class BackorderAdmin(admin.ModelAdmin):
 
         priority_change_selected(self, request, queryset, priority)
 
-    @admin.action(description="Set priority to critical (recorded with your name)")
+    @admin.action(permissions=["change_priority"], description="Set priority to critical (recorded with your name)")
     def priority_critical(self, request, queryset):
         self._priority(request, queryset, "critical")
 
-    @admin.action(description="Set priority to high (recorded with your name)")
+    @admin.action(permissions=["change_priority"], description="Set priority to high (recorded with your name)")
     def priority_high(self, request, queryset):
         self._priority(request, queryset, "high")
 
-    @admin.action(description="Set priority to normal (recorded with your name)")
+    @admin.action(permissions=["change_priority"], description="Set priority to normal (recorded with your name)")
     def priority_normal(self, request, queryset):
         self._priority(request, queryset, "normal")
 
-    @admin.action(description="Send an update to the customer (free-text note)…")
+    @admin.action(permissions=["send_update"], description="Send an update to the customer (free-text note)…")
     def send_update_selected(self, request, queryset):
         from .admin_actions import send_update_selected
 
         return send_update_selected(self, request, queryset)
 
-    @admin.action(description="Reallocate reserved units of lower-priority backorders to the selected ones")
+    @admin.action(
+        permissions=["reallocate"],
+        description="Reallocate reserved units of lower-priority backorders to the selected ones",
+    )
     def reallocate_to_selected(self, request, queryset):
         from .admin_actions import reallocate_selected
 
         reallocate_selected(self, request, queryset)
 
-    @admin.action(description="Cancel the waiting units of the selected backorders")
+    @admin.action(permissions=["cancel_backorder"], description="Cancel the waiting units of the selected backorders")
     def cancel_selected(self, request, queryset):
         done = 0
         for backorder in queryset.select_related("order", "product"):
@@ -186,8 +195,10 @@ class AllocationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["attempts"]
     search_fields = ["product__sku"]
     actions = ["reset_selected"]
+    # The admin itself cannot change these rows (read-only); resetting one is the allocation planner's call.
+    has_reset_permission = permission_check("backorders.change_allocationrun")
 
-    @admin.action(description="Reset the attempt counter and allocate again")
+    @admin.action(permissions=["reset"], description="Reset the attempt counter and allocate again")
     def reset_selected(self, request, queryset):
         for run in queryset:
             services.allocation_run_reset(product_id=run.product_id)

@@ -70,6 +70,7 @@ class ReallocateInputSerializer(StrictSerializer):
 
 
 class BackorderPriorityApi(APIView):
+    required_permissions = {"POST": ["backorders.change_priority"]}
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
 
@@ -87,6 +88,7 @@ class BackorderPriorityApi(APIView):
 
 
 class BackorderReallocateApi(APIView):
+    required_permissions = {"POST": ["backorders.reallocate"]}
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
 
@@ -153,6 +155,7 @@ class AcceptSubstituteOutput(serializers.Serializer):
 class BackorderAcceptSubstituteApi(APIView):
     """Switch the units still waiting on a backorder to an in-stock substitute (one transaction)."""
 
+    required_permissions = {"POST": ["backorders.accept_substitute"]}
     permission_classes = [IsChannelOrStaff]
 
     @extend_schema(
@@ -217,6 +220,7 @@ class ProductDetailOutputSerializer(ProductOutputSerializer):
 
 
 class ProductDetailApi(StaffWritesMixin, APIView):
+    required_permissions = {"PATCH": ["inventory.change_product"]}
     parser_classes = [JSONParser]
 
     @extend_schema(

@@ -23,6 +23,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .errors import DomainError
+from .permissions import SAFE_METHODS, missing_permissions, permission_denied_message
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -196,20 +197,50 @@ def request_channel(request):
     return user.channel if isinstance(user, ChannelPrincipal) else None
 
 
-class IsStaff(permissions.BasePermission):
+class StaffPermission(permissions.BasePermission):
+    """Who may call: staff, and sales channels where the view allows them; staff writes need Django permissions.
+
+    A view declares what each method needs::
+
+        required_permissions = {"POST": ["orders.ship_order"]}
+
+    A staff request whose method is listed needs every permission listed (core/roles.py grants them; superusers
+    have them all). Reads (GET, HEAD, OPTIONS) not listed need nothing beyond being staff. A write not listed is
+    refused to all but superusers, so a new endpoint cannot be left open by mistake. A channel is never judged
+    by staff permissions: it passes when ``channels_allowed`` and the view limits it to its own data.
+    """
+
     message = "This endpoint is for staff only."
+    channels_allowed = False
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
+        if not (user and user.is_authenticated):
+            return False
+        if isinstance(user, ChannelPrincipal):
+            return self.channels_allowed
+        if not user.is_staff:
+            return False
+        required = getattr(view, "required_permissions", {}).get(request.method)
+        if required is None:
+            if request.method in SAFE_METHODS or user.is_superuser:
+                return True
+            raise drf_exceptions.PermissionDenied("This action declares no permission; only superusers may use it.")
+        missing = missing_permissions(user, required)
+        if missing:
+            raise drf_exceptions.PermissionDenied(permission_denied_message(missing))
+        return True
 
 
-class IsChannelOrStaff(permissions.BasePermission):
+class IsStaff(StaffPermission):
+    """Staff only (with the permissions the view declares for writes)."""
+
+
+class IsChannelOrStaff(StaffPermission):
+    """A sales channel (its own data), or staff with the permissions the view declares for writes."""
+
     message = "Authenticate with a channel API key or as staff."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and (user.is_staff or isinstance(user, ChannelPrincipal)))
+    channels_allowed = True
 
 
 class StrictSerializer(serializers.Serializer):

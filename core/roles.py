@@ -103,9 +103,7 @@ def roles_sync(apps=global_apps) -> None:
     Permission = apps.get_model("auth", "Permission")
     existing = {
         f"{permission.content_type.app_label}.{permission.codename}": permission
-        for permission in Permission.objects.filter(content_type__app_label__in=OMS_APPS).select_related(
-            "content_type"
-        )
+        for permission in Permission.objects.filter(content_type__app_label__in=OMS_APPS).select_related("content_type")
     }
     for role in ROLES:
         wanted = role_permissions(role, apps)

@@ -1,7 +1,9 @@
 """The staff dashboard (server-rendered pages), mounted at "/" by config.urls.
 
 Every page is wrapped in ``staff_only`` here, in one place: anonymous visitors go to the login page,
-signed-in users who are not staff get 403.
+signed-in users who are not staff get 403. Pages are open to every staff member; each action (POST) also needs
+the Django permissions its view declares with ``core.permissions.permission_required_403``, and an action that
+declares none is refused to all but superusers.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import path
+
+from core.permissions import SAFE_METHODS
 
 from .views import backorders as backorder_views
 from .views import products as inventory_views
@@ -25,6 +29,10 @@ def staff_only(view):
             return redirect_to_login(request.get_full_path())
         if not (user.is_active and user.is_staff):
             raise PermissionDenied("The dashboard is for staff only.")
+        if request.method not in SAFE_METHODS and not (
+            user.is_superuser or getattr(view, "required_permissions", None)
+        ):
+            raise PermissionDenied("This action declares no permission; only superusers may use it.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -49,6 +49,7 @@ def _idempotency_key(request) -> str | None:
 
 
 class OrderListCreateApi(generics.ListAPIView):
+    required_permissions = {"POST": ["orders.add_order"]}
     permission_classes = [IsChannelOrStaff]
     parser_classes = [JSONParser]
     serializer_class = OrderListOutputSerializer
@@ -118,6 +119,7 @@ class OrderDetailApi(APIView):
 
 
 class OrderShipApi(APIView):
+    required_permissions = {"POST": ["orders.ship_order"]}
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
 
@@ -137,6 +139,7 @@ class OrderShipApi(APIView):
 
 
 class OrderCancelApi(APIView):
+    required_permissions = {"POST": ["orders.cancel_order"]}
     permission_classes = [IsChannelOrStaff]
     parser_classes = [JSONParser]
 

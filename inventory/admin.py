@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.permissions import permission_check
 
 from . import selectors, services
 from .models import Product, StockItem, StockMovement, Warehouse
@@ -111,6 +112,7 @@ class StockItemAdmin(admin.ModelAdmin):
     autocomplete_fields = ["product"]
     inlines = [StockMovementInline]
     actions = ["adjust_selected"]
+    has_adjust_stock_permission = permission_check("inventory.adjust_stock")
 
     def get_readonly_fields(self, request, obj=None):
         # Quantities move only through the ledger (adjustment, receipt, shipment).
@@ -143,7 +145,7 @@ class StockItemAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.action(description="Adjust stock of the selected item")
+    @admin.action(permissions=["adjust_stock"], description="Adjust stock of the selected item")
     def adjust_selected(self, request, queryset):
         items = list(queryset[:2])
         if len(items) != 1:
@@ -152,7 +154,7 @@ class StockItemAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:inventory_stockitem_adjust", args=[items[0].pk]))
 
     def adjust_view(self, request, object_id):
-        if not self.has_view_permission(request) or not request.user.has_perm("inventory.add_stockmovement"):
+        if not self.has_view_permission(request) or not self.has_adjust_stock_permission(request):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied

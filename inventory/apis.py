@@ -25,7 +25,7 @@ from .serializers import (
 
 
 class StaffWritesMixin:
-    """Reads for channels and staff; writes for staff only."""
+    """Reads for channels and staff; writes for staff with the permissions in the view's ``required_permissions``."""
 
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
@@ -41,6 +41,7 @@ def _product_or_404(sku: str):
 
 
 class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
+    required_permissions = {"POST": ["inventory.add_product"]}
     parser_classes = [JSONParser]
     serializer_class = ProductOutputSerializer
     filter_backends = [DjangoFilterBackend]
@@ -69,6 +70,7 @@ class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
 
 
 class WarehouseListCreateApi(generics.ListAPIView):
+    required_permissions = {"POST": ["inventory.add_warehouse"]}
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
     serializer_class = WarehouseOutputSerializer
@@ -107,6 +109,7 @@ class StockListApi(generics.ListAPIView):
 
 
 class StockAdjustmentApi(APIView):
+    required_permissions = {"POST": ["inventory.adjust_stock"]}
     permission_classes = [IsStaff]
     parser_classes = [JSONParser]
 

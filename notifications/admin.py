@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from core.errors import DomainError
+from core.permissions import permission_check
 
 from .models import EventBatch, Incentive, Notification, NotificationPreference
 from .services import notification_retry
@@ -14,6 +15,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["order"]
     date_hierarchy = "created_at"
     actions = ["retry_selected"]
+    has_retry_permission = permission_check("notifications.retry_notification")
     readonly_fields = [f.name for f in Notification._meta.fields]
 
     def has_add_permission(self, request):
@@ -26,7 +28,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def short_error(self, obj):
         return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
 
-    @admin.action(description="Retry the selected notifications (not already sent)")
+    @admin.action(permissions=["retry"], description="Retry the selected notifications (not already sent)")
     def retry_selected(self, request, queryset):
         retried, refused = 0, 0
         for notification in queryset:

@@ -96,6 +96,7 @@ class NotificationDetailApi(RetrieveAPIView):
 
 
 class NotificationRetryApi(APIView):
+    required_permissions = {"POST": ["notifications.retry_notification"]}
     permission_classes = [IsStaff]
 
     @extend_schema(
@@ -137,6 +138,7 @@ class ManualUpdateInput(serializers.Serializer):
 class BackorderNotifyApi(APIView):
     """Staff send the customer a free-text update about a backorder."""
 
+    required_permissions = {"POST": ["notifications.send_update"]}
     permission_classes = [IsStaff]
 
     @extend_schema(
@@ -166,6 +168,10 @@ class CustomerPreferenceApi(APIView):
     """A customer's notification preferences. A channel reaches only its own customers (by their external id); staff
     name the channel with ``?channel=<code>`` when several channels have a customer with that id."""
 
+    required_permissions = {
+        "PUT": ["notifications.change_notificationpreference"],
+        "PATCH": ["notifications.change_notificationpreference"],
+    }
     permission_classes = [IsChannelOrStaff]
 
     def _customer(self, request, external_id: str):

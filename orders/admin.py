@@ -8,6 +8,7 @@ from django.db import models
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
+from core.permissions import permission_check
 from fulfilment import services as fulfilment_services
 
 from . import services
@@ -101,7 +102,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected API keys")
+    @admin.action(permissions=["change"], description="Revoke the selected API keys")
     def revoke_selected(self, request, queryset):
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
@@ -151,6 +152,8 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     inlines = [OrderLineInline, ShipmentInline]
     actions = ["ship_selected", "cancel_selected"]
+    has_ship_order_permission = permission_check("orders.ship_order")
+    has_cancel_order_permission = permission_check("orders.cancel_order")
     readonly_fields = [
         "number",
         "customer",
@@ -186,13 +189,13 @@ class OrderAdmin(admin.ModelAdmin):
         for message in failed:
             self.message_user(request, message, messages.ERROR)
 
-    @admin.action(description="Ship what is allocated on the selected orders")
+    @admin.action(permissions=["ship_order"], description="Ship what is allocated on the selected orders")
     def ship_selected(self, request, queryset):
         self._each(
             request, queryset, lambda order: fulfilment_services.order_ship(order=order, user=request.user), "shipped"
         )
 
-    @admin.action(description="Cancel the selected orders (everything not shipped yet)")
+    @admin.action(permissions=["cancel_order"], description="Cancel the selected orders (everything not shipped yet)")
     def cancel_selected(self, request, queryset):
         self._each(
             request,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.errors import DomainError
+from core.permissions import permission_check
 
 from . import services
 from .models import (
@@ -104,6 +106,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     date_hierarchy = "order_date"
     inlines = [PurchaseOrderLineInline]
     actions = ["send_selected", "receive_all_selected", "cancel_selected"]
+    has_receive_permission = permission_check("suppliers.receive_purchase_order")
     readonly_fields = ["status", "sent_at", "received_at", "cancelled_at", "created_by", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -135,8 +138,8 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
     def receive_view(self, request, pk: int):
         purchase_order = get_object_or_404(PurchaseOrder, pk=pk)
-        if not self.has_change_permission(request, purchase_order):
-            return redirect("admin:index")
+        if not (self.has_view_permission(request, purchase_order) and self.has_receive_permission(request)):
+            raise PermissionDenied
         lines = [
             line for line in purchase_order.lines.select_related("product").order_by("pk") if line.quantity_outstanding
         ]
@@ -175,13 +178,15 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"{done} purchase order(s) {done_text}.", messages.SUCCESS)
 
-    @admin.action(description="Send the selected purchase orders")
+    @admin.action(permissions=["change"], description="Send the selected purchase orders")
     def send_selected(self, request, queryset):
         self._each(
             request, queryset, lambda po: services.purchase_order_send(purchase_order=po, user=request.user), "sent"
         )
 
-    @admin.action(description="Receive everything still to come on the selected purchase orders")
+    @admin.action(
+        permissions=["receive"], description="Receive everything still to come on the selected purchase orders"
+    )
     def receive_all_selected(self, request, queryset):
         def receive(po):
             lines = [
@@ -193,7 +198,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
         self._each(request, queryset, receive, "received")
 
-    @admin.action(description="Cancel the selected purchase orders")
+    @admin.action(permissions=["change"], description="Cancel the selected purchase orders")
     def cancel_selected(self, request, queryset):
         self._each(
             request,

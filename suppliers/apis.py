@@ -46,6 +46,7 @@ def _po_response(number: str, code=status.HTTP_200_OK) -> Response:
 
 
 class SupplierListCreateApi(StaffApi, generics.ListAPIView):
+    required_permissions = {"POST": ["suppliers.add_supplier"]}
     serializer_class = SupplierOutputSerializer
 
     def get_queryset(self):
@@ -62,6 +63,7 @@ class SupplierListCreateApi(StaffApi, generics.ListAPIView):
 
 
 class SupplierProductListCreateApi(StaffApi, generics.ListAPIView):
+    required_permissions = {"POST": ["suppliers.add_supplierproduct", "suppliers.change_supplierproduct"]}
     serializer_class = SupplierProductOutputSerializer
 
     def get_queryset(self):
@@ -81,6 +83,7 @@ class SupplierProductListCreateApi(StaffApi, generics.ListAPIView):
 
 
 class PurchaseOrderListCreateApi(StaffApi, generics.ListAPIView):
+    required_permissions = {"POST": ["suppliers.add_purchaseorder"]}
     serializer_class = PurchaseOrderOutputSerializer
 
     def get_queryset(self):
@@ -109,6 +112,8 @@ class PurchaseOrderListCreateApi(StaffApi, generics.ListAPIView):
 
 
 class PurchaseOrderDetailApi(StaffApi, APIView):
+    required_permissions = {"PATCH": ["suppliers.change_purchaseorder"]}
+
     @extend_schema(
         summary="One purchase order with its lines and date revisions", responses=PurchaseOrderDetailOutputSerializer
     )
@@ -136,6 +141,8 @@ class PurchaseOrderDetailApi(StaffApi, APIView):
 
 
 class PurchaseOrderSendApi(StaffApi, APIView):
+    required_permissions = {"POST": ["suppliers.change_purchaseorder"]}
+
     @extend_schema(
         summary="Send a draft purchase order to the supplier",
         request=None,
@@ -147,6 +154,8 @@ class PurchaseOrderSendApi(StaffApi, APIView):
 
 
 class PurchaseOrderCancelApi(StaffApi, APIView):
+    required_permissions = {"POST": ["suppliers.change_purchaseorder"]}
+
     @extend_schema(
         summary="Cancel what is still to come on a purchase order",
         request=ReasonInputSerializer,
@@ -163,6 +172,8 @@ class PurchaseOrderCancelApi(StaffApi, APIView):
 
 
 class PurchaseOrderReceiveApi(StaffApi, APIView):
+    required_permissions = {"POST": ["suppliers.receive_purchase_order"]}
+
     @extend_schema(
         summary="Receive units (partial receipts allowed; over-receipt refused with 422 over_receipt)",
         request=ReceiveInputSerializer,

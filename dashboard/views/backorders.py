@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backorders.models import PRIORITY_RANKS, Backorder
 from backorders.services import backorder_priority_change
 from core.errors import DomainError
+from core.permissions import permission_required_403
 from dashboard import metrics
 from dashboard.exports import csv_response, query_without, search_text, wants_csv
 from dashboard.filters import QueueFilter, order_number_variants
@@ -204,6 +205,7 @@ def _form_errors(form: forms.Form) -> list[str]:
 
 
 @require_POST
+@permission_required_403("backorders.change_priority")
 def change_priority(request, pk: int):
     backorder = get_object_or_404(Backorder, pk=pk)
     form = PriorityForm(request.POST)
@@ -220,6 +222,7 @@ def change_priority(request, pk: int):
 
 
 @require_POST
+@permission_required_403("backorders.cancel_backorder")
 def cancel(request, pk: int):
     backorder = get_object_or_404(Backorder.objects.select_related("order", "product"), pk=pk)
     form = ReasonForm(request.POST)
@@ -233,6 +236,7 @@ def cancel(request, pk: int):
 
 
 @require_POST
+@permission_required_403("notifications.send_update")
 def send_update(request, pk: int):
     from notifications.services import notification_manual_update
 
@@ -247,7 +251,17 @@ def send_update(request, pk: int):
     return _done(request, f"BO-{pk}: update queued for the customer ({len(sent)} message(s)).")
 
 
+BULK_PERMISSIONS = {"priority": "backorders.change_priority", "cancel": "backorders.cancel_backorder"}
+
+
+def _bulk_permissions(request) -> list[str]:
+    """What the chosen bulk action needs (an unknown action is refused by the form and changes nothing)."""
+    permission = BULK_PERMISSIONS.get(request.POST.get("action", ""))
+    return [permission] if permission else []
+
+
 @require_POST
+@permission_required_403(_bulk_permissions)
 def bulk(request):
     form = BulkForm(request.POST)
     if not request.POST.getlist("ids"):

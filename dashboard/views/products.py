@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
+from core.permissions import permission_required_403
 from dashboard import charts
 from dashboard.exports import csv_response, query_without, search_text, wants_csv
 from inventory.models import Product, StockMovement
@@ -156,6 +157,7 @@ def _shortage_value(row, key: str):
 
 
 @require_POST
+@permission_required_403("suppliers.add_purchaseorder")
 def draft_po(request, product_id: int, source: str = "shortages"):
     """Draft a PO from the shortages list (uncovered demand) or the planning page (what the plan says to order)."""
     from suppliers.planning import dashboard_service_level
