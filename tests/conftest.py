@@ -88,15 +88,43 @@ def place(db):
     return place_order
 
 
+def role_group(name: str):
+    """The role's group (core/roles.py). The data migration creates it; a transactional test's flush empties the
+    table, so it is written again here when missing."""
+    from django.contrib.auth.models import Group
+
+    from core.roles import roles_sync
+
+    if not Group.objects.filter(name=name).exists():
+        roles_sync()
+    return Group.objects.get(name=name)
+
+
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user("staff", "staff@example.com", "staff-pass", is_staff=True)
+    """A staff member in the "Admin" role: may do every staff action (but is no superuser)."""
+    user = django_user_model.objects.create_user("staff", "staff@example.com", "staff-pass", is_staff=True)
+    user.groups.add(role_group("Admin"))
+    return user
 
 
 @pytest.fixture
 def staff_client(staff_user):
     client = APIClient()
     client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def bare_staff_user(django_user_model):
+    """Staff with no role and no permission: may read, may not act."""
+    return django_user_model.objects.create_user("bare", "bare@example.com", "bare-pass", is_staff=True)
+
+
+@pytest.fixture
+def bare_staff_client(bare_staff_user):
+    client = APIClient()
+    client.force_authenticate(bare_staff_user)
     return client
 
 
