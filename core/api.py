@@ -223,7 +223,8 @@ class StaffPermission(permissions.BasePermission):
             return False
         required = getattr(view, "required_permissions", {}).get(request.method)
         if required is None:
-            if request.method in SAFE_METHODS or user.is_superuser:
+            # A method the view does not implement is left to DRF's 405.
+            if request.method in SAFE_METHODS or user.is_superuser or not hasattr(view, request.method.lower()):
                 return True
             raise drf_exceptions.PermissionDenied("This action declares no permission; only superusers may use it.")
         missing = missing_permissions(user, required)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import role_group
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -16,7 +18,9 @@ def csp_violations(page):
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("planner", "planner@example.com", "planner-pw", is_staff=True)
+    user = django_user_model.objects.create_user("planner", "planner@example.com", "planner-pw", is_staff=True)
+    user.groups.add(role_group("Admin"))  # the tests work the queue: priority and cancel
+    return user
 
 
 def test_dashboard_pages_and_controls_work_under_the_policy(

@@ -8,6 +8,7 @@ import io
 import pytest
 
 from backorders.models import Backorder
+from tests.conftest import role_group
 from tests.orders.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,7 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("planner", "planner@example.com", "planner-pw", is_staff=True)
+    user = django_user_model.objects.create_user("planner", "planner@example.com", "planner-pw", is_staff=True)
+    user.groups.add(role_group("Admin"))  # the tests work the queue: priority and cancel
+    return user
 
 
 @pytest.fixture
