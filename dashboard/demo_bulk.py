@@ -139,7 +139,8 @@ def _reference_data(cursor, p: dict) -> None:
         FROM inventory_stockitem s WHERE s.product_id > %(pb)s AND s.warehouse_id = %(wh)s AND s.on_hand > 0;
 
         INSERT INTO orders_customer (id, channel_id, external_id, email, name, tier, lifetime_value, created_at)
-        SELECT %(cb)s + j + 1, %(ch)s, 'bk' || %(run)s || '-c' || j, 'customer' || j || '.' || lower(%(run)s) || '@example.com',
+        SELECT %(cb)s + j + 1, %(ch)s, 'bk' || %(run)s || '-c' || j,
+               'customer' || j || '.' || lower(%(run)s) || '@example.com',
                'Customer ' || j,
                CASE WHEN j %% 10 = 0 THEN 'platinum' WHEN j %% 10 < 3 THEN 'gold' WHEN j %% 10 < 6 THEN 'silver'
                     ELSE 'standard' END,

@@ -64,6 +64,7 @@ class CustomerListApi(generics.ListAPIView):
 class CustomerDetailApi(APIView):
     permission_classes = [IsChannelOrStaff]
     parser_classes = [JSONParser]
+    required_permissions = {"PATCH": ["orders.change_customer"]}
 
     def get_permissions(self):
         return [IsStaff()] if self.request.method == "PATCH" else super().get_permissions()

@@ -27,10 +27,10 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("inventory", "0003_permissions"),
-        ("orders", "0005_permissions"),
+        ("orders", "0007_permissions"),
         ("backorders", "0005_permissions"),
         ("suppliers", "0002_permissions"),
-        ("notifications", "0005_permissions"),
+        ("notifications", "0006_permissions"),
     ]
 
     # Reversing leaves the groups (and who is in them) in place: removing them would silently take people's access.

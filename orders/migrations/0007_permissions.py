@@ -5,17 +5,17 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0004_fewer_indexes"),
+        ("orders", "0006_webhook_url_outbound_secret"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="notification",
+            name="order",
             options={
-                "ordering": ["-created_at", "-id"],
+                "ordering": ["-placed_at", "-id"],
                 "permissions": [
-                    ("send_update", "Can send a customer a free-text update about a backorder"),
-                    ("retry_notification", "Can retry a failed notification"),
+                    ("ship_order", "Can ship what is allocated on an order"),
+                    ("cancel_order", "Can cancel an order or some of its lines"),
                 ],
             },
         ),
