@@ -112,7 +112,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     from orders.models import Allocation, Order, OrderLine
     from orders.services import orders_status_refresh
 
-    from .services import backorder_event_record, backorder_status_for, backorder_transition
+    from .services import backorder_event_record, backorder_status_for, backorder_transition, eta_request
 
     if not isinstance(sku, str) or not sku.strip():
         raise InvalidInput("Say which substitute to switch to (sku).", details={"sku": sku})
@@ -212,5 +212,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
         user=user,
     )
     orders_status_refresh(order_ids=[order.pk])
+    # Both queues moved: the backordered product's waiting demand shrank, the substitute's free stock did too.
+    eta_request(product_ids=[backorder.product_id, substitute.pk])
     sub_line.refresh_from_db()
     return sub_line

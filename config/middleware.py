@@ -11,9 +11,10 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 
-from core.api import PROBLEM_CONTENT_TYPE
+from core.api import PROBLEM_CONTENT_TYPE, SERVICE_UNAVAILABLE_RETRY_AFTER, service_unavailable_problem
 
 _CODES = {
     400: ("bad_request", "Bad request"),
@@ -21,6 +22,7 @@ _CODES = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "Payload too large"),
+    503: ("service_unavailable", "Service unavailable"),
     500: ("internal_error", "Internal error"),
 }
 _DETAILS = {
@@ -69,4 +71,27 @@ class ApiProblemMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, RequestDataTooBig) and request.path_info.startswith("/api/"):
             return problem(413)
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            # The database is unreachable (a restart, a failover): "try again shortly", on every page.
+            if request.path_info.startswith("/api/"):
+                body = service_unavailable_problem()
+                response = JsonResponse(
+                    {
+                        "type": "https://oms.example.com/problems/service-unavailable",
+                        "title": body["title"],
+                        "status": body["status_code"],
+                        "detail": body["detail"],
+                        "code": body["code"],
+                    },
+                    status=503,
+                    content_type=PROBLEM_CONTENT_TYPE,
+                )
+            else:
+                response = HttpResponse(
+                    "The service cannot reach its database right now. Please retry in a few seconds.",
+                    status=503,
+                    content_type="text/plain; charset=utf-8",
+                )
+            response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
+            return response
         return None

@@ -208,6 +208,8 @@ else:
 _proxy_ssl_header = os.environ.get("OMS_PROXY_SSL_HEADER", "").strip()
 SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
 SECURE_SSL_REDIRECT = env_bool("OMS_SSL_REDIRECT", not DEBUG)
+# Load balancers and container health checks probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 SESSION_COOKIE_SECURE = env_bool("OMS_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("OMS_HSTS_SECONDS", 0 if DEBUG else 31_536_000)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 import config.openapi  # noqa: F401  (registers the Api-Key scheme with drf-spectacular)
+from config.health import health
 from dashboard.apis import MetricsApi
 
 api_v1 = [
@@ -22,6 +23,7 @@ api_v1 = [
 docs_csp = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
 
 urlpatterns = [
+    path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import parsers, permissions, serializers, status
@@ -81,7 +82,25 @@ def _first_message(errors: Any) -> str:
     return ""
 
 
+# How long a client should wait before retrying when the database cannot be reached (a restart, a failover).
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5
+
+
+def service_unavailable_problem() -> dict[str, Any]:
+    return {
+        "status_code": status.HTTP_503_SERVICE_UNAVAILABLE,
+        "code": "service_unavailable",
+        "title": "Service unavailable",
+        "detail": "The service cannot reach its database right now; nothing was changed. Retry shortly.",
+        "headers": {"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)},
+    }
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or went away mid-request (a restart, a failover, a dropped connection):
+        # the request's transaction is rolled back, so this is "try again", not a bug.
+        return problem_response(**service_unavailable_problem())
     if isinstance(exc, DomainError):
         return problem_response(
             status_code=int(exc.status),

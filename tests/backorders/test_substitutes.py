@@ -96,3 +96,43 @@ def test_cancelling_an_order_whose_backorder_was_ready_tells_the_customer(make_p
     order_cancel(order=order, reason="no longer needed")
     message = rendered(Notification.objects.get(event="cancelled"))
     assert "- 2 x Rug" in message.body_text and "You will not be charged" in message.body_text
+
+
+@pytest.mark.django_db
+def test_switching_to_a_substitute_keeps_both_products_etas_current(
+    make_product, place, customer, django_capture_on_commit_callbacks
+):
+    """The backordered product's queue shrinks when its first backorder switches: the one behind it now gets the
+    incoming purchase order's date. Found by the life-cycle state machine (a fresh recompute moved a date)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from backorders.eta import eta_recompute_product
+    from suppliers.services import PurchaseOrderLineRequest, purchase_order_create, supplier_create
+    from tests.orders.factories import CustomerFactory
+
+    blue = make_product(stock=0)
+    red = make_product(stock=5)
+    substitute_link(blue, red)
+    supplier_create(code="ACME", name="Acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        purchase_order_create(
+            supplier_code="ACME",
+            warehouse_code="MAIN",
+            expected_date=timezone.localdate() + timedelta(days=10),
+            lines=[PurchaseOrderLineRequest(sku=blue.sku, quantity=2)],
+            send=True,
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        place({blue.sku: 2}, customer=customer)  # covered by the purchase order
+    with django_capture_on_commit_callbacks(execute=True):
+        place({blue.sku: 1}, customer=CustomerFactory())  # behind it: no dated supply left
+    first, second = Backorder.objects.filter(product=blue).order_by("pk")
+    assert second.eta is None
+    with django_capture_on_commit_callbacks(execute=True):
+        backorder_accept_substitute(backorder=first, sku=red.sku)
+    second.refresh_from_db()
+    assert second.eta == timezone.localdate() + timedelta(days=10)
+    assert eta_recompute_product(product_id=blue.pk) == 0
+    assert eta_recompute_product(product_id=red.pk) == 0
