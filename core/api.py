@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import parsers, permissions, serializers, status
+from rest_framework import filters, parsers, permissions, serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -264,13 +264,25 @@ class IsChannelOrStaff(StaffPermission):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses unknown keys (a misspelt field must not be silently ignored) and non-object bodies."""
+    """Refuses unknown keys (a misspelt field must not be silently ignored), non-object bodies, and whole numbers
+    sent as anything but JSON integers (``2.0``, ``"2"`` and ``true`` are refused, not coerced)."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
             unknown = sorted(str(key)[:50] for key in set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            not_integers = {
+                name: ["A whole number is required (a JSON integer: no quotes, no decimals)."]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.IntegerField)
+                and not field.read_only
+                and name in data
+                and data[name] is not None
+                and (isinstance(data[name], bool) or not isinstance(data[name], int))
+            }
+            if not_integers:
+                raise serializers.ValidationError(not_integers)
         return super().to_internal_value(data)
 
 
@@ -287,7 +299,45 @@ class JSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
 
 
+class StrictOrderingFilter(filters.OrderingFilter):
+    """DRF's ordering, but an unknown field is a 400 naming ``ordering`` instead of being silently dropped. Views
+    that declare no ``ordering_fields`` take no ``ordering`` from this backend (their filterset may have its own)."""
+
+    def filter_queryset(self, request, queryset, view):
+        if getattr(view, "ordering_fields", None) is None:
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        if len(valid) != len(fields):
+            allowed = sorted(name for name, _ in self.get_valid_fields(queryset, view, {"request": request}))
+            raise drf_exceptions.ValidationError(
+                {self.ordering_param: [f"Unknown ordering; choose from {', '.join(allowed)} (prefix - to reverse)."]}
+            )
+        return valid
+
+
 class StandardPagination(PageNumberPagination):
+    """Pages of 50 by default. A ``page_size`` that is not a positive whole number, or a ``page`` that is not one,
+    is a 400 naming the parameter (never a silent default, never a 404 for ``page=abc``); a page past the end is 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise drf_exceptions.ValidationError(
+                {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return min(int(raw), self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw != "last" and (not raw.isdigit() or int(raw) < 1):
+            raise drf_exceptions.ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
