@@ -22,6 +22,11 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "email", "name"]
     readonly_fields = ["created_at"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "tier" in form.changed_data:
+            services.customer_tier_set(customer=obj, tier=obj.tier, user=request.user)  # re-scores the queue
+
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey

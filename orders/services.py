@@ -16,6 +16,7 @@ from django.utils import timezone
 from core.errors import InvalidInput
 
 from .models import ApiKey, Customer, Order, OrderLine, SalesChannel
+from .signals import customer_tier_changed
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,15 @@ def customer_upsert(*, data: CustomerData, channel: SalesChannel | None = None) 
     return customer
 
 
+@transaction.atomic
 def customer_tier_set(*, customer: Customer, tier: str, user=None) -> Customer:
-    """Staff set a customer's tier (the allocation policy weighs it for the customer's future backorders; re-scoring
-    the waiting queue happens when a policy is activated)."""
+    """Staff set a customer's tier. The allocation policy weighs it: the customer's waiting backorders are re-scored
+    in this transaction (``signals.customer_tier_changed``; backorders listens), so the queue follows at once."""
     if tier not in Customer.Tier.values:
         raise InvalidInput(f"Unknown tier {tier!r}.", details={"tier": tier, "allowed": list(Customer.Tier.values)})
     Customer.objects.filter(pk=customer.pk).update(tier=tier)
     customer.tier = tier
+    customer_tier_changed.send(sender=Customer, customer=customer)
     return customer
 
 

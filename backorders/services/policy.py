@@ -41,8 +41,9 @@ def _score_expression(policy: AllocationPolicy):
 
 
 @transaction.atomic
-def policy_scores_recompute(*, policy: AllocationPolicy | None = None) -> int:
-    """Re-score every waiting backorder with the active policy (one UPDATE); the queues follow at once.
+def policy_scores_recompute(*, policy: AllocationPolicy | None = None, customer_ids=None) -> int:
+    """Re-score every waiting backorder (or those of ``customer_ids``) with the active policy (one UPDATE); the
+    queues follow at once.
 
     Returns the number of backorders re-scored. Allocation and ETAs of the affected products are re-run after commit.
     """
@@ -53,6 +54,8 @@ def policy_scores_recompute(*, policy: AllocationPolicy | None = None) -> int:
     policy = policy or policy_active()
     score = Customer.objects.filter(orders=OuterRef("order_id")).annotate(s=_score_expression(policy)).values("s")[:1]
     waiting = Backorder.objects.filter(status__in=Backorder.WAITING)
+    if customer_ids is not None:
+        waiting = waiting.filter(order__customer_id__in=list(customer_ids))
     product_ids = set(waiting.values_list("product_id", flat=True).distinct())
     # The stock locks first, like every writer of a queue (allocation, intake, reallocation): without them this
     # UPDATE and an allocation run could lock the same backorders in opposite orders and deadlock.

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from backorders import signals as backorder_signals
 from inventory import signals as inventory_signals
+from orders import signals as order_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,11 +27,19 @@ def _receivers(signal) -> set[str]:
     [
         (inventory_signals.stock_added, {"backorders.receivers.allocate_added_stock"}),
         (inventory_signals.product_unavailable, {"fulfilment.receivers.cancel_waiting_units"}),
+        (order_signals.customer_tier_changed, {"backorders.receivers.rescore_customer"}),
         (backorder_signals.backorder_events_recorded, {"notifications.receivers.outbox_for_backorder_events"}),
         (backorder_signals.eta_events_recorded, {"notifications.receivers.outbox_for_eta_events"}),
         (backorder_signals.allocation_events_recorded, {"notifications.receivers.batch_for_allocation_events"}),
     ],
-    ids=["stock_added", "product_unavailable", "backorder_events_recorded", "eta_events_recorded", "allocation_batch"],
+    ids=[
+        "stock_added",
+        "product_unavailable",
+        "customer_tier_changed",
+        "backorder_events_recorded",
+        "eta_events_recorded",
+        "allocation_batch",
+    ],
 )
 def test_each_domain_event_has_exactly_its_receivers(signal, expected):
     assert _receivers(signal) == expected

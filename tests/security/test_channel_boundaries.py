@@ -215,3 +215,20 @@ def test_csv_exports_neutralise_formulas_from_customers(make_product, channel_cl
     cells = [cell for row in rows[1:] for cell in row]
     assert "'=cmd|'/Ccalc'!A0@example.com" in cells
     assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in cells)
+
+
+def test_a_tier_set_by_staff_rescores_the_customers_waiting_backorders(make_product, channel_client, staff_client):
+    make_product(sku="A-1")  # no stock: both wait
+    place(channel_client, external_id="early")
+    place(channel_client, external_id="later")
+    later = Customer.objects.get(external_id="later")
+    queue = list(
+        Backorder.objects.order_by(*Backorder.QUEUE_ORDER).values_list("order__customer__external_id", flat=True)
+    )
+    assert queue == ["early", "later"]
+    assert staff_client.patch(f"/api/v1/customers/{later.pk}/", {"tier": "platinum"}, format="json").status_code == 200
+    queue = list(
+        Backorder.objects.order_by(*Backorder.QUEUE_ORDER).values_list("order__customer__external_id", flat=True)
+    )
+    assert queue == ["later", "early"]
+    assert Backorder.objects.get(order__customer=later).priority_score > 0
