@@ -1,9 +1,11 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+NON_NEGATIVE = MinValueValidator(Decimal("0"))
 PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 # The queue order, the key business rule: priority class, then the policy's score (tier, customer value), then order
 # placed time (oldest first), then id. Its SQL, Python-key and "ahead of" forms are derived in backorders.queue.
@@ -156,13 +158,25 @@ class AllocationPolicy(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=False)
-    standard_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
-    silver_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("10"))
-    gold_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("20"))
-    platinum_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("30"))
+    # Weights and the cap are points added to a score: never negative (a negative weight would push a tier or a
+    # valuable customer to the back of the queue, which no policy means).
+    standard_weight = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[NON_NEGATIVE]
+    )
+    silver_weight = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("10"), validators=[NON_NEGATIVE]
+    )
+    gold_weight = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("20"), validators=[NON_NEGATIVE])
+    platinum_weight = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("30"), validators=[NON_NEGATIVE]
+    )
     # Points per 1,000 of customer lifetime value, capped so one huge account cannot jump every tier.
-    lifetime_value_weight = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("1"))
-    lifetime_value_cap = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("9"))
+    lifetime_value_weight = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("1"), validators=[NON_NEGATIVE]
+    )
+    lifetime_value_cap = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("9"), validators=[NON_NEGATIVE]
+    )
     notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -171,6 +185,15 @@ class AllocationPolicy(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["is_active"], condition=Q(is_active=True), name="allocationpolicy_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(standard_weight__gte=0)
+                & Q(silver_weight__gte=0)
+                & Q(gold_weight__gte=0)
+                & Q(platinum_weight__gte=0)
+                & Q(lifetime_value_weight__gte=0)
+                & Q(lifetime_value_cap__gte=0),
+                name="allocationpolicy_weights_non_negative",
             ),
         ]
 

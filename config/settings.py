@@ -306,6 +306,8 @@ OMS_OUTBOUND_ALLOW_PRIVATE = env_bool("OMS_OUTBOUND_ALLOW_PRIVATE", False)
 
 # --- Business settings ------------------------------------------------------------------------
 OMS = {
+    # How far ahead a purchase order's expected date may lie (a supplier's date beyond it is refused as a typo).
+    "PO_HORIZON_DAYS": env_int("OMS_PO_HORIZON_DAYS", 730),
     # An order line above this quantity is refused as absurd (protects against typos and abuse).
     "MAX_LINE_QUANTITY": env_int("OMS_MAX_LINE_QUANTITY", 100_000),
     "MAX_ORDER_LINES": env_int("OMS_MAX_ORDER_LINES", 200),

@@ -10,6 +10,7 @@ classes, the JSON parser and the pagination every list uses.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,9 +264,19 @@ class IsChannelOrStaff(StaffPermission):
     channels_allowed = True
 
 
+# Right-to-left/left-to-right embeddings, overrides and isolates: they make a name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def has_unsafe_characters(value: str) -> bool:
+    """Control characters (newlines, tabs, NUL …) or bidirectional overrides: never part of a name."""
+    return any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value)
+
+
 class StrictSerializer(serializers.Serializer):
-    """Refuses unknown keys (a misspelt field must not be silently ignored), non-object bodies, and whole numbers
-    sent as anything but JSON integers (``2.0``, ``"2"`` and ``true`` are refused, not coerced)."""
+    """Refuses unknown keys (a misspelt field must not be silently ignored), non-object bodies, whole numbers
+    sent as anything but JSON integers (``2.0``, ``"2"`` and ``true`` are refused, not coerced), and names
+    (``name``, ``*_name``) with control characters or bidirectional overrides."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -283,6 +294,16 @@ class StrictSerializer(serializers.Serializer):
             }
             if not_integers:
                 raise serializers.ValidationError(not_integers)
+            unsafe_names = {
+                name: ["Names may not contain control characters or bidirectional overrides."]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and (name == "name" or name.endswith("_name"))
+                and isinstance(data.get(name), str)
+                and has_unsafe_characters(data[name])
+            }
+            if unsafe_names:
+                raise serializers.ValidationError(unsafe_names)
         return super().to_internal_value(data)
 
 

@@ -39,3 +39,9 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
     status = HTTPStatus.CONFLICT
     title = "This change is not allowed in the current state"
+
+
+class DateOutOfRange(DomainError):
+    code = "date_out_of_range"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Date outside the allowed range"

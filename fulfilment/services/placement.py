@@ -21,7 +21,7 @@ from backorders.models import PRIORITY_RANKS
 from backorders.selectors import waiting_demand_subquery
 from backorders.services import allocation_request_for_products, backorders_create
 from core.actors import real_user
-from core.errors import InvalidInput
+from core.errors import DateOutOfRange, InvalidInput
 from inventory.counters import stock_allocate
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_products
@@ -126,6 +126,11 @@ def order_place(
         raise InvalidInput(f"Unknown ship policy {ship_policy!r}.", details={"ship_policy": ship_policy})
     if priority not in Order.Priority.values:
         raise InvalidInput(f"Unknown priority {priority!r}.", details={"priority": priority})
+    if requested_date is not None and requested_date < timezone.localdate():
+        raise DateOutOfRange(
+            f"requested_date {requested_date.isoformat()} is in the past.",
+            details={"field": "requested_date", "min": timezone.localdate().isoformat()},
+        )
     if channel is not None:
         _channel_may_decide(channel=channel, priority=priority, customer=customer)
     scoped_key = None

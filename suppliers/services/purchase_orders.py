@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from backorders.services import eta_request
 from core.actors import real_user
-from core.errors import InvalidInput, InvalidTransition
+from core.errors import DateOutOfRange, InvalidInput, InvalidTransition
 from inventory.exceptions import UnknownSku, UnknownWarehouse
 from inventory.models import Product, Warehouse
 
@@ -70,6 +71,18 @@ def purchase_order_transition(*, purchase_order: PurchaseOrder, status: str) -> 
 # --- purchase orders --------------------------------------------------------------------------
 
 
+def _expected_date_check(value: date, *, field: str) -> None:
+    """A supplier's date lies between today and the planning horizon (``OMS["PO_HORIZON_DAYS"]``): a date in the past
+    would advertise a restock today, one in year 9999 would be promised to customers."""
+    today = timezone.localdate()
+    horizon = today + timedelta(days=settings.OMS["PO_HORIZON_DAYS"])
+    if not today <= value <= horizon:
+        raise DateOutOfRange(
+            f"{field} must be between today ({today.isoformat()}) and {horizon.isoformat()}, not {value.isoformat()}.",
+            details={"field": field, "min": today.isoformat(), "max": horizon.isoformat(), "value": value.isoformat()},
+        )
+
+
 def _new_po_number() -> str:
     return f"PO-{timezone.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
 
@@ -93,6 +106,10 @@ def purchase_order_create(
         raise UnknownWarehouse(f"Unknown warehouse {warehouse_code!r}.", details={"warehouse": warehouse_code})
     if not lines:
         raise InvalidInput("A purchase order needs at least one line.", details={"lines": []})
+    _expected_date_check(expected_date, field="expected_date")
+    for line in lines:
+        if line.expected_date is not None:
+            _expected_date_check(line.expected_date, field=f"lines[{line.sku}].expected_date")
     skus = [line.sku for line in lines]
     duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
     if duplicates:
@@ -179,6 +196,10 @@ def purchase_order_revise_dates(
     lines = lines or {}
     if expected_date is None and not lines:
         raise InvalidInput("Give an expected_date or line dates to revise.")
+    if expected_date is not None:
+        _expected_date_check(expected_date, field="expected_date")
+    for sku, line_date in lines.items():
+        _expected_date_check(line_date, field=f"lines[{sku}]")
     purchase_order = _lock_po(purchase_order)
     if purchase_order.status in (P.RECEIVED, P.CANCELLED):
         raise InvalidTransition(

@@ -67,3 +67,62 @@ def test_an_unknown_ordering_is_a_400_naming_it(staff_client):
     body = assert_problem(staff_client.get("/api/v1/notifications/", {"ordering": "secret"}), 400, "validation_error")
     assert "ordering" in body["errors"]
     assert staff_client.get("/api/v1/notifications/", {"ordering": "-created_at"}).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["Ann\nSmith", "Ann\x00", "\u202eevil.exe", "Tab\there", "x\u2066y"])
+def test_names_with_control_characters_or_bidi_overrides_are_refused(make_product, channel_client, name):
+    make_product(sku="A-1", stock=5)
+    body = {**order(1), "customer": {"external_id": "c-1", "email": "a@example.com", "name": name}}
+    problem = assert_problem(channel_client.post("/api/v1/orders/", body, format="json"), 400, "validation_error")
+    assert "name" in str(problem["errors"])
+    assert not Order.objects.exists()
+
+
+def test_a_product_name_is_checked_too_and_plain_unicode_is_fine(staff_client):
+    bad = {"sku": "N-1", "name": "Lamp\u202e", "unit_price": "5.00"}
+    assert_problem(staff_client.post("/api/v1/products/", bad, format="json"), 400, "validation_error")
+    good = {"sku": "N-1", "name": "Lampe à poser — 日本", "unit_price": "5.00"}
+    assert staff_client.post("/api/v1/products/", good, format="json").status_code == 201
+
+
+def test_a_requested_date_in_the_past_is_refused(make_product, channel_client):
+    make_product(sku="A-1", stock=5)
+    body = {**order(1), "requested_date": "2001-01-01"}
+    problem = assert_problem(channel_client.post("/api/v1/orders/", body, format="json"), 422, "date_out_of_range")
+    assert problem["details"]["field"] == "requested_date"
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("expected", ["2001-01-01", "9999-12-31"], ids=["past", "year-9999"])
+def test_a_purchase_order_date_outside_the_horizon_is_refused(make_product, staff_client, expected):
+    from suppliers.models import PurchaseOrder
+    from suppliers.services import supplier_create
+
+    make_product(sku="A-1")
+    supplier_create(code="acme", name="Acme")
+    body = {
+        "supplier": "acme",
+        "warehouse": "MAIN",
+        "expected_date": expected,
+        "lines": [{"sku": "A-1", "quantity": 5}],
+    }
+    problem = assert_problem(
+        staff_client.post("/api/v1/purchase-orders/", body, format="json"), 422, "date_out_of_range"
+    )
+    assert problem["details"]["field"] == "expected_date"
+    assert not PurchaseOrder.objects.exists()
+
+
+def test_an_allocation_policy_refuses_negative_weights(db):
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    from backorders.models import AllocationPolicy
+
+    policy = AllocationPolicy(name="Odd", gold_weight=Decimal("-5"))
+    with pytest.raises(ValidationError):
+        policy.full_clean()  # what the admin form runs
+    with pytest.raises(IntegrityError), transaction.atomic():
+        policy.save()  # and the database refuses it anyway

@@ -82,7 +82,7 @@ def test_purchase_order_create_get_and_bad_input(staff_client, po):
          "expected_date": DAY.isoformat(), "original_expected_date": DAY.isoformat(), "date_revisions": []}
     ]  # fmt: skip
     assert staff_client.get(f"/api/v1/purchase-orders/{po['number']}/").json() == po
-    ok = {"supplier": "acme", "warehouse": "MAIN", "expected_date": "2030-01-01"}
+    ok = {"supplier": "acme", "warehouse": "MAIN", "expected_date": DAY.isoformat()}
     one = [{"sku": "WIDGET-1", "quantity": 1}]
     bad = [
         ({**ok, "expected_date": "soon", "lines": one}, 400, "validation_error"),
