@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+
+from core.queue import DB_CONNECTION_ERRORS
 
 logger = logging.getLogger("oms.tasks")
 
@@ -16,7 +17,7 @@ MAX_ATTEMPTS = 5
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=DB_CONNECTION_ERRORS,
     retry_backoff=True,
     retry_backoff_max=60,
     retry_jitter=True,
@@ -31,7 +32,7 @@ def allocate_product(product_id: int) -> int:
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=DB_CONNECTION_ERRORS,
     retry_backoff=True,
     retry_backoff_max=60,
     max_retries=MAX_ATTEMPTS,

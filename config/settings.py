@@ -270,6 +270,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# Queues (docs/operations-notifications.md): customer e-mail and webhooks each have their own queue, so a slow
+# destination of one kind never holds up the other, nor the domain tasks on the default queue. The send task is
+# routed by the notification's channel when it is published (notifications.services.outbox). A worker started
+# without -Q consumes every queue listed here (the simple setup); production runs one worker per queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {
+    "celery": {"exchange": "celery", "routing_key": "celery"},
+    "notifications.email": {"exchange": "notifications.email", "routing_key": "notifications.email"},
+    "notifications.webhook": {"exchange": "notifications.webhook", "routing_key": "notifications.webhook"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE["notifications-relay"] = {"task": "notifications.tasks.notifications_relay", "schedule": 60.0}
@@ -336,8 +346,20 @@ OMS = {
     "NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES": env_int("OMS_NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024),
     # The relay leaves rows younger than this to the task enqueued at commit.
     "NOTIFY_SWEEP_GRACE_SECONDS": env_int("OMS_NOTIFY_SWEEP_GRACE_SECONDS", 30),
-    # A row claimed by the relay but not delivered within this time is offered again (lost message).
+    # A row handed to the broker by the relay whose task never started within this time is offered again (a lost
+    # message; a duplicate message is harmless). A row a worker started sending is offered again when its lease
+    # ends: the delivery's total deadline (webhook timeout, or EMAIL_TIMEOUT per SMTP step) plus this margin.
     "NOTIFY_CLAIM_TIMEOUT_SECONDS": env_int("OMS_NOTIFY_CLAIM_TIMEOUT_SECONDS", 600),
+    "NOTIFY_LEASE_MARGIN_SECONDS": env_int("OMS_NOTIFY_LEASE_MARGIN_SECONDS", 5),
+    # A webhook endpoint (a sales channel's URL) that failed this many times in a row is left alone for a
+    # cool-down (doubling at each further failure, capped); its rows wait without using an attempt.
+    "NOTIFY_BREAKER_FAILURES": env_int("OMS_NOTIFY_BREAKER_FAILURES", 5),
+    "NOTIFY_BREAKER_COOLDOWN_SECONDS": env_int("OMS_NOTIFY_BREAKER_COOLDOWN_SECONDS", 30),
+    "NOTIFY_BREAKER_COOLDOWN_MAX_SECONDS": env_int("OMS_NOTIFY_BREAKER_COOLDOWN_MAX_SECONDS", 1800),
+    # At most this many sends to one endpoint at a time; further rows wait a moment (no attempt used), so one
+    # slow endpoint can hold at most this many webhook worker slots.
+    "NOTIFY_ENDPOINT_MAX_IN_FLIGHT": env_int("OMS_NOTIFY_ENDPOINT_MAX_IN_FLIGHT", 4),
+    "NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS": env_int("OMS_NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS", 1),
     "NOTIFY_RELAY_BATCH": env_int("OMS_NOTIFY_RELAY_BATCH", 500),
 }
 

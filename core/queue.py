@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 logger = logging.getLogger("oms.tasks")
+
+# A task that meets one of these lost its database connection (a restart, a failover, a terminated backend) or a
+# lock wait: it is retried with backoff (``autoretry_for=DB_CONNECTION_ERRORS``), never left failed. Celery's Django
+# fixup closes the broken connection after the task, so the retry opens a new one.
+DB_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+DB_RETRY = {
+    "autoretry_for": DB_CONNECTION_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:

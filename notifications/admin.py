@@ -3,8 +3,32 @@ from django.contrib import admin, messages
 from core.errors import DomainError
 from core.permissions import permission_check
 
-from .models import EventBatch, Incentive, Notification, NotificationPreference
+from .models import (
+    EventBatch,
+    Incentive,
+    Notification,
+    NotificationAttempt,
+    NotificationPreference,
+    WebhookEndpointHealth,
+)
 from .services import notification_retry
+
+
+class NotificationAttemptInline(admin.TabularInline):
+    """Every delivery attempt, staff retries included (read-only: written by the delivery)."""
+
+    model = NotificationAttempt
+    fields = ["number", "started_at", "finished_at", "outcome", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Notification)
@@ -15,6 +39,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["order"]
     date_hierarchy = "created_at"
     actions = ["retry_selected"]
+    inlines = [NotificationAttemptInline]
     has_retry_permission = permission_check("notifications.retry_notification")
     readonly_fields = [f.name for f in Notification._meta.fields]
 
@@ -40,6 +65,21 @@ class NotificationAdmin(admin.ModelAdmin):
         self.message_user(request, f"{retried} queued for another try.", messages.SUCCESS)
         if refused:
             self.message_user(request, f"{refused} were already sent and were left alone.", messages.WARNING)
+
+
+@admin.register(WebhookEndpointHealth)
+class WebhookEndpointHealthAdmin(admin.ModelAdmin):
+    """Read-only: each sales channel's webhook circuit breaker (docs/operations-notifications.md)."""
+
+    list_display = ["channel", "url", "consecutive_failures", "open_until", "last_failure_at", "last_success_at"]
+    list_select_related = ["channel"]
+    readonly_fields = [f.name for f in WebhookEndpointHealth._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(NotificationPreference)

@@ -14,8 +14,8 @@ from core.api import IsChannelOrStaff, IsStaff, request_channel
 from core.errors import NotFoundError
 from orders.selectors import customer_by_external_id
 
-from .models import Notification, NotificationPreference
-from .selectors import notification_list, notifications_for_backorder
+from .models import Notification, NotificationAttempt, NotificationPreference
+from .selectors import notification_detail, notification_list, notifications_for_backorder
 from .serializers import NotificationSummaryOutput
 from .services import notification_manual_update, notification_preference_set, notification_retry
 
@@ -48,9 +48,26 @@ class NotificationOutput(serializers.ModelSerializer):
         ]
 
 
+class NotificationAttemptOutput(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationAttempt
+        fields = ["number", "started_at", "finished_at", "outcome", "status_code", "error", "duration_ms"]
+
+
 class NotificationDetailOutput(NotificationOutput):
+    attempt_log = NotificationAttemptOutput(many=True, read_only=True)
+
     class Meta(NotificationOutput.Meta):
-        fields = [*NotificationOutput.Meta.fields, "rendered_at", "body_text", "body_html", "payload", "context"]
+        fields = [
+            *NotificationOutput.Meta.fields,
+            "attempts_before_retry",
+            "rendered_at",
+            "body_text",
+            "body_html",
+            "payload",
+            "context",
+            "attempt_log",
+        ]
 
 
 class PreferenceOutput(serializers.ModelSerializer):
@@ -92,7 +109,7 @@ class NotificationDetailApi(RetrieveAPIView):
     serializer_class = NotificationDetailOutput
 
     def get_queryset(self):
-        return notification_list()
+        return notification_detail()
 
 
 class NotificationRetryApi(APIView):
@@ -105,7 +122,7 @@ class NotificationRetryApi(APIView):
     def post(self, request, pk: int):
         notification = get_object_or_404(Notification, pk=pk)
         notification = notification_retry(notification=notification, user=request.user)
-        return Response(NotificationDetailOutput(notification_list().get(pk=notification.pk)).data)
+        return Response(NotificationDetailOutput(notification_detail().get(pk=notification.pk)).data)
 
 
 # --- backorders: notifications, manual update, alternatives --------------------------------------

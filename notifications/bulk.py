@@ -160,14 +160,14 @@ updates AS (
     + """
 INSERT INTO {notification} AS n
        (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
-        body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
+        body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error, created_at)
 SELECT customer_id, order_id, backorder_id, event, channel, 'pending', key || ':' || channel, recipient,
        '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
            'items', items, 'data', data, 'backorder_ids', backorder_ids,
            'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
            'shipping_now', '[]'::jsonb),
-       0, now(), '', now()
+       0, 0, now(), '', now()
   FROM targets
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING n.id
@@ -199,7 +199,7 @@ WITH ev AS (
     + """
 INSERT INTO {notification} AS n
        (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
-        body_html, payload, context, attempts, next_attempt_at, last_error, created_at)
+        body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error, created_at)
 SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
        'ready:o' || order_id || ':e' || event_id || ':' || channel, recipient, '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
@@ -211,7 +211,7 @@ SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
            'backorder_ids', jsonb_build_array(backorder_id),
            'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
            'shipping_now', '[]'::jsonb),
-       0, now(), '', now()
+       0, 0, now(), '', now()
   FROM targets
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING n.id

@@ -2,13 +2,16 @@
 
 Idempotent, and no lock is held while waiting on the network. An attempt is three steps:
 
-1. claim (short transaction, row locked): check the status, render once, count the attempt and take a
-   lease (``sending_until``) — a second worker that finds a live lease does nothing;
+1. claim (short transaction, row locked): check the status, render once, ask the webhook endpoint's breaker
+   (``services.endpoints``: an open or busy endpoint reschedules the row without using an attempt), count the
+   attempt, start its ``NotificationAttempt`` row and take a lease (``sending_until``) — a second worker that
+   finds a live lease does nothing;
 2. send, outside any transaction (e-mail, or ``core.outbound.post`` with its total deadline);
-3. record (short transaction, row locked): the result, if the lease is still ours.
+3. record (short transaction, row locked): the result, the attempt's outcome and the endpoint's health, if
+   the lease is still ours. A lost database connection here is retried: the send already happened.
 
-A sent row is never sent again. A worker that dies mid-send leaves the lease; it runs out together with
-the relay's claim timeout, and the relay offers the row again.
+A sent row is never sent again. The lease is the delivery's total deadline plus a margin; a worker that dies
+mid-send leaves it, and the relay offers the row again once it has run out.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import outbound
+from core.queue import DB_CONNECTION_ERRORS
 
-from .models import Notification
+from .models import Notification, NotificationAttempt
 from .rendering import RENDERED_FIELDS, notification_render
 
 logger = logging.getLogger(__name__)
@@ -36,12 +40,24 @@ logger = logging.getLogger(__name__)
 ST = Notification.Status
 
 
+A = NotificationAttempt.Outcome
+
+
 class PermanentFailure(Exception):
     """Retrying cannot help (a 4xx answer, no address configured)."""
+
+    def __init__(self, message: str, status_code: int | None = None, answered: bool | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.answered = answered  # the endpoint answered (None: not about the endpoint's health)
 
 
 class TemporaryFailure(Exception):
     """Worth another try later (5xx, timeout, connection refused, SMTP down)."""
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
@@ -55,7 +71,7 @@ def webhook_body(payload: dict) -> bytes:
 
 
 def retry_delay(attempts: int) -> int:
-    """Exponential backoff after the n-th failed attempt, capped."""
+    """Exponential backoff after the n-th failed attempt (counted since the last staff retry), capped."""
     base = settings.OMS["NOTIFY_RETRY_BASE_SECONDS"]
     return int(min(base * (2 ** max(0, attempts - 1)), settings.OMS["NOTIFY_RETRY_MAX_SECONDS"]))
 
@@ -78,7 +94,21 @@ def _send_email(notification: Notification) -> None:
         raise TemporaryFailure("E-mail not sent (mail server unavailable)") from exc
 
 
-def _send_webhook(notification: Notification) -> None:
+def delivery_deadline(channel: str) -> float:
+    """The longest one attempt can take: the webhook's total deadline (enforced by core.outbound), or for
+    e-mail two SMTP timeouts (EMAIL_TIMEOUT bounds each socket operation; a hung server fails on one)."""
+    if channel == Notification.Channel.WEBHOOK:
+        return settings.OMS["NOTIFY_WEBHOOK_TIMEOUT_SECONDS"]
+    return 2 * (getattr(settings, "EMAIL_TIMEOUT", None) or 30)
+
+
+def lease_seconds(channel: str) -> float:
+    """How long a claimed row is ours: the delivery's deadline plus a margin (recording the result). The relay
+    offers a row whose lease ran out again (its worker died)."""
+    return delivery_deadline(channel) + settings.OMS["NOTIFY_LEASE_MARGIN_SECONDS"]
+
+
+def _send_webhook(notification: Notification) -> int:
     """POST the payload. Errors name only what happened, in our words: the channel sees ``last_error``,
     so nothing the receiver said (its body, a network error's text) goes there."""
     channel = notification.order.channel
@@ -116,7 +146,7 @@ def _send_webhook(notification: Notification) -> None:
         logger.info("Notification %s: webhook not reachable: %s", notification.pk, exc.detail)
         raise TemporaryFailure("Webhook not reachable") from exc
     if 200 <= response.status_code < 300:
-        return
+        return response.status_code
     logger.info(
         "Notification %s: webhook answered HTTP %s: %r",
         notification.pk,
@@ -126,8 +156,8 @@ def _send_webhook(notification: Notification) -> None:
     detail = f"Webhook answered HTTP {response.status_code}"
     # 408 and 429 say "try again later"; any other 4xx (and a redirect) will not change by retrying.
     if response.status_code >= 500 or response.status_code in (408, 429):
-        raise TemporaryFailure(detail)
-    raise PermanentFailure(detail)
+        raise TemporaryFailure(detail, status_code=response.status_code)
+    raise PermanentFailure(detail, status_code=response.status_code, answered=True)
 
 
 @dataclass(frozen=True)
@@ -135,15 +165,42 @@ class _Outcome:
     sent: bool = False
     permanent: bool = False
     error: str = ""
+    status_code: int | None = None
+    # For the endpoint's breaker: True the receiver answered, False it did not (or 5xx/408/429), None no matter.
+    answered: bool | None = None
+    duration_ms: int = 0
 
 
-def _lease_seconds() -> int:
-    # The relay offers a row claimed this long ago again; the lease ends with it, never before.
-    return settings.OMS["NOTIFY_CLAIM_TIMEOUT_SECONDS"]
+@dataclass(frozen=True)
+class _Claim:
+    notification: Notification
+    lease: object  # the sending_until we wrote
+    attempt_id: int
+    url: str = ""
 
 
-def _claim(notification_id: int) -> tuple[Notification | None, str]:
-    """Step 1: the row to send, with its lease taken, or (None, why not)."""
+def _webhook_url(notification: Notification) -> str:
+    channel = notification.order.channel
+    return channel.webhook_url if channel is not None else ""
+
+
+def _defer(notification: Notification, *, until, now) -> None:
+    """The endpoint is open or busy: try the row again then, without using an attempt or a network call."""
+    from .services import notifications_enqueue
+
+    notification.status = ST.PENDING
+    notification.next_attempt_at = until
+    notification.claimed_at = None
+    notification.sending_until = None
+    notification.save(update_fields=["status", "next_attempt_at", "claimed_at", "sending_until"])
+    countdown = max(0.0, (until - now).total_seconds())
+    transaction.on_commit(lambda: notifications_enqueue(notification_ids=[notification.pk], countdown=countdown))
+
+
+def _claim(notification_id: int) -> tuple[_Claim | None, str]:
+    """Step 1: the row to send, with its lease taken and its attempt started, or (None, why not)."""
+    from .services.endpoints import endpoint_admit
+
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(of=("self",))
@@ -161,41 +218,68 @@ def _claim(notification_id: int) -> tuple[Notification | None, str]:
             return None, "in_flight"  # another worker is sending it right now; it records the result
         if notification.status == ST.PENDING and notification.next_attempt_at > now + timedelta(seconds=1):
             return None, "not_due"  # a retry is scheduled later; this is an early or duplicate message
+        lease = lease_seconds(notification.channel)
+        url = ""
+        if notification.channel == Notification.Channel.WEBHOOK:
+            url = _webhook_url(notification)
+            if url:
+                retry_at = endpoint_admit(notification=notification, url=url, now=now, lease_seconds=lease)
+                if retry_at is not None:
+                    _defer(notification, until=retry_at, now=now)
+                    return None, "deferred"
+        # An attempt still open is one whose worker died (its lease ran out): it is lost.
+        NotificationAttempt.objects.filter(notification=notification, outcome=A.IN_FLIGHT).update(outcome=A.LOST)
         # Rendered once, before the first attempt, and stored: every retry sends exactly the same message.
         notification_render(notification)
         notification.attempts += 1  # counted at the claim: a worker that dies mid-send used an attempt
         notification.status = ST.SENDING
         notification.claimed_at = now
-        notification.sending_until = now + timedelta(seconds=_lease_seconds())
+        notification.sending_until = now + timedelta(seconds=lease)
         notification.save(update_fields=["status", "attempts", "claimed_at", "sending_until", *RENDERED_FIELDS])
-    return notification, ""
+        # Numbered like the counter, and never twice (the history is the record, whatever happened to the counter).
+        last = notification.attempt_log.order_by("-number").values_list("number", flat=True).first() or 0
+        number = max(notification.attempts, last + 1)
+        attempt = NotificationAttempt.objects.create(notification=notification, number=number, started_at=now)
+    return _Claim(notification=notification, lease=notification.sending_until, attempt_id=attempt.pk, url=url), ""
 
 
 def _send(notification: Notification) -> _Outcome:
     """Step 2, outside any transaction."""
+    started = time.monotonic()
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
     try:
+        status_code = None
         if notification.channel == Notification.Channel.EMAIL:
             _send_email(notification)
         else:
-            _send_webhook(notification)
+            status_code = _send_webhook(notification)
     except PermanentFailure as exc:
-        return _Outcome(permanent=True, error=str(exc))
+        return _Outcome(
+            permanent=True, error=str(exc), status_code=exc.status_code, answered=exc.answered, duration_ms=took()
+        )
     except TemporaryFailure as exc:
-        return _Outcome(error=str(exc))
-    return _Outcome(sent=True)
+        return _Outcome(error=str(exc), status_code=exc.status_code, answered=False, duration_ms=took())
+    return _Outcome(sent=True, status_code=status_code, answered=True, duration_ms=took())
 
 
-def _record(notification_id: int, lease, outcome: _Outcome) -> str:
+def _record(claim: _Claim, outcome: _Outcome) -> str:
     """Step 3: write the result, if the lease is still ours."""
+    from .services.endpoints import endpoint_record
+
+    notification_id = claim.notification.pk
     retry_in = None
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(pk=notification_id).order_by().first()
         if notification is None:
             return "missing"
-        if notification.sending_until != lease:
+        now = timezone.now()
+        if notification.sending_until != claim.lease:
             logger.warning("Notification %s: lease lost during the send; result not recorded", notification_id)
             return notification.status
-        now = timezone.now()
+        attempts_since_retry = notification.attempts - notification.attempts_before_retry
         if outcome.sent:
             notification.status = ST.SENT
             notification.sent_at = now
@@ -203,11 +287,11 @@ def _record(notification_id: int, lease, outcome: _Outcome) -> str:
         elif outcome.permanent:
             notification.status = ST.FAILED
             notification.last_error = outcome.error
-        elif notification.attempts >= settings.OMS["NOTIFY_MAX_ATTEMPTS"]:
+        elif attempts_since_retry >= settings.OMS["NOTIFY_MAX_ATTEMPTS"]:
             notification.status = ST.FAILED
             notification.last_error = f"Gave up after {notification.attempts} attempts. {outcome.error}"
         else:
-            retry_in = retry_delay(notification.attempts)
+            retry_in = retry_delay(attempts_since_retry)
             notification.status = ST.PENDING
             notification.last_error = outcome.error
             notification.next_attempt_at = now + timedelta(seconds=retry_in)
@@ -216,6 +300,21 @@ def _record(notification_id: int, lease, outcome: _Outcome) -> str:
         notification.save(
             update_fields=["status", "last_error", "next_attempt_at", "sent_at", "claimed_at", "sending_until"]
         )
+        NotificationAttempt.objects.filter(pk=claim.attempt_id).update(
+            finished_at=now,
+            outcome=A.SENT if outcome.sent else A.PERMANENT_FAILURE if outcome.permanent else A.TEMPORARY_FAILURE,
+            status_code=outcome.status_code,
+            error=outcome.error[:300],
+            duration_ms=outcome.duration_ms,
+        )
+        if claim.url and outcome.answered is not None:
+            endpoint_record(
+                channel_id=claim.notification.order.channel_id,
+                url=claim.url,
+                answered=outcome.answered,
+                error=outcome.error,
+                now=now,
+            )
         if notification.status == ST.FAILED:
             logger.warning("Notification %s failed: %s", notification.pk, notification.last_error)
         if retry_in is not None:
@@ -225,11 +324,27 @@ def _record(notification_id: int, lease, outcome: _Outcome) -> str:
     return notification.status
 
 
+def _record_surviving_a_lost_connection(claim: _Claim, outcome: _Outcome, tries: int = 5) -> str:
+    """The message went out: its result must be written, or the row would be sent again once the lease ends.
+    A lost database connection (restart, failover, killed backend) is retried on a new one, with backoff, for
+    as long as the lease leaves time."""
+    for attempt in range(1, tries + 1):
+        try:
+            return _record(claim, outcome)
+        except DB_CONNECTION_ERRORS:
+            if attempt == tries or connection.in_atomic_block:
+                raise
+            logger.warning("Notification %s: database connection lost while recording; retrying", claim.notification.pk)
+            connection.close()  # the next query opens a new connection
+            time.sleep(min(0.2 * 2**attempt, 2.0))
+    raise AssertionError("unreachable")
+
+
 def notification_deliver(*, notification_id: int) -> str:
     """One delivery attempt. Returns the row's status afterwards, or why nothing was sent ("missing",
-    "not_due", "in_flight")."""
-    notification, skipped = _claim(notification_id)
-    if notification is None:
+    "not_due", "in_flight", "deferred": its webhook endpoint is open or busy)."""
+    claim, skipped = _claim(notification_id)
+    if claim is None:
         return skipped
-    outcome = _send(notification)
-    return _record(notification_id, notification.sending_until, outcome)
+    outcome = _send(claim.notification)
+    return _record_surviving_a_lost_connection(claim, outcome)

@@ -52,7 +52,10 @@ class Notification(models.Model):
     # just before the first attempt, so the causing transaction stays short.
     context = models.JSONField(default=dict, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # every attempt ever made (NotificationAttempt rows)
+    # The attempts made before the last staff retry: a staff retry grants a fresh set of automatic retries
+    # counted from there (NOTIFY_MAX_ATTEMPTS more), and never erases the history.
+    attempts_before_retry = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     # A worker is sending this row until then: the lease that keeps a second worker from sending it at the
@@ -86,6 +89,60 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} → {self.channel} ({self.status})"
+
+
+class NotificationAttempt(models.Model):
+    """One delivery attempt of a notification: written when the attempt starts (claim), finished with its outcome."""
+
+    class Outcome(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        SENT = "sent", "Sent"
+        TEMPORARY_FAILURE = "temporary_failure", "Failed, will retry"
+        PERMANENT_FAILURE = "permanent_failure", "Failed for good"
+        LOST = "lost", "Lost (the worker stopped; offered again)"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()  # 1, 2, … across staff retries
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.IN_FLIGHT)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # the webhook receiver's answer
+    error = models.CharField(max_length=300, blank=True)  # our own short words, never the receiver's body
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["notification", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "number"], name="notification_attempt_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of notification {self.notification_id}: {self.outcome}"
+
+
+class WebhookEndpointHealth(models.Model):
+    """The circuit breaker of one sales channel's webhook endpoint (docs/operations-notifications.md).
+
+    Closed while ``consecutive_failures`` is below NOTIFY_BREAKER_FAILURES; then open until ``open_until``
+    (sends are not attempted, rows wait without using an attempt); after that half-open: one probe goes out
+    (it holds ``open_until`` for its lease), and its success closes the breaker, its failure opens it again for
+    twice as long. A new URL starts afresh.
+    """
+
+    channel = models.OneToOneField("orders.SalesChannel", on_delete=models.CASCADE, related_name="webhook_health")
+    url = models.CharField(max_length=500, blank=True)  # the URL this state is about
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "webhook endpoint health"
+        verbose_name_plural = "webhook endpoint health"
+
+    def __str__(self) -> str:
+        return f"Webhook endpoint of channel {self.channel_id}: {self.consecutive_failures} failure(s) in a row"
 
 
 class NotificationPreference(models.Model):

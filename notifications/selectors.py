@@ -11,6 +11,11 @@ def notification_list() -> QuerySet[Notification]:
     return Notification.objects.select_related("customer", "order", "backorder__product").order_by("-created_at", "-id")
 
 
+def notification_detail() -> QuerySet[Notification]:
+    """One notification with its attempt log (every attempt, staff retries included, oldest first)."""
+    return notification_list().prefetch_related("attempt_log")
+
+
 def notifications_for_order(order) -> QuerySet[Notification]:
     """Every notification about an order (order-level messages and those about one of its backorders)."""
     return notification_list().filter(order_id=order.pk)

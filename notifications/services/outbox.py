@@ -275,17 +275,36 @@ def notifications_enqueue_on_commit(*, notification_ids: list[int]) -> None:
         transaction.on_commit(lambda ids=tuple(notification_ids): notifications_enqueue(notification_ids=ids))
 
 
+QUEUES = {Notification.Channel.EMAIL: "notifications.email", Notification.Channel.WEBHOOK: "notifications.webhook"}
+
+
+def notification_queue(channel: str) -> str:
+    """The Celery queue of a notification's send task: one per delivery channel (docs/operations-notifications.md),
+    so a slow mail server or webhook receiver never holds up the other kind, nor the domain tasks."""
+    return QUEUES[channel]
+
+
 def notifications_enqueue(*, notification_ids, countdown: float | None = None) -> int:
-    """Publish a send task per row. Never raises: a broker that is down leaves the rows pending for the
-    relay, and the change that caused them has already committed. Returns how many were published."""
+    """Publish a send task per row, on its channel's queue. Never raises: a broker that is down leaves the rows
+    pending for the relay, and the change that caused them has already committed. Returns how many were
+    published (in the order of ``notification_ids``)."""
     from ..tasks import notification_send
 
+    notification_ids = list(notification_ids)
     published = 0
     try:
+        channels = dict(Notification.objects.filter(pk__in=notification_ids).values_list("pk", "channel"))
         # One producer (one broker connection) for the whole batch.
         with notification_send.app.producer_or_acquire() as producer:
             for notification_id in notification_ids:
-                notification_send.apply_async(args=[notification_id], countdown=countdown, producer=producer)
+                channel = channels.get(notification_id)
+                if channel is not None:  # a row that no longer exists needs no message
+                    notification_send.apply_async(
+                        args=[notification_id],
+                        countdown=countdown,
+                        producer=producer,
+                        queue=notification_queue(channel),
+                    )
                 published += 1
     except Exception:  # noqa: BLE001 — whatever the broker raised, the rows wait for the relay
         logger.warning(

@@ -18,23 +18,30 @@ def notifications_relay_claim(*, batch: int | None = None) -> list[int]:
     """Claim due rows for delivery (SELECT … FOR UPDATE SKIP LOCKED: several relays share the work).
 
     Due: pending and past its next attempt (first attempts get a grace period for the task enqueued at
-    commit), or claimed earlier but never delivered (a lost message or a worker that died).
+    commit); or being sent by a worker whose lease ran out (the worker died: the lease is the delivery's
+    deadline plus a margin, so this is bounded); or handed to the broker by a relay but never started within
+    ``NOTIFY_CLAIM_TIMEOUT_SECONDS`` (a lost message — a message merely waiting in a long queue is not
+    published twice every minute).
     """
     now = timezone.now()
     grace = timedelta(seconds=_conf("NOTIFY_SWEEP_GRACE_SECONDS"))
     stale = now - timedelta(seconds=_conf("NOTIFY_CLAIM_TIMEOUT_SECONDS"))
+    sending = Notification.Status.SENDING
     with transaction.atomic():
         ids = list(
             Notification.objects.select_for_update(skip_locked=True)
             .filter(
                 Q(status=Notification.Status.PENDING, next_attempt_at__lte=now - grace)
-                | Q(status=Notification.Status.SENDING, claimed_at__lte=stale)
+                | Q(status=sending, sending_until__lte=now)
+                | Q(status=sending, sending_until__isnull=True, claimed_at__lte=stale)
             )
             .order_by("next_attempt_at", "id")
             .values_list("pk", flat=True)[: batch or _conf("NOTIFY_RELAY_BATCH")]
         )
         if ids:
-            Notification.objects.filter(pk__in=ids).update(status=Notification.Status.SENDING, claimed_at=now)
+            # Only rows without a live lease are claimed: a run-out lease is dropped (its worker, if it ever
+            # comes back, finds the lease gone and records nothing), so the row now counts as handed to the broker.
+            Notification.objects.filter(pk__in=ids).update(status=sending, claimed_at=now, sending_until=None)
     return ids
 
 

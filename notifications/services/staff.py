@@ -15,18 +15,29 @@ from .outbox import E, notifications_enqueue_on_commit
 
 @transaction.atomic
 def notification_retry(*, notification: Notification, user=None) -> Notification:
-    """Give a failed (or stuck) notification a fresh set of attempts, and send it after commit."""
+    """Give a failed (or stuck) notification a fresh set of automatic attempts, and send it after commit.
+
+    The history stays: ``attempts`` keeps counting (every attempt has its ``NotificationAttempt`` row), and the
+    retry limit (NOTIFY_MAX_ATTEMPTS) counts again from here (``attempts_before_retry``)."""
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     if notification.status == Notification.Status.SENT:
         raise InvalidTransition(
             f"Notification {notification.pk} was already sent; it is never sent twice.",
             details={"status": notification.status},
         )
+    if notification.sending_until is not None and notification.sending_until > timezone.now():
+        raise InvalidTransition(
+            f"Notification {notification.pk} is being sent right now; wait for the result.",
+            details={"status": notification.status},
+        )
     notification.status = Notification.Status.PENDING
-    notification.attempts = 0
+    notification.attempts_before_retry = notification.attempts
     notification.next_attempt_at = timezone.now()
     notification.claimed_at = None
-    notification.save(update_fields=["status", "attempts", "next_attempt_at", "claimed_at"])
+    notification.sending_until = None
+    notification.save(
+        update_fields=["status", "attempts_before_retry", "next_attempt_at", "claimed_at", "sending_until"]
+    )
     notifications_enqueue_on_commit(notification_ids=[notification.pk])
     return notification
 

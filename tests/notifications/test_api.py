@@ -69,8 +69,14 @@ def test_detail_and_retry(staff_client, make_product, place, notify_settings):
     assert response.json()["last_error"] == "SMTP down" and "Hello" in response.json()["body_text"]
 
     response = staff_client.post(f"/api/v1/notifications/{notification.pk}/retry/")
-    assert response.status_code == 200 and response.json()["status"] == "pending" and response.json()["attempts"] == 0
+    body = response.json()
+    # The history stays: the counter goes on, and the retry limit counts again from here.
+    assert response.status_code == 200 and body["status"] == "pending" and body["attempts"] == 6
+    assert body["attempts_before_retry"] == 6
     notification_deliver(notification_id=notification.pk)
+    body = staff_client.get(f"/api/v1/notifications/{notification.pk}/").json()
+    assert body["status"] == "sent" and body["attempts"] == 7
+    assert [(a["number"], a["outcome"]) for a in body["attempt_log"]][-1] == (7, "sent")
     assert_problem(staff_client.post(f"/api/v1/notifications/{notification.pk}/retry/"), 409, "invalid_transition")
     assert_problem(staff_client.post("/api/v1/notifications/999999/retry/"), 404, "not_found")
 
@@ -255,7 +261,12 @@ def test_admin_lists_failed_notifications_with_their_error_and_retries_them(make
     assert response.status_code == 200
     failed.refresh_from_db()
     other.refresh_from_db()
-    assert (failed.status, failed.attempts) == ("pending", 0)
+    assert (failed.status, failed.attempts, failed.attempts_before_retry) == ("pending", 6, 6)
     assert other.status == "sent"  # a sent row is left alone
     messages = [str(m) for m in response.context["messages"]]
     assert "1 queued for another try." in messages and "1 were already sent and were left alone." in messages
+    # The change page lists every attempt, read-only.
+    response = admin_client.get(f"/admin/notifications/notification/{other.pk}/change/")
+    assert response.status_code == 200
+    assert b"Notification attempts" in response.content and b"attempt_log-0-number" not in response.content
+    assert "Sent" in response.content.decode()

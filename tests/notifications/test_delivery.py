@@ -106,10 +106,44 @@ def test_unreachable_receiver_fails_after_the_last_attempt(make_product, place, 
     notification.refresh_from_db()
     assert notification.attempts == 2 and notification.last_error.startswith("Gave up after 2 attempts")
 
-    # Staff retry: a fresh set of attempts; a sent row can never be retried.
+    # Staff retry: a fresh set of automatic attempts counted from here; the history of the earlier ones stays.
     notification_retry(notification=notification)
     notification.refresh_from_db()
-    assert (notification.status, notification.attempts) == ("pending", 0)
+    assert (notification.status, notification.attempts, notification.attempts_before_retry) == ("pending", 2, 2)
+    assert notification_deliver(notification_id=notification.pk) == "pending"
+    assert notification_deliver(notification_id=notification.pk) == "failed"
+    notification.refresh_from_db()
+    assert notification.attempts == 4 and notification.last_error.startswith("Gave up after 4 attempts")
+    log = list(notification.attempt_log.order_by("number"))
+    assert [(a.number, a.outcome, a.error) for a in log] == [
+        (n, "temporary_failure", "Webhook not reachable") for n in (1, 2, 3, 4)
+    ]
+    assert all(a.finished_at >= a.started_at and a.duration_ms is not None and a.status_code is None for a in log)
+
+
+def test_every_attempt_is_logged_with_the_receivers_status_code(webhook_order, notify_settings):
+    notify_settings(NOTIFY_RETRY_BASE_SECONDS=0)
+    _, _, notification = webhook_order([503, 200])
+    notification_deliver(notification_id=notification.pk)
+    notification_deliver(notification_id=notification.pk)
+    assert [(a.number, a.outcome, a.status_code, a.error) for a in notification.attempt_log.order_by("number")] == [
+        (1, "temporary_failure", 503, "Webhook answered HTTP 503"),
+        (2, "sent", 200, ""),
+    ]
+
+
+def test_an_attempt_whose_worker_died_is_marked_lost_when_the_row_is_sent_again(make_product, place, customer):
+    product = make_product(stock=0)
+    place({product.sku: 1}, customer=customer)
+    notification = Notification.objects.get()
+    # As if a worker had claimed attempt 2 and died: its lease ran out.
+    notification.attempt_log.create(number=2, started_at=notification.created_at)
+    Notification.objects.filter(pk=notification.pk).update(status="sending", attempts=2, sent_at=None)
+    assert notification_deliver(notification_id=notification.pk) == "sent"
+    assert list(notification.attempt_log.order_by("number").values_list("number", "outcome")) == [
+        (2, "lost"),
+        (3, "sent"),
+    ]
 
 
 def test_retry_of_a_sent_notification_is_refused(make_product, place):
