@@ -305,6 +305,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (development, tests with worker processes).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
 # Seconds per SMTP operation: a hung mail server must not hold a notification past its delivery lease.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
