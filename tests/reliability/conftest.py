@@ -103,7 +103,7 @@ def worker_processes(transactional_db, tmp_path):
         }
         worker = WorkerProcess(
             name,
-            [*args, "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+            [*args, "--loglevel=INFO", "--without-gossip", "--without-mingle"],
             full_env,
             tmp_path / f"worker-{name}.log",
         )
