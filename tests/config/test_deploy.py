@@ -74,3 +74,21 @@ def test_beat_refreshes_the_overview_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"]
     assert entry["task"] == "backorders.tasks.dashboard_overview_refresh"
     assert entry["schedule"] == 60.0
+
+
+def test_every_celery_queue_has_a_worker_in_compose_and_a_plain_worker_consumes_them_all():
+    from django.conf import settings
+
+    from config.celery import app
+
+    queues = set(settings.CELERY_TASK_QUEUES)
+    assert queues == {"celery", "notifications.email", "notifications.webhook"}
+    assert set(app.amqp.queues) == queues  # `celery -A config worker` without -Q consumes each of them
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    consumed = set()
+    for name, service in services.items():
+        command = service.get("command")
+        if isinstance(command, list) and command[:4] == ["celery", "-A", "config", "worker"]:
+            assert "-Q" in command and "healthcheck" in service, name
+            consumed.add(command[command.index("-Q") + 1])
+    assert consumed == queues
