@@ -361,7 +361,7 @@ OMS = {
     # At most this many sends to one endpoint at a time; further rows wait a moment (no attempt used), so one
     # slow endpoint can hold at most this many webhook worker slots.
     "NOTIFY_ENDPOINT_MAX_IN_FLIGHT": env_int("OMS_NOTIFY_ENDPOINT_MAX_IN_FLIGHT", 4),
-    "NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS": env_int("OMS_NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS", 1),
+    "NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS": env_int("OMS_NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS", 2),
     "NOTIFY_RELAY_BATCH": env_int("OMS_NOTIFY_RELAY_BATCH", 500),
 }
 

@@ -3,8 +3,8 @@
 One slow or failing receiver must not hold up everyone else (docs/operations-notifications.md):
 
 - **bulkhead**: at most ``NOTIFY_ENDPOINT_MAX_IN_FLIGHT`` sends to one endpoint at a time; a further row waits a
-  moment (``NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS``, jittered) without using an attempt, so a hanging receiver holds
-  at most that many webhook worker slots while the others serve every other endpoint;
+  moment (``NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS``, jittered, at least 1.5 s) without using an attempt, so a hanging
+  receiver holds at most that many webhook worker slots while the others serve every other endpoint;
 - **circuit breaker**: after ``NOTIFY_BREAKER_FAILURES`` failures in a row (timeouts, unreachable, 5xx/408/429) the
   endpoint is open for a cool-down (``NOTIFY_BREAKER_COOLDOWN_SECONDS``, doubled at each further failure, capped
   by ``NOTIFY_BREAKER_COOLDOWN_MAX_SECONDS``); its rows are rescheduled to when it half-opens, without using an
@@ -75,7 +75,9 @@ def endpoint_admit(*, notification: Notification, url: str, now: datetime, lease
         .count()
     )
     if in_flight >= _conf("NOTIFY_ENDPOINT_MAX_IN_FLIGHT"):
-        delay = _conf("NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS") * random.uniform(0.5, 1.5)  # noqa: S311 — jitter only
+        # Jittered, and never under 1.5 s: a message that arrives early (or runs at once, eagerly) finds the row
+        # not due yet rather than deferring it again in a loop.
+        delay = max(1.5, _conf("NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS") * random.uniform(0.75, 1.5))  # noqa: S311
         return now + timedelta(seconds=delay)
     return None
 
