@@ -31,6 +31,7 @@ ROLES: dict[str, tuple[str, ...] | None] = {
         *_view("inventory.product", "inventory.stockitem", "orders.customer", "orders.order", "orders.orderline"),
         *_view("orders.shipment", "backorders.backorder", "backorders.backorderevent"),
         *_view("notifications.notification", "notifications.notificationpreference", "notifications.incentive"),
+        *_view("notifications.notificationattempt", "notifications.webhookendpointhealth"),
         "orders.add_order",
         "orders.cancel_order",
         "orders.change_customer",
