@@ -270,7 +270,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
-# Queues (docs/operations-notifications.md): customer e-mail and webhooks each have their own queue, so a slow
+# Queues (docs/operations.md): customer e-mail and webhooks each have their own queue, so a slow
 # destination of one kind never holds up the other, nor the domain tasks on the default queue. The send task is
 # routed by the notification's channel when it is published (notifications.services.outbox). A worker started
 # without -Q consumes every queue listed here (the simple setup); production runs one worker per queue.

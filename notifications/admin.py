@@ -69,7 +69,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEndpointHealth)
 class WebhookEndpointHealthAdmin(admin.ModelAdmin):
-    """Read-only: each sales channel's webhook circuit breaker (docs/operations-notifications.md)."""
+    """Read-only: each sales channel's webhook circuit breaker (docs/operations.md)."""
 
     list_display = ["channel", "url", "consecutive_failures", "open_until", "last_failure_at", "last_success_at"]
     list_select_related = ["channel"]

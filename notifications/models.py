@@ -121,7 +121,7 @@ class NotificationAttempt(models.Model):
 
 
 class WebhookEndpointHealth(models.Model):
-    """The circuit breaker of one sales channel's webhook endpoint (docs/operations-notifications.md).
+    """The circuit breaker of one sales channel's webhook endpoint (docs/operations.md).
 
     Closed while ``consecutive_failures`` is below NOTIFY_BREAKER_FAILURES; then open until ``open_until``
     (sends are not attempted, rows wait without using an attempt); after that half-open: one probe goes out

@@ -1,6 +1,6 @@
 """Webhook endpoints as a whole: a circuit breaker and a cap on concurrent sends per sales channel's URL.
 
-One slow or failing receiver must not hold up everyone else (docs/operations-notifications.md):
+One slow or failing receiver must not hold up everyone else (docs/operations.md):
 
 - **bulkhead**: at most ``NOTIFY_ENDPOINT_MAX_IN_FLIGHT`` sends to one endpoint at a time; a further row waits a
   moment (``NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS``, jittered, at least 1.5 s) without using an attempt, so a hanging

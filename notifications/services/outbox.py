@@ -279,7 +279,7 @@ QUEUES = {Notification.Channel.EMAIL: "notifications.email", Notification.Channe
 
 
 def notification_queue(channel: str) -> str:
-    """The Celery queue of a notification's send task: one per delivery channel (docs/operations-notifications.md),
+    """The Celery queue of a notification's send task: one per delivery channel (docs/operations.md),
     so a slow mail server or webhook receiver never holds up the other kind, nor the domain tasks."""
     return QUEUES[channel]
 

@@ -1,6 +1,6 @@
 """One slow destination cannot hold up everyone else (issue 12).
 
-Real worker processes, one per queue as in production (docs/operations-notifications.md), on PostgreSQL and Redis.
+Real worker processes, one per queue as in production (docs/operations.md), on PostgreSQL and Redis.
 One storefront's webhook receiver hangs (it answers after 30 s; our deadline is 5 s per attempt). Its ten orders are
 placed first, then a healthy storefront's and e-mail-only orders: the healthy storefront's webhooks and every e-mail
 arrive within the normal time, not after the hanging receiver's deadlines; the hanging endpoint's breaker opens and
@@ -44,7 +44,7 @@ def test_a_hanging_webhook_receiver_delays_no_other_storefront_and_no_email(
         "OMS_NOTIFY_ENDPOINT_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
         "OMS_NOTIFY_RETRY_BASE_SECONDS": "1",
     }
-    # The deployment of docs/operations-notifications.md, scaled down: a worker per queue.
+    # The deployment of docs/operations.md, scaled down: a worker per queue.
     worker_processes("default", "-Q", "celery", "-c", "1", "--pool", "solo", env=env)
     worker_processes("email", "-Q", "notifications.email", "-c", "2", "--pool", "threads", env=env)
     worker_processes("webhook", "-Q", "notifications.webhook", "-c", "4", "--pool", "threads", env=env)
