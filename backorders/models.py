@@ -221,3 +221,33 @@ class AllocationRun(models.Model):
 
     def __str__(self) -> str:
         return f"allocation of {self.product_id}: {self.runs} run(s), {self.attempts} failed"
+
+
+class WorkRequest(models.Model):
+    """Work a product is owed (an allocation, an ETA recompute), recorded in the requester's transaction.
+
+    The Celery message sent after commit is the fast path; this row is the durable one: a message lost with its
+    worker (or its broker) is re-sent by ``backorders.tasks.pending_work_sweep`` (every few seconds, and when a
+    worker starts). The task deletes the row when it is done, only if no request came in meanwhile (``version``
+    unchanged). See docs/operations.md, "Crash recovery".
+    """
+
+    class Kind(models.TextChoices):
+        ALLOCATE = "allocate", "Allocate free stock"
+        ETA = "eta", "Recompute ETAs"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # No index of its own: the unique (product, kind) constraint serves lookups by product.
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField()  # the first request still pending (the backlog's age)
+    requested_at = models.DateTimeField()  # the latest request
+    version = models.PositiveBigIntegerField(default=1)  # +1 per request: compare-and-delete
+    resent = models.PositiveIntegerField(default=0)  # messages re-sent by the sweep
+    resent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "kind"], name="workrequest_one_per_product_kind")]
+        indexes = [models.Index(fields=["requested_at"], name="workrequest_requested_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of product {self.product_id} (requested {self.requested_at:%Y-%m-%d %H:%M:%S})"
