@@ -14,10 +14,18 @@ Every change writes an ``eta_changed`` event (old, new, basis), only for rows th
 notifications it causes; ``eta_first`` keeps the first date ever promised. On PostgreSQL a chunk of changes is
 written set-based (one statement for the dates and their events, one for the notifications); elsewhere through
 ``events_record`` and the Python outbox hook (the same rows).
+
+Concurrency: every write is a compare-and-set (a row is written, and gets its event, only if its date, basis and
+purchase-order line are still the ones the recompute read), so two recomputes of a product can never announce the
+same change twice. On PostgreSQL the recomputes of one product are also serialised (``eta_recompute_lock``, a
+session advisory lock held for the whole recompute), and requests that arrive meanwhile are coalesced into one more
+run (``backorders.services.eta_recompute_run``; docs/operations.md, "ETA recomputes").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -83,14 +91,38 @@ def _project(demands, supply: Supply, today: date):
 ETA_WRITE_CHUNK = 2000
 ETA_WRITE_CHUNK_SQL = 1000
 
+# The first key of the product's advisory lock (pg_try_advisory_lock(namespace, product)): "ETA1".
+ETA_LOCK_NAMESPACE = 0x45544131
+
+
+@contextmanager
+def eta_recompute_lock(product_id: int) -> Iterator[bool]:
+    """Try to take the product's recompute lock (PostgreSQL session advisory lock) for the block; yields whether it
+    was taken. Never waits: a recompute already running covers whoever was refused (see eta_recompute_run).
+    Elsewhere (SQLite, one process) there is nothing to take: yields True."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = (ETA_LOCK_NAMESPACE, product_id % 2**31)  # two int4 keys; ids past 2**31 share a lock (harmless)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
 
 def eta_recompute_product(*, product_id: int) -> int:
     """Recompute the ETAs of a product's waiting backorders; returns how many changed.
 
     The queue and the supply are read together under the product's stock lock (a consistent picture), then
     the changed dates are written in chunks, each in its own short transaction under the stock lock with its
-    ``eta_changed`` events (and the notifications they cause). A row that stopped waiting in between is left
-    alone. If the queue moves meanwhile, that move triggers the next recompute.
+    ``eta_changed`` events (and the notifications they cause). A row that stopped waiting in between, or whose
+    date another writer changed since the read (compare-and-set), is left alone. If the queue moves meanwhile,
+    that move requests the next recompute. Callers that may run concurrently go through ``eta_recompute_run``.
     """
     with transaction.atomic():
         # The stock lock serialises this read with allocation and order placement for the product.
@@ -123,7 +155,7 @@ def eta_recompute_product(*, product_id: int) -> int:
             eta = old_eta  # a standing estimate does not slip a day each day
         if (eta, basis, line_id) == (old_eta, old_basis, old_line):
             continue
-        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis))
+        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis, old_line))
     size = ETA_WRITE_CHUNK_SQL if connection.vendor == "postgresql" else ETA_WRITE_CHUNK
     written = 0
     follow_ups: list = []
@@ -138,8 +170,9 @@ def eta_recompute_product(*, product_id: int) -> int:
 
 
 def _write_chunk(product_id: int, chunk, follow_ups: list | None = None) -> int:
-    """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis) in one transaction under
-    the stock lock, skipping rows that stopped waiting. Returns how many rows were written.
+    """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis, old line) in one transaction
+    under the stock lock, skipping rows that stopped waiting or whose date, basis or line is no longer the old one
+    (compare-and-set). Returns how many rows were written.
 
     On PostgreSQL the listeners' follow-ups (``signals.eta_events_recorded``) are added to ``follow_ups`` for the
     caller to run once after its last chunk (without it, they run in this chunk's transaction)."""
@@ -158,12 +191,13 @@ def _write_chunk(product_id: int, chunk, follow_ups: list | None = None) -> int:
 def _write_chunk_python(product_id: int, chunk) -> int:
     with transaction.atomic():
         stock_items_lock_for_products([product_id])
-        still_waiting = set(
-            Backorder.objects.filter(pk__in=[row[0] for row in chunk], status__in=Backorder.WAITING).values_list(
-                "pk", flat=True
-            )
-        )
-        chunk = [row for row in chunk if row[0] in still_waiting]
+        current = {
+            pk: (eta, basis, line)
+            for pk, eta, basis, line in Backorder.objects.filter(
+                pk__in=[row[0] for row in chunk], status__in=Backorder.WAITING
+            ).values_list("pk", "eta", "eta_basis", "eta_purchase_order_line_id")
+        }
+        chunk = [row for row in chunk if current.get(row[0]) == (row[5], row[6], row[7])]
         if not chunk:
             return 0
         _write([row[:5] for row in chunk])
@@ -175,7 +209,7 @@ def _write_chunk_python(product_id: int, chunk) -> int:
                     message=f"Expected date {_iso(old_eta) or 'none'} → {_iso(eta) or 'none'} ({basis}).",
                     data={"old": _iso(old_eta), "new": _iso(eta), "basis": basis, "old_basis": old_basis},
                 )
-                for pk, eta, basis, _, _, old_eta, old_basis in chunk
+                for pk, eta, basis, _, _, old_eta, old_basis, _ in chunk
                 if eta != old_eta or basis != old_basis
             ]
         )
@@ -183,13 +217,14 @@ def _write_chunk_python(product_id: int, chunk) -> int:
 
 
 # The dates, their events (same message and data as _write_chunk_python writes) in one statement; a row that
-# stopped waiting is neither updated nor gets an event. Returns the rows updated and the new events' ids.
+# stopped waiting, or whose date, basis or line is no longer the one read (another recompute wrote it: compare-and-
+# set), is neither updated nor gets an event. Returns the rows updated and the new events' ids.
 _CHUNK_SQL = """
 WITH x AS (
     SELECT *
       FROM unnest(%(ids)s::bigint[], %(etas)s::date[], %(bases)s::text[], %(lines)s::bigint[], %(firsts)s::date[],
-                  %(old_etas)s::date[], %(old_bases)s::text[])
-           WITH ORDINALITY AS x(id, eta, basis, line, first, old_eta, old_basis, position)
+                  %(old_etas)s::date[], %(old_bases)s::text[], %(old_lines)s::bigint[])
+           WITH ORDINALITY AS x(id, eta, basis, line, first, old_eta, old_basis, old_line, position)
 ),
 moved AS (
     UPDATE {backorder} b
@@ -197,6 +232,8 @@ moved AS (
            eta_updated_at = %(now)s
       FROM x
      WHERE b.id = x.id AND b.status IN %(waiting)s
+       AND b.eta IS NOT DISTINCT FROM x.old_eta AND b.eta_basis = x.old_basis
+       AND b.eta_purchase_order_line_id IS NOT DISTINCT FROM x.old_line
  RETURNING x.*
 ),
 recorded AS (
@@ -223,7 +260,7 @@ def _write_chunk_sql(chunk) -> tuple[int, list]:
     params = {
         name: _array(values)
         for name, values in zip(
-            ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases"), columns, strict=True
+            ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases", "old_lines"), columns, strict=True
         )
     }
     params["now"] = timezone.now()
@@ -299,9 +336,15 @@ def eta_for_newcomer(
 
 
 def eta_recompute_all() -> int:
-    """Every product with waiting backorders (demo data, nightly sweep)."""
+    """Every product with waiting backorders (demo data, nightly sweep). A product whose recompute is running
+    already is skipped: that one reads the data after this sweep started."""
     product_ids = Backorder.objects.filter(status__in=Backorder.WAITING).values_list("product_id", flat=True).distinct()
-    return sum(eta_recompute_product(product_id=pk) for pk in sorted(set(product_ids)))
+    written = 0
+    for pk in sorted(set(product_ids)):
+        with eta_recompute_lock(pk) as acquired:
+            if acquired:
+                written += eta_recompute_product(product_id=pk)
+    return written
 
 
 def product_promise(*, product) -> dict:

@@ -216,7 +216,10 @@ def test_long_queues_are_written_in_chunks_and_closed_rows_are_left_alone(make_p
     # A row that stopped waiting between the read and its chunk's write keeps its last date, no event.
     cancelled = Backorder.objects.get(order=orders[0])
     backorder_cancel(backorder=cancelled, reason="customer")
-    row = (cancelled.pk, TODAY() + timedelta(days=30), "lead_time", None, cancelled.eta_first, cancelled.eta, "x")
+    row = (
+        cancelled.pk, TODAY() + timedelta(days=30), "lead_time", None, cancelled.eta_first, cancelled.eta,
+        cancelled.eta_basis, cancelled.eta_purchase_order_line_id,
+    )  # fmt: skip
     assert eta._write_chunk(product.pk, [row]) == 0
     cancelled.refresh_from_db()
     assert cancelled.eta == TODAY() + timedelta(days=6)

@@ -290,7 +290,10 @@ def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(q
     cancelled.refresh_from_db()
     still = Backorder.objects.get(order=orders["shop"])
     later = TODAY() + timedelta(days=30)
-    chunk = [(b.pk, later, "purchase_order", None, b.eta_first, b.eta, b.eta_basis) for b in (cancelled, still)]
+    chunk = [
+        (b.pk, later, "purchase_order", None, b.eta_first, b.eta, b.eta_basis, b.eta_purchase_order_line_id)
+        for b in (cancelled, still)
+    ]
     before = set(Notification.objects.values_list("pk", flat=True))
     assert eta._write_chunk(product.pk, chunk) == 1
     cancelled.refresh_from_db()
