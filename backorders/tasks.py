@@ -38,9 +38,9 @@ def allocate_product(product_id: int) -> int:
     max_retries=MAX_ATTEMPTS,
 )
 def eta_recompute(product_id: int) -> int:
-    from .eta import eta_recompute_product
+    from .services import eta_recompute_run
 
-    return eta_recompute_product(product_id=product_id)
+    return eta_recompute_run(product_id=product_id)
 
 
 @shared_task(acks_late=True)
@@ -52,6 +52,19 @@ def allocation_sweep() -> list[int]:
     for product_id in product_ids:
         allocate_product.apply_async(args=[product_id])
     return product_ids
+
+
+@shared_task(acks_late=True)
+def pending_work_sweep(on_worker_start: bool = False) -> list:
+    """Re-send the messages of allocation and ETA requests still pending (lost with a worker or the broker).
+    Beat sends it every few seconds; every worker sends it once when it starts (``on_worker_start``: no grace)."""
+    from django.conf import settings
+
+    from .services import work_requests_resend
+
+    grace = 0 if on_worker_start else settings.OMS["WORK_REQUEST_GRACE_SECONDS"]
+    every = 0 if on_worker_start else settings.OMS["WORK_REQUEST_RESEND_SECONDS"]
+    return work_requests_resend(older_than_seconds=grace, resend_every_seconds=every)
 
 
 @shared_task(acks_late=True)

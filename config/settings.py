@@ -289,6 +289,13 @@ CELERY_BEAT_SCHEDULE["notifications-periodic"] = {
 }
 # Heals lost allocation messages: any product with free stock and waiting backorders is allocated again.
 CELERY_BEAT_SCHEDULE["allocation-sweep"] = {"task": "backorders.tasks.allocation_sweep", "schedule": 300.0}
+# Re-sends allocation and ETA requests whose message was lost (a worker killed mid-task, a purged broker): one
+# indexed SELECT of the pending requests older than OMS["WORK_REQUEST_GRACE_SECONDS"]; a run left waiting is dropped.
+CELERY_BEAT_SCHEDULE["pending-work-sweep"] = {
+    "task": "backorders.tasks.pending_work_sweep",
+    "schedule": 10.0,
+    "options": {"expire_seconds": 9},
+}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
 # The staff overview's figures, precomputed into the shared cache (a run left waiting past the next one is dropped).
 CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
@@ -324,6 +331,12 @@ OMS = {
     "MAX_LINE_QUANTITY": env_int("OMS_MAX_LINE_QUANTITY", 100_000),
     "MAX_ORDER_LINES": env_int("OMS_MAX_ORDER_LINES", 200),
     "DEFAULT_CURRENCY": os.environ.get("OMS_DEFAULT_CURRENCY", "EUR"),
+    # --- pending work (backorders.WorkRequest; docs/operations.md, "Crash recovery") ---
+    # An allocation or ETA request still pending this long is re-sent by beat's pending-work sweep (its message was
+    # lost); one already re-sent is sent again only after WORK_REQUEST_RESEND_SECONDS, so a long queue is not
+    # flooded with duplicates. A worker that starts re-sends every pending request at once.
+    "WORK_REQUEST_GRACE_SECONDS": env_int("OMS_WORK_REQUEST_GRACE_SECONDS", 15),
+    "WORK_REQUEST_RESEND_SECONDS": env_int("OMS_WORK_REQUEST_RESEND_SECONDS", 60),
     # --- customer notifications (docs/notifications.md) ---
     # An ETA that moves later by more than this many days is announced (an earlier ETA always is).
     "NOTIFY_ETA_CHANGE_THRESHOLD_DAYS": env_int("OMS_NOTIFY_ETA_CHANGE_THRESHOLD_DAYS", 1),

@@ -17,7 +17,12 @@ from .requests import (
     allocation_request_for_products,
     allocation_run,
     allocation_run_reset,
+    eta_recompute_run,
     eta_request,
+    work_request_done,
+    work_request_token,
+    work_requests_record,
+    work_requests_resend,
 )
 
 __all__ = [
@@ -35,8 +40,13 @@ __all__ = [
     "backorder_transition",
     "backorders_create",
     "backorders_mark_fulfilled",
+    "eta_recompute_run",
     "eta_request",
     "policy_activate",
     "policy_active",
     "policy_scores_recompute",
+    "work_request_done",
+    "work_request_token",
+    "work_requests_record",
+    "work_requests_resend",
 ]

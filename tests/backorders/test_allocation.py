@@ -136,7 +136,8 @@ def test_policy_rescoring_is_set_based_and_matches_python_score(make_product, pl
     AllocationPolicy.objects.filter(is_active=True).update(is_active=False)
     AllocationPolicy.objects.filter(pk=policy.pk).update(is_active=True)
     policy.refresh_from_db()
-    with django_assert_max_num_queries(5):  # products, their stock locks, the UPDATE, the follow-up requests
+    # products, their stock locks, the UPDATE, the follow-up requests (one durable upsert per kind, for all products)
+    with django_assert_max_num_queries(7):
         assert policy_scores_recompute(policy=policy) == 4
     for order in orders:
         customer = Customer.objects.get(pk=order.customer_id)
