@@ -156,3 +156,18 @@ def test_nothing_to_ship(make_product, place):
     order = place({product.sku: 1})
     with pytest.raises(NothingToShip):
         order_ship(order=order)
+
+
+# Round trips of order placement (the hot path), pinned. A backordered order records its ETA request durably (one
+# upsert for all its products, backorders.WorkRequest); an in-stock order records nothing.
+IN_STOCK_QUERIES = 9
+BACKORDERED_QUERIES = 24
+
+
+def test_placement_round_trips_are_fixed(make_product, place, customer, django_assert_num_queries):
+    in_stock, out = make_product(stock=10), make_product(stock=0)
+    place({in_stock.sku: 1}, customer=customer)  # the customer exists from now on, as for a returning customer
+    with django_assert_num_queries(IN_STOCK_QUERIES):
+        place({in_stock.sku: 1}, customer=customer)
+    with django_assert_num_queries(BACKORDERED_QUERIES):
+        place({out.sku: 1}, customer=customer)
