@@ -114,3 +114,20 @@ def products_needing_allocation() -> list[int]:
             .values_list("product_id", flat=True)
         )
     )
+
+
+def work_requests_backlog(*, older_than_seconds: float = 0) -> dict[str, dict]:
+    """Pending allocation and ETA requests per kind: how many, how many older than ``older_than_seconds`` (their
+    message is late or lost), and the oldest's first request time. What to monitor (docs/operations.md)."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Min, Q
+    from django.utils import timezone
+
+    from .models import WorkRequest
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    rows = WorkRequest.objects.values("kind").annotate(
+        pending=Count("id"), overdue=Count("id", filter=Q(requested_at__lte=cutoff)), oldest=Min("created_at")
+    )
+    return {row["kind"]: {key: row[key] for key in ("pending", "overdue", "oldest")} for row in rows}
