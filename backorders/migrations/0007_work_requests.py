@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backorders', '0005_permissions'),
+        ("backorders", "0006_policy_weights_non_negative"),
         ('inventory', '0003_permissions'),
     ]
 
