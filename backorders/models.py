@@ -57,6 +57,10 @@ class Backorder(models.Model):
     eta_basis = models.CharField(max_length=20, choices=EtaBasis.choices, default=EtaBasis.NONE)
     eta_first = models.DateField(null=True, blank=True)  # the first date promised (on-time promise rate)
     eta_updated_at = models.DateTimeField(null=True, blank=True)
+    # Ship-by promised by the customer's terms (placed_at + sla_days); None when no SLA applies.
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Set once by the SLA sweep when sla_due_at passed while units were still waiting (never unset).
+    sla_breached = models.BooleanField(default=False, db_default=False)
     # Not indexed: read only forwards (backorder → its PO line); leaving it out of every index lets an ETA
     # recompute's date updates be HOT (no index entries written).
     eta_purchase_order_line = models.ForeignKey(
@@ -130,6 +134,8 @@ class BackorderEvent(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FULFILLED = "fulfilled", "Fulfilled"
         NOTE = "note", "Note"
+        DATE_ACCEPTED = "date_accepted", "Later date accepted by the customer"
+        SLA_BREACHED = "sla_breached", "SLA breached"
 
     backorder = models.ForeignKey(Backorder, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -176,6 +182,14 @@ class AllocationPolicy(models.Model):
     )
     lifetime_value_cap = models.DecimalField(
         max_digits=10, decimal_places=2, default=Decimal("9"), validators=[NON_NEGATIVE]
+    )
+    # A backorder that breaches its SLA is raised to at least this priority (blank: no boost).
+    sla_breach_priority = models.CharField(
+        max_length=10,
+        blank=True,
+        default="high",
+        choices=[(p, p.title()) for p in PRIORITY_RANKS],
+        help_text="Priority a backorder is raised to when its SLA is breached (blank: leave it).",
     )
     notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -296,6 +296,9 @@ CELERY_BEAT_SCHEDULE["pending-work-sweep"] = {
     "schedule": 10.0,
     "options": {"expire_seconds": 9},
 }
+# The customer's terms: waiting units past auto_cancel_after_days are cancelled (daily); SLA breaches raise priority.
+CELERY_BEAT_SCHEDULE["terms-auto-cancel"] = {"task": "fulfilment.tasks.terms_auto_cancel", "schedule": 24 * 3600.0}
+CELERY_BEAT_SCHEDULE["sla-sweep"] = {"task": "backorders.tasks.sla_sweep", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
 # The staff overview's figures, precomputed into the shared cache (a run left waiting past the next one is dropped).
 CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
@@ -376,6 +379,13 @@ OMS = {
     "NOTIFY_ENDPOINT_MAX_IN_FLIGHT": env_int("OMS_NOTIFY_ENDPOINT_MAX_IN_FLIGHT", 4),
     "NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS": env_int("OMS_NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS", 2),
     "NOTIFY_RELAY_BATCH": env_int("OMS_NOTIFY_RELAY_BATCH", 500),
+    # --- the customer's side (docs/terms.md) ---
+    # Where customers reach this service: status links in e-mails are absolute when set (https://oms.example.com).
+    "PUBLIC_BASE_URL": os.environ.get("OMS_PUBLIC_BASE_URL", ""),
+    # A status link keeps working this many days after its order shipped or was cancelled (then 410).
+    "STATUS_LINK_DAYS_AFTER_CLOSE": env_int("OMS_STATUS_LINK_DAYS_AFTER_CLOSE", 30),
+    # Actions (form posts) per status link per hour; further posts get 429.
+    "STATUS_ACTIONS_PER_HOUR": env_int("OMS_STATUS_ACTIONS_PER_HOUR", 20),
 }
 
 LOGGING = {

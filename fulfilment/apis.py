@@ -21,6 +21,7 @@ from .serializers import (
     OrderCreateInputSerializer,
     OrderDetailOutputSerializer,
     OrderListOutputSerializer,
+    OrderPlacedOutputSerializer,
     OrderShipInputSerializer,
     ShipResponseSerializer,
 )
@@ -67,7 +68,9 @@ class OrderListCreateApi(generics.ListAPIView):
         summary="Place an order",
         description=(
             "Allocates what is available now and backorders the shortfall. With an `Idempotency-Key` header a retry "
-            "with the same body returns the first order (200) instead of placing a second one."
+            "with the same body returns the first order (200) instead of placing a second one. `backorder_consent` "
+            "says what the customer agreed to when not everything is in stock (docs/terms.md): `decline` answers "
+            "409 `backorder_declined` (or `eta_beyond_requested_date` / `eta_beyond_max_wait`) and writes nothing."
         ),
         request=OrderCreateInputSerializer,
         parameters=[
@@ -79,8 +82,8 @@ class OrderListCreateApi(generics.ListAPIView):
             )
         ],
         responses={
-            201: OrderDetailOutputSerializer,
-            200: OpenApiResponse(OrderDetailOutputSerializer, description="Replay of an Idempotency-Key"),
+            201: OrderPlacedOutputSerializer,
+            200: OpenApiResponse(OrderPlacedOutputSerializer, description="Replay of an Idempotency-Key"),
         },
     )
     def post(self, request):
@@ -95,6 +98,7 @@ class OrderListCreateApi(generics.ListAPIView):
             ship_policy=data["ship_policy"],
             priority=data["priority"],
             requested_date=data["requested_date"],
+            backorder_consent=data["backorder_consent"],
             idempotency_key=idempotency_key,
             user=request.user,
         )
@@ -105,7 +109,7 @@ class OrderListCreateApi(generics.ListAPIView):
             else selectors.order_list().get(pk=result.order.pk)
         )
         return Response(
-            OrderDetailOutputSerializer(order).data,
+            OrderPlacedOutputSerializer(order).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

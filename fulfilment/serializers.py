@@ -12,6 +12,7 @@ from core.api import StrictSerializer
 from notifications.selectors import notifications_for_order
 from notifications.serializers import NotificationSummaryOutput, notifications_summary
 from orders.models import Customer, Order
+from orders.status_links import order_status_url
 
 
 class CustomerInputSerializer(StrictSerializer):
@@ -38,6 +39,15 @@ class OrderCreateInputSerializer(StrictSerializer):
     ship_policy = serializers.ChoiceField(choices=Order.ShipPolicy.choices, default=Order.ShipPolicy.PARTIAL)
     priority = serializers.ChoiceField(choices=Order.Priority.choices, default=Order.Priority.NORMAL)
     requested_date = serializers.DateField(required=False, allow_null=True, default=None)
+    backorder_consent = serializers.ChoiceField(
+        choices=[
+            ("accept", "Backorder what is short (default)"),
+            ("ship_available", "Take what is in stock, drop the rest, no backorder"),
+            ("decline", "Refuse the order (409) if anything would be backordered"),
+        ],
+        default="accept",
+        help_text="What the customer agreed to when not everything is in stock (docs/terms.md).",
+    )
 
     def validate_lines(self, value: list) -> list:
         limit = settings.OMS["MAX_ORDER_LINES"]
@@ -88,6 +98,9 @@ class OrderLineOutputSerializer(serializers.Serializer):
     shipped = serializers.IntegerField(source="quantity_shipped")
     cancelled = serializers.IntegerField(source="quantity_cancelled")
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    at_risk = serializers.BooleanField(
+        help_text="Accepted although its expected date is after the requested date or the customer's longest wait."
+    )
 
 
 class OrderBackorderOutputSerializer(serializers.Serializer):
@@ -98,6 +111,8 @@ class OrderBackorderOutputSerializer(serializers.Serializer):
     quantity_outstanding = serializers.IntegerField()
     eta = serializers.DateField(allow_null=True)
     eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+    sla_due_at = serializers.DateTimeField(allow_null=True, help_text="Ship-by date from the customer's terms.")
+    sla_breached = serializers.BooleanField()
     alternatives = serializers.SerializerMethodField(help_text="Substitutes in stock now (empty once not waiting).")
 
     @extend_schema_field(AlternativeOutput(many=True))
@@ -123,12 +138,37 @@ class OrderDetailOutputSerializer(OrderListOutputSerializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     backorders = OrderBackorderOutputSerializer(many=True, source="backorders.all")
     notifications = serializers.SerializerMethodField(help_text="What the customer was told, newest first.")
+    status_url = serializers.SerializerMethodField(help_text="The customer's status page (signed link, no login).")
+
+    def get_status_url(self, order) -> str:
+        return order_status_url(order)
 
     @extend_schema_field(NotificationSummaryOutput(many=True))
     def get_notifications(self, order):
         if not order.backorders.all():
             return []  # customer notifications are all about backorders: an order without any has none
         return notifications_summary(notifications_for_order(order))
+
+
+class DroppedLineOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    requested = serializers.IntegerField()
+    dropped = serializers.IntegerField(help_text="Units not in stock, cancelled (backorder_consent=ship_available).")
+
+
+class OrderPlacedOutputSerializer(OrderDetailOutputSerializer):
+    dropped = serializers.SerializerMethodField(help_text="Units dropped at placement (ship_available).")
+
+    @extend_schema_field(DroppedLineOutput(many=True))
+    def get_dropped(self, order):
+        placed = getattr(order, "placed_dropped", None)
+        if placed is not None:
+            return placed
+        return [  # a replay: what was cancelled
+            {"sku": line.product.sku, "requested": line.quantity, "dropped": line.quantity_cancelled}
+            for line in order.lines.all()
+            if line.quantity_cancelled
+        ]
 
 
 class ShipmentLineOutputSerializer(serializers.Serializer):

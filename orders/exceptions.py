@@ -61,3 +61,39 @@ class AmbiguousCustomer(DomainError):
     code = "ambiguous_customer"
     status = HTTPStatus.CONFLICT
     title = "Several customers match"
+
+
+class BackorderDeclined(DomainError):
+    code = "backorder_declined"
+    status = HTTPStatus.CONFLICT
+    title = "The customer declined a backorder and not everything is in stock"
+
+
+class EtaBeyondRequestedDate(DomainError):
+    code = "eta_beyond_requested_date"
+    status = HTTPStatus.CONFLICT
+    title = "A line cannot arrive by the requested date"
+
+
+class EtaBeyondMaxWait(DomainError):
+    code = "eta_beyond_max_wait"
+    status = HTTPStatus.CONFLICT
+    title = "A line would wait longer than the customer's terms allow"
+
+
+class NothingAvailable(DomainError):
+    code = "nothing_available"
+    status = HTTPStatus.CONFLICT
+    title = "Nothing of this order is in stock"
+
+
+class StatusLinkInvalid(DomainError):
+    code = "status_link_invalid"
+    status = HTTPStatus.NOT_FOUND
+    title = "This status link is not valid"
+
+
+class StatusLinkExpired(DomainError):
+    code = "status_link_expired"
+    status = HTTPStatus.GONE
+    title = "This status link has expired"

@@ -68,6 +68,49 @@ class SalesChannel(models.Model):
         return self.code
 
 
+class CustomerTerms(models.Model):
+    """What a customer agreed to about waiting: one row per customer, or the default of a sales channel.
+
+    A customer's own row replaces the channel default as a whole (no field-by-field merge); without either, nothing
+    bounds the wait (today's behaviour). Blank day counts mean "no limit".
+    """
+
+    customer = models.OneToOneField(Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="terms")
+    channel = models.ForeignKey(
+        "SalesChannel", null=True, blank=True, on_delete=models.CASCADE, related_name="default_terms"
+    )
+    max_wait_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A line whose expected date is further out than this is at risk / refused."
+    )
+    auto_cancel_after_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Units still waiting this many days after placement are cancelled."
+    )
+    sla_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A backordered line must ship within this many days of placement."
+    )
+    allow_partial = models.BooleanField(default=True, help_text="Off: orders ship complete.")
+    accepts_substitutes = models.BooleanField(default=True, help_text="Off: no substitutes are offered.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "customer terms"
+        ordering = ["id"]
+        constraints = [
+            # Either a customer's terms or a channel's default, never both nor neither.
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False, channel__isnull=True)
+                | Q(customer__isnull=True, channel__isnull=False),
+                name="customerterms_customer_xor_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["channel"], condition=Q(customer__isnull=True), name="customerterms_one_default_per_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"terms of {self.customer_id and f'customer {self.customer_id}' or f'channel {self.channel_id}'}"
+
+
 class ApiKey(models.Model):
     channel = models.ForeignKey(SalesChannel, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True)
@@ -156,6 +199,8 @@ class OrderLine(models.Model):
     quantity_backordered = models.PositiveIntegerField(default=0)  # outstanding: waiting for stock
     quantity_shipped = models.PositiveIntegerField(default=0)
     quantity_cancelled = models.PositiveIntegerField(default=0)
+    # Accepted although its expected date is after the requested date (or the customer's longest wait).
+    at_risk = models.BooleanField(default=False, db_default=False)  # db_default: raw bulk inserts (demo data)
 
     class Meta:
         ordering = ["order_id", "id"]

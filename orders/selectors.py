@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import hmac
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Q
 
 from .exceptions import AmbiguousCustomer
-from .models import ApiKey, Customer, Order, OrderLine
+from .models import ApiKey, Customer, CustomerTerms, Order, OrderLine
 
 
 def api_key_lookup(*, raw_key: str) -> ApiKey | None:
@@ -87,3 +87,20 @@ def customer_by_external_id(*, external_id: str, channel=None, channel_code: str
             details={"channels": codes},
         )
     return found[0] if found else None
+
+
+def customer_terms_for(*, customer: Customer) -> CustomerTerms | None:
+    """The terms that bind a customer: their own row, else their channel's default, else None (no limits)."""
+    rows = list(
+        CustomerTerms.objects.filter(
+            Q(customer_id=customer.pk) | Q(customer__isnull=True, channel_id=customer.channel_id)
+        ).order_by(F("customer_id").asc(nulls_last=True))  # the customer's own row first
+    )
+    return rows[0] if rows else None
+
+
+def customer_terms_list(*, channel=None):
+    qs = CustomerTerms.objects.select_related("customer", "channel", "customer__channel")
+    if channel is not None:
+        qs = qs.filter(Q(channel=channel) | Q(customer__channel=channel))
+    return qs

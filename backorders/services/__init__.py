@@ -9,6 +9,7 @@ from .lifecycle import (
     backorder_transition,
     backorders_create,
     backorders_mark_fulfilled,
+    newcomer_promises,
 )
 from .policy import policy_activate, policy_active, policy_scores_recompute
 from .priority import backorder_priority_change, backorder_reallocate
@@ -42,6 +43,7 @@ __all__ = [
     "backorders_mark_fulfilled",
     "eta_recompute_run",
     "eta_request",
+    "newcomer_promises",
     "policy_activate",
     "policy_active",
     "policy_scores_recompute",

@@ -81,25 +81,37 @@ def backorder_event_record(
 # --- creation ---------------------------------------------------------------------------------
 
 
-def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
-    """Backorder the shortfall of order lines (called inside order placement's transaction, under the stock
-    locks). Each new backorder gets its expected date at once (``eta.eta_for_newcomer``)."""
+def newcomer_promises(*, customer, priority: str, placed_at, lines) -> list[tuple]:
+    """(eta, basis, po line id) for each ``(product_id, shortfall)`` about to join its queue: what placement
+    checks against the requested date and the customer's terms before writing anything."""
     from ..eta import eta_for_newcomer
 
     policy = policy_active()
     score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
+    rank = PRIORITY_RANKS[priority]
+    return [
+        eta_for_newcomer(
+            product_id=product_id, priority_rank=rank, priority_score=score, placed_at=placed_at, quantity=shortfall
+        )
+        for product_id, shortfall in lines
+    ]
+
+
+def backorders_create(*, order, customer, lines, user=None, promises=None, sla_due_at=None) -> list[Backorder]:
+    """Backorder the shortfall of order lines (called inside order placement's transaction, under the stock
+    locks). Each new backorder gets its expected date at once (``eta.eta_for_newcomer``; placement may pass the
+    ``promises`` it already computed), and its SLA ship-by date when the customer's terms set one."""
+    policy = policy_active()
+    score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
     rank = PRIORITY_RANKS[order.priority]
     now = timezone.now()
-    promises = [
-        eta_for_newcomer(
-            product_id=line.product_id,
-            priority_rank=rank,
-            priority_score=score,
+    if promises is None:
+        promises = newcomer_promises(
+            customer=customer,
+            priority=order.priority,
             placed_at=order.placed_at,
-            quantity=shortfall,
+            lines=[(line.product_id, shortfall) for line, shortfall in lines],
         )
-        for line, shortfall in lines
-    ]
     backorders = Backorder.objects.bulk_create(
         [
             Backorder(
@@ -116,6 +128,7 @@ def backorders_create(*, order, customer, lines, user=None) -> list[Backorder]:
                 eta_purchase_order_line_id=po_line_id,
                 eta_first=eta,
                 eta_updated_at=now,
+                sla_due_at=sla_due_at,
             )
             for (line, shortfall), (eta, basis, po_line_id) in zip(lines, promises, strict=True)
         ]

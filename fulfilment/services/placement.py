@@ -10,7 +10,7 @@ import json
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,16 +19,37 @@ from django.utils import timezone
 
 from backorders.models import PRIORITY_RANKS
 from backorders.selectors import waiting_demand_subquery
-from backorders.services import allocation_request_for_products, backorders_create
+from backorders.services import allocation_request_for_products, backorders_create, newcomer_promises
 from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput
 from inventory.counters import stock_allocate
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_products
 from inventory.models import Product, StockItem
-from orders.exceptions import DuplicateSku, IdempotencyKeyReused, PriorityNotAllowed, TierNotAllowed
-from orders.models import Allocation, Order, OrderLine, SalesChannel
+from orders.exceptions import (
+    BackorderDeclined,
+    DuplicateSku,
+    EtaBeyondMaxWait,
+    EtaBeyondRequestedDate,
+    IdempotencyKeyReused,
+    NothingAvailable,
+    PriorityNotAllowed,
+    TierNotAllowed,
+)
+from orders.models import Allocation, Customer, CustomerTerms, Order, OrderLine, SalesChannel
+from orders.selectors import customer_terms_for
 from orders.services import CustomerData, customer_upsert
+
+
+class BackorderConsent:
+    """What the customer agreed to when not everything is in stock (docs/terms.md)."""
+
+    ACCEPT = "accept"  # backorder the shortfall (the default)
+    SHIP_AVAILABLE = "ship_available"  # take what is in stock, drop the rest, no backorder
+    DECLINE = "decline"  # refuse the order if anything would wait
+
+    values = (ACCEPT, SHIP_AVAILABLE, DECLINE)
+
 
 ORDER_TOTAL_MAX = Decimal("999999999999.99")  # Order.total: max_digits=14, decimal_places=2
 
@@ -115,6 +136,7 @@ def order_place(
     priority: str = Order.Priority.NORMAL,
     requested_date: date | None = None,
     idempotency_key: str | None = None,
+    backorder_consent: str = BackorderConsent.ACCEPT,
     user=None,
 ) -> PlacementResult:
     """Validate, allocate what is free now, backorder the shortfall. Never oversells.
@@ -131,6 +153,10 @@ def order_place(
             f"requested_date {requested_date.isoformat()} is in the past.",
             details={"field": "requested_date", "min": timezone.localdate().isoformat()},
         )
+    if backorder_consent not in BackorderConsent.values:
+        raise InvalidInput(
+            f"Unknown backorder consent {backorder_consent!r}.", details={"backorder_consent": backorder_consent}
+        )
     if channel is not None:
         _channel_may_decide(channel=channel, priority=priority, customer=customer)
     scoped_key = None
@@ -144,6 +170,8 @@ def order_place(
             ship_policy=ship_policy,
             priority=priority,
             requested_date=requested_date,
+            # Only a non-default consent joins the fingerprint: replays of earlier requests keep matching.
+            **({"backorder_consent": backorder_consent} if backorder_consent != BackorderConsent.ACCEPT else {}),
         )
         existing = Order.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
@@ -156,6 +184,7 @@ def order_place(
             ship_policy=ship_policy,
             priority=priority,
             requested_date=requested_date,
+            backorder_consent=backorder_consent,
             scoped_key=scoped_key,
             fingerprint=fingerprint,
             user=user,
@@ -179,6 +208,7 @@ def _order_place_atomic(
     ship_policy: str,
     priority: str,
     requested_date: date | None,
+    backorder_consent: str,
     scoped_key: str | None,
     fingerprint: str,
     user,
@@ -208,7 +238,7 @@ def _order_place_atomic(
         free = max(0, sum(item.available for item in items) - queued.get(product.pk, 0))
         take = min(free, line.quantity)
         shortfall = line.quantity - take
-        if shortfall and not product.can_backorder:
+        if shortfall and not product.can_backorder and backorder_consent != BackorderConsent.SHIP_AVAILABLE:
             refused.append({"sku": product.sku, "requested": line.quantity, "available": take})
         picks = []
         for item in items:
@@ -226,7 +256,40 @@ def _order_place_atomic(
             f"Not enough stock and these products cannot be backordered: {names}.",
             details={"lines": refused},
         )
-    total = sum((product.unit_price * quantity for product, quantity, _, _ in plans), Decimal("0"))
+    placed_at = timezone.now()
+    dropped: dict[int, int] = {}  # product id → units dropped (ship_available)
+    at_risk: set[int] = set()  # product ids of lines accepted although their ETA is too late
+    promises: dict[int, tuple] = {}
+    sla_due_at = None
+    if any(plan[3] for plan in plans):  # nothing of this runs for an order that is fully in stock
+        if backorder_consent == BackorderConsent.SHIP_AVAILABLE:
+            if not any(picks for _, _, picks, _ in plans):
+                raise NothingAvailable(
+                    "Nothing of this order is in stock; with ship_available nothing would be left to ship.",
+                    details={"lines": [{"sku": p.sku, "requested": q, "available": 0} for p, q, _, _ in plans]},
+                )
+            dropped = {product.pk: shortfall for product, _, _, shortfall in plans if shortfall}
+            plans = [(product, quantity, picks, 0) for product, quantity, picks, _ in plans]
+        else:
+            terms = customer_terms_for(customer=customer_obj)
+            promises, at_risk = _promises_checked(
+                plans=plans,
+                customer=customer_obj,
+                priority=priority,
+                placed_at=placed_at,
+                requested_date=requested_date,
+                terms=terms,
+                decline=backorder_consent == BackorderConsent.DECLINE,
+            )
+            if terms is not None:
+                if not terms.allow_partial:
+                    ship_policy = Order.ShipPolicy.COMPLETE
+                if terms.sla_days is not None:
+                    sla_due_at = placed_at + timedelta(days=terms.sla_days)
+    total = sum(
+        (product.unit_price * (quantity - dropped.get(product.pk, 0)) for product, quantity, _, _ in plans),
+        Decimal("0"),
+    )
     if total > ORDER_TOTAL_MAX:  # the column holds 14 digits; PostgreSQL would fail the INSERT
         raise InvalidInput(
             f"The order total {total} is above the limit of {ORDER_TOTAL_MAX}.", details={"total": str(total)}
@@ -236,7 +299,7 @@ def _order_place_atomic(
         number=_new_order_number(),
         customer=customer_obj,
         channel=channel,
-        placed_at=timezone.now(),
+        placed_at=placed_at,
         status=Order.Status.BACKORDERED if any(plan[3] for plan in plans) else Order.Status.OPEN,
         ship_policy=ship_policy,
         priority=priority,
@@ -256,6 +319,8 @@ def _order_place_atomic(
                 unit_price=product.unit_price,
                 quantity_allocated=sum(q for _, q in picks),
                 quantity_backordered=shortfall,
+                quantity_cancelled=dropped.get(product.pk, 0),
+                at_risk=product.pk in at_risk,
             )
             for product, quantity, picks, shortfall in plans
         ]
@@ -272,7 +337,14 @@ def _order_place_atomic(
     short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
     backorders = []
     if short_lines:
-        backorders = backorders_create(order=order, customer=customer_obj, lines=short_lines, user=user)
+        backorders = backorders_create(
+            order=order,
+            customer=customer_obj,
+            lines=short_lines,
+            user=user,
+            promises=[promises[ol.product_id] for ol, _ in short_lines],
+            sla_due_at=sla_due_at,
+        )
         # Free units that the queue is owed go to the queue in priority order (this order included).
         allocation_request_for_products(
             product_ids=[
@@ -287,4 +359,68 @@ def _order_place_atomic(
         backorder.product = products_by_id[backorder.product_id]
         backorder.order = order
     order.placed_lines, order.placed_backorders = order_lines, backorders
+    order.placed_dropped = [
+        {"sku": product.sku, "requested": quantity, "dropped": dropped[product.pk]}
+        for product, quantity, _, _ in plans
+        if dropped.get(product.pk)
+    ]
     return order
+
+
+def _promises_checked(
+    *,
+    plans: list,
+    customer: Customer,
+    priority: str,
+    placed_at: datetime,
+    requested_date: date | None,
+    terms: CustomerTerms | None,
+    decline: bool,
+) -> tuple[dict[int, tuple], set[int]]:
+    """The newcomer ETA of each short line, checked against the requested date and the customer's longest wait.
+
+    Under ``decline`` anything short refuses the order (naming a date that is too late when there is one, as that
+    is the more useful answer); under ``accept`` a line whose ETA is too late (or unknown) is marked at risk.
+    """
+    short = [(product, shortfall) for product, _, _, shortfall in plans if shortfall]
+    etas = newcomer_promises(
+        customer=customer,
+        priority=priority,
+        placed_at=placed_at,
+        lines=[(product.pk, shortfall) for product, shortfall in short],
+    )
+    promises = {product.pk: promise for (product, _), promise in zip(short, etas, strict=True)}
+    max_wait = terms.max_wait_days if terms is not None else None
+    wait_limit = timezone.localdate(placed_at) + timedelta(days=max_wait) if max_wait is not None else None
+    late_requested, late_wait = [], []
+    for product, shortfall in short:
+        eta = promises[product.pk][0]
+        line = {"sku": product.sku, "backordered": shortfall, "eta": eta.isoformat() if eta else None}
+        if requested_date is not None and (eta is None or eta > requested_date):
+            late_requested.append(line)
+        if wait_limit is not None and (eta is None or eta > wait_limit):
+            late_wait.append(line)
+    if decline:
+        if late_requested:
+            raise EtaBeyondRequestedDate(
+                f"Not everything can arrive by {requested_date.isoformat()}: "
+                + ", ".join(f"{line['sku']} ({line['eta'] or 'no date yet'})" for line in late_requested)
+                + ".",
+                details={"requested_date": requested_date.isoformat(), "lines": late_requested},
+            )
+        if late_wait:
+            raise EtaBeyondMaxWait(
+                f"These lines would wait longer than {max_wait} days: "
+                + ", ".join(f"{line['sku']} ({line['eta'] or 'no date yet'})" for line in late_wait)
+                + ".",
+                details={"max_wait_days": max_wait, "lines": late_wait},
+            )
+        raise BackorderDeclined(
+            "Not everything is in stock and the customer declined a backorder: "
+            + ", ".join(f"{product.sku} ({shortfall} short)" for product, shortfall in short)
+            + ".",
+            details={"lines": [{"sku": p.sku, "backordered": q} for p, q in short]},
+        )
+    at_risk = {product.pk for product, _ in short if any(line["sku"] == product.sku for line in late_requested)}
+    at_risk |= {product.pk for product, _ in short if any(line["sku"] == product.sku for line in late_wait)}
+    return promises, at_risk

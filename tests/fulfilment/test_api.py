@@ -58,8 +58,10 @@ def test_place_order_allocates_and_backorders(make_product, channel_client, chan
         "shipped": 0,
         "cancelled": 0,
         "unit_price": "10.00",
+        "at_risk": False,
     }
     assert (lines["B-1"]["allocated"], lines["B-1"]["backordered"]) == (1, 2)
+    assert lines["B-1"]["at_risk"] is True  # no date yet: cannot promise the requested date
     [backorder] = data["backorders"]
     assert backorder["sku"] == "B-1"
     assert (backorder["status"], backorder["quantity"], backorder["quantity_outstanding"]) == ("open", 2, 2)
@@ -324,6 +326,7 @@ def test_order_detail_has_lines_and_backorders(make_product, place, staff_client
         "shipped": 0,
         "cancelled": 0,
         "unit_price": "10.00",
+        "at_risk": False,
     }
     backorder = Backorder.objects.get()
     assert data["backorders"] == [
