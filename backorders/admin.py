@@ -44,9 +44,11 @@ class BackorderAdmin(admin.ModelAdmin):
         "queue_position",
         "eta",
         "eta_basis",
+        "sla_due_at",
+        "sla_breached",
         "created_at",
     ]
-    list_filter = ["status", "priority", "eta_basis", "reason", "created_at"]
+    list_filter = ["status", "priority", "eta_basis", "reason", "sla_breached", "created_at"]
     search_fields = ["order__number", "product__sku", "order__customer__email", "order__customer__external_id"]
     date_hierarchy = "created_at"
     inlines = [BackorderEventInline]
@@ -149,6 +151,7 @@ class AllocationPolicyForm(forms.ModelForm):
             "platinum_weight",
             "lifetime_value_weight",
             "lifetime_value_cap",
+            "sla_breach_priority",
             "notes",
         ]
 
@@ -169,6 +172,7 @@ class AllocationPolicyAdmin(admin.ModelAdmin):
         "platinum_weight",
         "lifetime_value_weight",
         "lifetime_value_cap",
+        "sla_breach_priority",
         "updated_at",
     ]
     list_filter = ["is_active"]

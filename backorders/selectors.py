@@ -131,3 +131,33 @@ def work_requests_backlog(*, older_than_seconds: float = 0) -> dict[str, dict]:
         pending=Count("id"), overdue=Count("id", filter=Q(requested_at__lte=cutoff)), oldest=Min("created_at")
     )
     return {row["kind"]: {key: row[key] for key in ("pending", "overdue", "oldest")} for row in rows}
+
+
+def backorders_past_auto_cancel(*, now) -> list[Backorder]:
+    """Waiting backorders placed at least ``auto_cancel_after_days`` ago under the terms that bind their customer
+    (their own row, else their channel's default: a customer's row replaces the default as a whole)."""
+    from datetime import timedelta
+
+    from orders.models import CustomerTerms
+
+    found: dict[int, Backorder] = {}
+    for terms in CustomerTerms.objects.filter(auto_cancel_after_days__isnull=False).order_by("pk"):
+        qs = Backorder.objects.filter(
+            status__in=Backorder.WAITING, placed_at__lte=now - timedelta(days=terms.auto_cancel_after_days)
+        )
+        if terms.customer_id is not None:
+            qs = qs.filter(order__customer_id=terms.customer_id)
+        else:
+            qs = qs.filter(order__channel_id=terms.channel_id, order__customer__terms__isnull=True)
+        for backorder in qs.select_related("order", "product").order_by("pk"):
+            found[backorder.pk] = backorder
+    return [found[pk] for pk in sorted(found)]
+
+
+def backorders_sla_due(*, now) -> list[int]:
+    """Ids of waiting backorders whose SLA ship-by date passed and that are not yet marked breached."""
+    return list(
+        Backorder.objects.filter(status__in=Backorder.WAITING, sla_breached=False, sla_due_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

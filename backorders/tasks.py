@@ -72,3 +72,11 @@ def eta_sweep() -> int:
     from .eta import eta_recompute_all
 
     return eta_recompute_all()
+
+
+@shared_task(acks_late=True)
+def sla_sweep() -> int:
+    """Backorders past their SLA ship-by date: marked breached once, priority raised by the policy."""
+    from .services import backorders_sla_enforce
+
+    return backorders_sla_enforce()

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 
+class _Customer:
+    """The customer acting on their own order (the status page): recorded as "customer", never a Django user."""
+
+    username = "customer"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+CUSTOMER = _Customer()
+
+
 def actor_label(user) -> str:
     if user is None:
         return "system"

@@ -25,6 +25,7 @@ from .requests import (
     work_requests_record,
     work_requests_resend,
 )
+from .sla import backorder_sla_breach, backorders_sla_enforce
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -37,11 +38,13 @@ __all__ = [
     "backorder_event_record",
     "backorder_priority_change",
     "backorder_reallocate",
+    "backorder_sla_breach",
     "backorder_status_for",
     "backorder_transition",
     "backorders_create",
     "backorders_mark_fulfilled",
     "eta_recompute_run",
+    "backorders_sla_enforce",
     "eta_request",
     "newcomer_promises",
     "policy_activate",

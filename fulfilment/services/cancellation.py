@@ -27,11 +27,19 @@ class CancelRequest:
 
 
 @transaction.atomic
-def order_cancel(*, order: Order, lines: list[CancelRequest] | None = None, reason: str = "", user=None) -> Order:
+def order_cancel(
+    *,
+    order: Order,
+    lines: list[CancelRequest] | None = None,
+    reason: str = "",
+    user=None,
+    waiting_only: bool = False,
+) -> Order:
     """Cancel the whole order or some lines (or units of them).
 
     Units still waiting for stock are cancelled first, then reserved units, which go back to the pool
-    and are offered to the backorder queue after commit.
+    and are offered to the backorder queue after commit. With ``waiting_only`` (the customer's status page, the
+    terms' auto-cancel) only waiting units may go, checked under the locks: reserved units are never touched.
     """
     order, order_lines = order_lock_with_stock(order)
     if order.status in (Order.Status.CANCELLED, Order.Status.SHIPPED):
@@ -51,11 +59,12 @@ def order_cancel(*, order: Order, lines: list[CancelRequest] | None = None, reas
             if request.sku in seen:
                 raise DuplicateSku(f"SKU {request.sku} is listed twice.", details={"skus": [request.sku]})
             seen.add(request.sku)
-            quantity = line.quantity_open if request.quantity is None else request.quantity
-            if quantity <= 0 or quantity > line.quantity_open:
+            cancellable = line.quantity_backordered if waiting_only else line.quantity_open
+            quantity = cancellable if request.quantity is None else request.quantity
+            if quantity <= 0 or quantity > cancellable:
                 raise InvalidInput(
-                    f"Can cancel between 1 and {line.quantity_open} of {request.sku}, not {quantity}.",
-                    details={"sku": request.sku, "cancellable": line.quantity_open},
+                    f"Can cancel between 1 and {cancellable} of {request.sku}, not {quantity}.",
+                    details={"sku": request.sku, "cancellable": cancellable},
                 )
             targets.append((line, quantity))
     if not targets:
