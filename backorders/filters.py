@@ -43,14 +43,21 @@ class BackorderFilter(django_filters.FilterSet):
     reason = django_filters.MultipleChoiceFilter(choices=Backorder.Reason.choices)
     min_age = AgeFilter(method="filter_min_age", label="Created at least this many days ago")
     max_age = AgeFilter(method="filter_max_age", label="Created at most this many days ago")
+    sla_breached = django_filters.BooleanFilter(label="Marked as past its SLA ship-by date")
+    sla_due_before = django_filters.IsoDateTimeFilter(
+        field_name="sla_due_at", lookup_expr="lt", label="SLA ship-by date before (ISO 8601)"
+    )
+    has_sla = django_filters.BooleanFilter(field_name="sla_due_at", lookup_expr="isnull", exclude=True)
     ordering = StableOrderingFilter(
         fields=(
             ("created_at", "created_at"),
             ("priority_rank", "priority"),
             ("eta", "eta"),
             ("placed_at", "placed_at"),
+            ("sla_due_at", "sla_due_at"),
         ),
-        help_text="created_at, priority, eta, placed_at (prefix - for descending). Default: queue order.",
+        help_text="created_at, priority, eta, placed_at, sla_due_at (due soonest; prefix - for descending). "
+        "Default: queue order.",
     )
 
     class Meta:

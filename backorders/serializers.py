@@ -43,6 +43,8 @@ class BackorderOutputSerializer(serializers.Serializer):
     )
     eta = serializers.DateField(allow_null=True)
     eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+    sla_due_at = serializers.DateTimeField(allow_null=True, help_text="Ship-by date from the customer's terms.")
+    sla_breached = serializers.BooleanField(help_text="Still waiting when its ship-by date passed.")
     reason = serializers.ChoiceField(choices=Backorder.Reason.choices)
     placed_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()

@@ -32,6 +32,11 @@ class QueueFilter(django_filters.FilterSet):
     eta_basis = django_filters.ChoiceFilter(choices=Backorder.EtaBasis.choices, label="ETA basis")
     reason = django_filters.ChoiceFilter(choices=Backorder.Reason.choices)
     order = django_filters.CharFilter(method="filter_order", label="Order number")
+    sla = django_filters.ChoiceFilter(
+        method="filter_sla",
+        choices=[("breached", "Breached"), ("due_7", "Due within 7 days"), ("any", "Has an SLA")],
+        label="SLA",
+    )
 
     class Meta:
         model = Backorder
@@ -46,6 +51,13 @@ class QueueFilter(django_filters.FilterSet):
             if hasattr(field, "choices"):
                 # A new choice applies at once; typed filters wait for Enter / Apply.
                 field.widget.attrs["data-autosubmit"] = "request"  # static/dashboard/dashboard.js
+
+    def filter_sla(self, queryset, name, value):
+        if value == "breached":
+            return queryset.filter(sla_breached=True)
+        if value == "due_7":
+            return queryset.filter(sla_due_at__lte=timezone.now() + timedelta(days=7))
+        return queryset.filter(sla_due_at__isnull=False)
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

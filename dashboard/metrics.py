@@ -181,6 +181,11 @@ def notification_counts(period: Period) -> dict:
     return row
 
 
+def sla_breaches(*, now: datetime) -> int:
+    """Waiting backorders past their SLA ship-by date: marked by the sweep, or due and not yet swept."""
+    return Backorder.objects.filter(Q(sla_breached=True) | Q(sla_due_at__lte=now), status__in=Backorder.WAITING).count()
+
+
 # --- the KPI cards ---------------------------------------------------------------------------------
 
 
@@ -193,6 +198,7 @@ def kpis(*, days: int = 30, now: datetime | None = None) -> list[Kpi]:
     open_now, open_then = open_backorders(), open_backorders_at(period.start)
     cur_ot, prev_ot = on_time_promise(period), on_time_promise(prev)
     cur_n, prev_n = notification_counts(period), notification_counts(prev)
+    breaches = sla_breaches(now=period.end)
 
     def fill(p):
         return _ratio(p["lines"] - p["backordered_lines"], p["lines"]) if p["lines"] else None
@@ -230,6 +236,9 @@ def kpis(*, days: int = 30, now: datetime | None = None) -> list[Kpi]:
         Kpi("open_value", "Cash tied up",
             "Value of the missing units at the order price — revenue waiting on stock.",
             "money", open_now["value"], open_then["value"], False),
+        Kpi("sla_breaches", "SLA breaches",
+            "Backorders still waiting after the ship-by date of the customer's terms (now; no comparison).",
+            "count", breaches, None, False),
         Kpi("on_time_promise_rate", "On-time promise rate",
             "Of backorders allocated in the period that had a promised date, the share allocated by the first one.",
             "percent", _ratio(cur_ot["on_time"], cur_ot["promised"]), _ratio(prev_ot["on_time"], prev_ot["promised"]),

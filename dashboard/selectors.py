@@ -19,6 +19,7 @@ SORTS = {
     "oldest": ("Oldest first", ("created_at", "id")),
     "newest": ("Newest first", ("-created_at", "-id")),
     "eta": ("ETA (soonest)", (F("eta").asc(nulls_last=True), "id")),
+    "sla": ("SLA due (soonest)", (F("sla_due_at").asc(nulls_last=True), "id")),
     "value": ("Value (highest)", ("-value", "id")),
     "units": ("Units waiting (most)", ("-outstanding", "id")),
 }

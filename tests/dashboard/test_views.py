@@ -88,7 +88,7 @@ def test_login_page_renders_and_logs_in(client, staff_user):
 
 def test_overview_shows_kpi_cards_with_definitions_and_charts(staff, queue_data):
     html = staff.get("/?days=7").content.decode()
-    assert html.count('class="card kpi"') == 13
+    assert html.count('class="card kpi"') == 14  # + SLA breaches
     assert 'data-kpi="open_backorders"' in html
     assert "Share of order lines placed in the period that were filled completely" in html
     assert html.count('<svg class="chart"') == 4
