@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 import config.openapi  # noqa: F401  (registers the Api-Key scheme with drf-spectacular)
 from config.health import health
 from dashboard.apis import MetricsApi
+from fulfilment.views import order_status
 
 api_v1 = [
     path("", include("inventory.urls")),
@@ -24,6 +25,8 @@ docs_csp = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:
 
 urlpatterns = [
     path("health/", health, name="health"),
+    # The customer's status page (signed link, no login): docs/terms.md.
+    path("s/<str:token>", order_status, name="order-status"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),

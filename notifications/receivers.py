@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.dispatch import receiver
 
 from backorders.signals import allocation_events_recorded, backorder_events_recorded, eta_events_recorded
+from orders.signals import regular_updates_declined
 
 from .bulk import event_batch_record, notifications_enqueue_bulk_on_commit, notifications_eta_changed_for_events
 from .services import notifications_from_backorder_events
@@ -41,3 +42,11 @@ def outbox_for_eta_events(sender, *, event_ids, **kwargs) -> PublishLater:
 def batch_for_allocation_events(sender, *, kind, product_id, first_event_id, last_event_id, **kwargs) -> None:
     """The "ready" messages of an allocation run are written right after commit from a batch row committed with it."""
     event_batch_record(kind=kind, product_id=product_id, first_event_id=first_event_id, last_event_id=last_event_id)
+
+
+@receiver(regular_updates_declined, dispatch_uid="notifications.preference_for_declined_updates")
+def preference_for_declined_updates(sender, *, customer, **kwargs) -> None:
+    """The customer opted out of regular updates (status page): the same preference the API sets."""
+    from .services.staff import notification_preference_set
+
+    notification_preference_set(customer=customer, regular_updates=False)

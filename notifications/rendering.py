@@ -13,6 +13,8 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from orders.status_links import order_status_url
+
 DATE_KEYS = ("eta", "old_eta", "new_eta")
 
 
@@ -61,6 +63,7 @@ def build_payload(*, event: str, dedupe_key: str, context: dict[str, Any]) -> di
         "items": _plain(context["items"]),
         "shipping_now": _plain(context.get("shipping_now", [])),
         "data": _plain(context.get("data", {})),
+        "status_url": context["status_url"],  # the customer's status page (signed link, no login)
     }
 
 
@@ -106,6 +109,7 @@ def render_context(notification) -> dict[str, Any]:
         "data": stored.get("data", {}),
         "shipping_now": stored.get("shipping_now", []),
         "occurred_at": datetime.fromisoformat(occurred) if occurred else notification.created_at,
+        "status_url": order_status_url(order),
     }
 
 

@@ -1,5 +1,6 @@
 """Every write of backorders, one module per topic; import from here."""
 
+from .consent import backorder_date_accept
 from .lifecycle import (
     ALLOWED_TRANSITIONS,
     S,
@@ -35,6 +36,7 @@ __all__ = [
     "allocation_run",
     "allocation_run_reset",
     "backorder_cancel_units",
+    "backorder_date_accept",
     "backorder_event_record",
     "backorder_priority_change",
     "backorder_reallocate",

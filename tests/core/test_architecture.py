@@ -31,6 +31,7 @@ def _receivers(signal) -> set[str]:
         (backorder_signals.backorder_events_recorded, {"notifications.receivers.outbox_for_backorder_events"}),
         (backorder_signals.eta_events_recorded, {"notifications.receivers.outbox_for_eta_events"}),
         (backorder_signals.allocation_events_recorded, {"notifications.receivers.batch_for_allocation_events"}),
+        (order_signals.regular_updates_declined, {"notifications.receivers.preference_for_declined_updates"}),
     ],
     ids=[
         "stock_added",
@@ -39,6 +40,7 @@ def _receivers(signal) -> set[str]:
         "backorder_events_recorded",
         "eta_events_recorded",
         "allocation_batch",
+        "regular_updates_declined",
     ],
 )
 def test_each_domain_event_has_exactly_its_receivers(signal, expected):
