@@ -19,6 +19,7 @@ from core.permissions import SAFE_METHODS
 from .views import backorders as backorder_views
 from .views import products as inventory_views
 from .views import suppliers as supplier_views
+from .views import terms as terms_views
 
 
 def staff_only(view):
@@ -62,4 +63,6 @@ urlpatterns = [
         name="planning_draft_po",
     ),
     path("suppliers/<int:pk>/", staff_only(supplier_views.supplier), name="supplier"),
+    path("terms/", staff_only(terms_views.terms), name="terms"),
+    path("terms/set/", staff_only(terms_views.terms_set), name="terms_set"),
 ]

@@ -12,7 +12,7 @@ from core.permissions import permission_check
 from fulfilment import services as fulfilment_services
 
 from . import services
-from .models import Allocation, ApiKey, Customer, Order, OrderLine, SalesChannel, Shipment, ShipmentLine
+from .models import Allocation, ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel, Shipment, ShipmentLine
 
 
 @admin.register(Customer)
@@ -237,3 +237,23 @@ class AllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "order_line", "stock_item", "quantity", "created_at"]
     search_fields = ["order_line__order__number", "stock_item__product__sku"]
     list_select_related = ["order_line", "stock_item"]
+
+
+@admin.register(CustomerTerms)
+class CustomerTermsAdmin(admin.ModelAdmin):
+    """A customer's terms, or a channel's default (docs/terms.md). A customer's row replaces the default."""
+
+    list_display = [
+        "__str__",
+        "customer",
+        "channel",
+        "max_wait_days",
+        "auto_cancel_after_days",
+        "sla_days",
+        "allow_partial",
+        "accepts_substitutes",
+        "updated_at",
+    ]
+    list_filter = ["channel", "allow_partial", "accepts_substitutes"]
+    search_fields = ["customer__email", "customer__external_id", "channel__code"]
+    raw_id_fields = ["customer"]

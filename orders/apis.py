@@ -12,7 +12,7 @@ from core.api import IsChannelOrStaff, IsStaff, JSONParser, StrictSerializer, re
 from core.errors import NotFoundError
 
 from . import selectors, services
-from .models import Customer
+from .models import Customer, CustomerTerms, SalesChannel
 
 
 class CustomerRecordOutputSerializer(serializers.Serializer):
@@ -84,3 +84,94 @@ class CustomerDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         services.customer_tier_set(customer=customer, tier=serializer.validated_data["tier"], user=request.user)
         return Response(CustomerRecordOutputSerializer(_customer_or_404(request, customer_id)).data)
+
+
+# --- terms (staff) --------------------------------------------------------------------------------
+
+
+class TermsInputSerializer(StrictSerializer):
+    max_wait_days = serializers.IntegerField(min_value=0, max_value=3650, allow_null=True, required=False)
+    auto_cancel_after_days = serializers.IntegerField(min_value=0, max_value=3650, allow_null=True, required=False)
+    sla_days = serializers.IntegerField(min_value=0, max_value=3650, allow_null=True, required=False)
+    allow_partial = serializers.BooleanField(required=False)
+    accepts_substitutes = serializers.BooleanField(required=False)
+
+
+class TermsOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    scope = serializers.SerializerMethodField()
+    customer = serializers.IntegerField(source="customer_id", allow_null=True)
+    channel = serializers.SerializerMethodField()
+    max_wait_days = serializers.IntegerField(allow_null=True)
+    auto_cancel_after_days = serializers.IntegerField(allow_null=True)
+    sla_days = serializers.IntegerField(allow_null=True)
+    allow_partial = serializers.BooleanField()
+    accepts_substitutes = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+    def get_scope(self, terms) -> str:
+        return "customer" if terms.customer_id else "channel_default"
+
+    def get_channel(self, terms) -> str | None:
+        channel = terms.channel or (terms.customer.channel if terms.customer_id else None)
+        return channel.code if channel else None
+
+
+class _TermsApi(APIView):
+    """GET the terms (404 when none are set), PUT to write them (fields left out keep their value), DELETE to
+    remove them. Staff only: terms are agreed with the customer, not set by the storefront."""
+
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+    required_permissions = {"PUT": ["orders.change_customerterms"], "DELETE": ["orders.delete_customerterms"]}
+
+    def _owner(self, **kwargs) -> dict:
+        raise NotImplementedError
+
+    def _terms(self, owner: dict) -> CustomerTerms:
+        terms = (
+            CustomerTerms.objects.select_related("channel", "customer__channel")
+            .filter(
+                **(
+                    {"customer": owner["customer"]}
+                    if owner.get("customer")
+                    else {"channel": owner["channel"], "customer": None}
+                )
+            )
+            .first()
+        )
+        if terms is None:
+            raise NotFoundError("No terms set here.")
+        return terms
+
+    def get(self, request, **kwargs):
+        return Response(TermsOutputSerializer(self._terms(self._owner(**kwargs))).data)
+
+    def put(self, request, **kwargs):
+        owner = self._owner(**kwargs)
+        serializer = TermsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.customer_terms_set(**owner, **serializer.validated_data)
+        return Response(TermsOutputSerializer(self._terms(owner)).data)
+
+    def delete(self, request, **kwargs):
+        services.customer_terms_delete(terms=self._terms(self._owner(**kwargs)))
+        return Response(status=204)
+
+
+@extend_schema(tags=["terms"], request=TermsInputSerializer, responses=TermsOutputSerializer)
+class CustomerTermsApi(_TermsApi):
+    def _owner(self, *, customer_id: int) -> dict:
+        customer = selectors.customer_get(customer_id=customer_id)
+        if customer is None:
+            raise NotFoundError(f"No customer {customer_id}.")
+        return {"customer": customer}
+
+
+@extend_schema(tags=["terms"], request=TermsInputSerializer, responses=TermsOutputSerializer)
+class ChannelTermsApi(_TermsApi):
+    def _owner(self, *, code: str) -> dict:
+        channel = SalesChannel.objects.filter(code=code[:50]).first()
+        if channel is None:
+            raise NotFoundError(f"No sales channel {code[:50]!r}.")
+        return {"channel": channel}

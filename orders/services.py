@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core.errors import InvalidInput
 
-from .models import ApiKey, Customer, Order, OrderLine, SalesChannel
+from .models import ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel
 from .signals import customer_tier_changed
 
 
@@ -208,3 +208,37 @@ def orders_status_refresh(*, order_ids) -> None:
             if status == Order.Status.CANCELLED:
                 updates["cancelled_at"] = timezone.now()
             Order.objects.filter(pk=order.pk).update(**updates)
+
+
+TERMS_FIELDS = ("max_wait_days", "auto_cancel_after_days", "sla_days", "allow_partial", "accepts_substitutes")
+
+
+@transaction.atomic
+def customer_terms_set(
+    *, customer: Customer | None = None, channel: SalesChannel | None = None, **fields
+) -> CustomerTerms:
+    """Write the terms of a customer, or a channel's default (exactly one of the two). Fields left out keep their
+    value (or the default on a new row); day counts are None (no limit) or whole numbers from 0 to 3650."""
+    if (customer is None) == (channel is None):
+        raise InvalidInput("Terms belong to a customer or to a sales channel (its default), not both.")
+    unknown = sorted(set(fields) - set(TERMS_FIELDS))
+    if unknown:
+        raise InvalidInput(f"Unknown terms: {', '.join(unknown)}.", details={"fields": unknown})
+    for name in ("max_wait_days", "auto_cancel_after_days", "sla_days"):
+        value = fields.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650):
+            raise InvalidInput(f"{name} must be empty or a whole number of days (0–3650).", details={name: value})
+    if customer is not None:
+        terms, _ = CustomerTerms.objects.select_for_update().get_or_create(customer=customer)
+    else:
+        terms, _ = CustomerTerms.objects.select_for_update().get_or_create(channel=channel, customer=None)
+    for name, value in fields.items():
+        setattr(terms, name, value)
+    terms.save()
+    return terms
+
+
+@transaction.atomic
+def customer_terms_delete(*, terms: CustomerTerms) -> None:
+    """Remove terms: a customer falls back to the channel default, a channel to no limits."""
+    CustomerTerms.objects.filter(pk=terms.pk).delete()

@@ -7,4 +7,6 @@ from . import apis
 urlpatterns = [
     path("customers/", apis.CustomerListApi.as_view(), name="customer-list"),
     path("customers/<int:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
+    path("customers/<int:customer_id>/terms/", apis.CustomerTermsApi.as_view(), name="customer-terms"),
+    path("channels/<str:code>/terms/", apis.ChannelTermsApi.as_view(), name="channel-terms"),
 ]

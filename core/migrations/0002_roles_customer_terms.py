@@ -1,0 +1,23 @@
+"""Customer service may manage customer terms (orders.CustomerTerms, issue 15): the role table again."""
+
+from django.db import migrations
+
+
+
+def roles_update(apps, schema_editor):
+    from importlib import import_module
+
+    import_module("core.migrations.0001_roles").roles_create(apps, schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("core", "0001_roles"),
+        ("inventory", "0003_permissions"),
+        ("orders", "0008_customer_terms_at_risk"),
+        ("backorders", "0006_sla"),
+        ("suppliers", "0002_permissions"),
+        ("notifications", "0006_permissions"),
+    ]
+
+    operations = [migrations.RunPython(roles_update, migrations.RunPython.noop)]
