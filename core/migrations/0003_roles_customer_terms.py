@@ -12,12 +12,12 @@ def roles_update(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0001_roles"),
+        ("core", "0002_roles_notification_attempts"),
         ("inventory", "0003_permissions"),
         ("orders", "0008_customer_terms_at_risk"),
-        ("backorders", "0006_sla"),
+        ("backorders", "0008_sla"),
         ("suppliers", "0002_permissions"),
-        ("notifications", "0006_permissions"),
+        ("notifications", "0007_attempt_log_endpoint_health"),
     ]
 
     operations = [migrations.RunPython(roles_update, migrations.RunPython.noop)]

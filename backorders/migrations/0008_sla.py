@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backorders', '0005_permissions'),
+        ('backorders', '0007_work_requests'),
     ]
 
     operations = [
