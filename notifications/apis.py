@@ -214,7 +214,7 @@ class CustomerPreferenceApi(APIView):
         customer = self._customer(request, external_id)
         data = PreferenceInput(data=request.data)
         data.is_valid(raise_exception=True)
-        preference = notification_preference_set(customer=customer, **data.validated_data)
+        preference = notification_preference_set(customer=customer, user=request.user, **data.validated_data)
         return Response(PreferenceOutput(preference).data)
 
     patch = put

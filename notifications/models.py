@@ -154,6 +154,8 @@ class NotificationPreference(models.Model):
     customer = models.OneToOneField("orders.Customer", on_delete=models.CASCADE, related_name="notification_preference")
     regular_updates = models.BooleanField(default=True, help_text="Send a status update every few days.")
     preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    # Who set it last: "customer" (the status page), "channel:<code>", a staff username.
+    updated_by = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

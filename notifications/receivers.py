@@ -45,8 +45,9 @@ def batch_for_allocation_events(sender, *, kind, product_id, first_event_id, las
 
 
 @receiver(regular_updates_declined, dispatch_uid="notifications.preference_for_declined_updates")
-def preference_for_declined_updates(sender, *, customer, **kwargs) -> None:
-    """The customer opted out of regular updates (status page): the same preference the API sets."""
+def preference_for_declined_updates(sender, *, customer, actor=None, **kwargs) -> None:
+    """The customer opted out of regular updates (status page): the same preference the API sets, recorded with who
+    asked ("customer")."""
     from .services.staff import notification_preference_set
 
-    notification_preference_set(customer=customer, regular_updates=False)
+    notification_preference_set(customer=customer, regular_updates=False, user=actor)

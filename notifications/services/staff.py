@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import actor_label
 from core.errors import InvalidInput, InvalidTransition
 
 from ..models import Notification, NotificationPreference
@@ -76,7 +77,9 @@ def notification_manual_update(*, backorder, note: str, user) -> list[Notificati
 
 
 @transaction.atomic
-def notification_preference_set(*, customer, regular_updates: bool | None = None, preferred_channel: str | None = None):
+def notification_preference_set(
+    *, customer, regular_updates: bool | None = None, preferred_channel: str | None = None, user=None
+):
     if preferred_channel is not None and preferred_channel not in NotificationPreference.Channel.values:
         raise InvalidInput(
             f"Preferred channel must be one of {', '.join(NotificationPreference.Channel.values)}.",
@@ -87,5 +90,6 @@ def notification_preference_set(*, customer, regular_updates: bool | None = None
         preference.regular_updates = bool(regular_updates)
     if preferred_channel is not None:
         preference.preferred_channel = preferred_channel
+    preference.updated_by = actor_label(user)
     preference.save()
     return preference

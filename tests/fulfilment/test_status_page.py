@@ -141,7 +141,8 @@ def test_accept_later_date_records_an_event_and_clears_at_risk(browser_client, o
 def test_opt_out_of_regular_updates(browser_client, order):
     response = _post(browser_client, order_status_path(order), {"action": "opt_out"})
     assert response.status_code == 302
-    assert NotificationPreference.objects.get(customer=order.customer).regular_updates is False
+    preference = NotificationPreference.objects.get(customer=order.customer)
+    assert (preference.regular_updates, preference.updated_by) == (False, "customer")  # the actor, like every action
 
 
 def test_actions_are_rate_limited_per_link(browser_client, order, settings):
