@@ -65,4 +65,5 @@ urlpatterns = [
     path("suppliers/<int:pk>/", staff_only(supplier_views.supplier), name="supplier"),
     path("terms/", staff_only(terms_views.terms), name="terms"),
     path("terms/set/", staff_only(terms_views.terms_set), name="terms_set"),
+    path("terms/<int:pk>/delete/", staff_only(terms_views.terms_delete), name="terms_delete"),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.permissions import permission_required_403
 from orders.models import Customer, SalesChannel
 from orders.selectors import customer_terms_list
-from orders.services import customer_terms_set
+from orders.services import customer_terms_delete, customer_terms_set
 
 
 class TermsForm(forms.Form):
@@ -72,4 +72,14 @@ def terms_set(request):
             exc.status,
         )
     messages.success(request, "Terms saved.")
+    return HttpResponseRedirect(reverse("dashboard:terms"), status=303)
+
+
+@require_POST
+@permission_required_403("orders.delete_customerterms")
+def terms_delete(request, pk: int):
+    """Remove one row of terms: a customer falls back to the channel default, a channel to no limits."""
+    row = get_object_or_404(customer_terms_list(), pk=pk)
+    customer_terms_delete(terms=row)
+    messages.success(request, "Terms removed.")
     return HttpResponseRedirect(reverse("dashboard:terms"), status=303)

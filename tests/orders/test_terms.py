@@ -68,3 +68,15 @@ def test_dashboard_form_needs_the_permission(client, bare_staff_user, channel_ke
 def test_admin_lists_terms(admin_client, channel_key):
     CustomerTerms.objects.create(channel=channel_key[0], sla_days=3)
     assert admin_client.get("/admin/orders/customerterms/").status_code == 200
+
+
+def test_dashboard_removes_terms_with_the_permission(client, staff_user, bare_staff_user, channel_key):
+    terms = CustomerTerms.objects.create(channel=channel_key[0], sla_days=3)
+    client.force_login(bare_staff_user)
+    assert client.post(f"/terms/{terms.pk}/delete/").status_code == 403
+    assert CustomerTerms.objects.filter(pk=terms.pk).exists()
+    client.force_login(staff_user)
+    assert 'action="/terms/' in client.get("/terms/").content.decode()
+    assert client.post(f"/terms/{terms.pk}/delete/").status_code == 303
+    assert not CustomerTerms.objects.exists()
+    assert client.post(f"/terms/{terms.pk}/delete/").status_code == 404
