@@ -167,3 +167,15 @@ def test_every_notification_carries_the_status_url(order, settings):
                            dedupe_key="x", context=email.context, next_attempt_at=timezone.now())  # fmt: skip
     notification_render(webhook)
     assert webhook.payload["status_url"] == url
+
+
+def test_an_orders_link_is_the_same_in_every_message(order):
+    """No timestamp in the token: two messages about one order, seconds apart, carry the same link."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    first = order_status_path(order)
+    later = timezone.now() + timezone.timedelta(seconds=90)
+    with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
+        assert order_status_path(order) == first
