@@ -17,12 +17,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Development mode, switched on explicitly: DEBUG, the public dev key, plain-HTTP cookies, the demo login.
+# Development mode, switched on explicitly: DEBUG, the public dev key, plain-HTTP cookies, the demo login, customer
+# emails written to var/emails/ instead of the console. serve_demo is runserver on the first free port from PORT;
+# once it listens it prints the URL (with that port), the staff login and a working API key as its last lines.
 run: export DEBUG = 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py serve_demo $(HOST):$(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

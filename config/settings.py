@@ -308,7 +308,12 @@ CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
 }
 
 # --- Email ------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Development mode writes customer emails to files under var/emails/ (gitignored): a demo run sends thousands, and
+# on the console they would bury what `make run` prints last (the URL, the login, the API key).
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend" if DEBUG else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -316,7 +321,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orders@example.com")
 # For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (development, tests with worker processes).
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or None
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH") or (str(BASE_DIR / "var" / "emails") if DEBUG else None)
+# Development files (`make run`): the demo API key, so it can be printed on every run (keys are stored hashed).
+OMS_DEV_DIR = Path(os.environ.get("OMS_DEV_DIR") or BASE_DIR / "var")
 # Seconds per SMTP operation: a hung mail server must not hold a notification past its delivery lease.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-DEMO_ADMIN = ("admin", "admin")
+from dashboard.devrun import DEMO_ADMIN, DEMO_CHANNEL, demo_api_key_remember
 
 PRODUCTS = [
     # sku, name, price, stock, backorderable, status
@@ -113,13 +113,8 @@ class Command(BaseCommand):
             User.objects.create_superuser(DEMO_ADMIN[0], "admin@example.com", DEMO_ADMIN[1])
 
     def _print_login(self):
-        self.stdout.write(
-            self.style.SUCCESS(
-                "\n  Dashboard: http://127.0.0.1:8000/    Admin: http://127.0.0.1:8000/admin/\n"
-                "  API docs:  http://127.0.0.1:8000/api/docs/\n"
-                f"  Staff login: username '{DEMO_ADMIN[0]}', password '{DEMO_ADMIN[1]}'\n"
-            )
-        )
+        # The URL is not known here (`make run` may serve on another port): `serve_demo` prints it with the rest.
+        self.stdout.write(self.style.SUCCESS(f"Staff login: username '{DEMO_ADMIN[0]}', password '{DEMO_ADMIN[1]}'"))
 
     def _load(self, rng: random.Random):
         from backorders.services import allocation_request_for_products
@@ -142,7 +137,9 @@ class Command(BaseCommand):
                 products[a].substitutes.add(products[b])
             self._suppliers(products, rng)
 
-        _, web_key = api_key_create(channel_code="web-shop", name="demo", channel_name="Web shop")
+        _, web_key = api_key_create(channel_code=DEMO_CHANNEL, name="demo", channel_name="Web shop")
+        if settings.DEBUG:
+            demo_api_key_remember(web_key)  # for the banner of every later `make run`
         api_key_create(channel_code="b2b-portal", name="demo", channel_name="B2B portal")
 
         from orders.models import Customer
