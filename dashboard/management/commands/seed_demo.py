@@ -173,6 +173,7 @@ class Command(BaseCommand):
                 order_cancel(order=order, lines=[CancelRequest(sku=first.product.sku)], reason="Customer request")
         self._receive_some()
         allocation_request_for_products(product_ids=Product.objects.values_list("pk", flat=True))
+        self._spread_over_weeks(placed, rng)
         self._refresh_etas()
         self.stdout.write(f"Demo data loaded: {len(PRODUCTS)} products, {len(placed)} orders.")
         self.stdout.write(f"Demo API key for channel 'web-shop' (Authorization: Api-Key …):\n{web_key}")
@@ -232,6 +233,34 @@ class Command(BaseCommand):
             order_ship(order=order)
             placed_at = now - timedelta(days=days_ago, hours=rng.randint(0, 9))
             Order.objects.filter(pk=order.pk).update(placed_at=placed_at)
+
+    def _spread_over_weeks(self, placed, rng: random.Random):
+        """The demo orders were placed over the last six weeks, oldest first (their queue order is unchanged), so
+        the charts show a history and the waiting backorders fall in every aging bucket (0–7, 8–14, 15–30, >30
+        days). A closed backorder closed some time between its creation and now."""
+        from backorders.models import Backorder, BackorderEvent
+        from notifications.models import Notification
+        from orders.models import Order
+
+        now = timezone.now()
+        last = len(placed) - 1
+        for i, order in enumerate(placed):
+            placed_at = now - timedelta(days=45 * (last - i) / last, hours=rng.randint(0, 6))
+            Order.objects.filter(pk=order.pk).update(placed_at=placed_at)
+            backorders = Backorder.objects.filter(order=order)
+            backorders.update(placed_at=placed_at, created_at=placed_at)
+            BackorderEvent.objects.filter(backorder__order=order, kind=BackorderEvent.Kind.CREATED).update(
+                created_at=placed_at
+            )
+            Notification.objects.filter(order=order, event=Notification.Event.BACKORDER_CREATED).update(
+                created_at=placed_at
+            )
+            for backorder in backorders.exclude(status__in=Backorder.WAITING):
+                closed_at = placed_at + (now - placed_at) * rng.uniform(0.2, 0.9)
+                fields = {f: closed_at for f in ("allocated_at", "cancelled_at") if getattr(backorder, f)}
+                if backorder.fulfilled_at:
+                    fields["fulfilled_at"] = closed_at + (now - closed_at) * rng.uniform(0.1, 0.5)
+                Backorder.objects.filter(pk=backorder.pk).update(**fields)
 
     def _receive_some(self):
         """Half of one purchase order arrives: the backorder queue gets it in priority order."""
