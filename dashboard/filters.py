@@ -24,18 +24,30 @@ class QueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Order, SKU or email")
     product = django_filters.CharFilter(field_name="product__sku", lookup_expr="iexact", label="SKU")
     customer = django_filters.CharFilter(method="filter_customer", label="Customer")
-    tier = django_filters.ChoiceFilter(field_name="order__customer__tier", choices=Customer.Tier.choices)
+    tier = django_filters.ChoiceFilter(
+        field_name="order__customer__tier", choices=Customer.Tier.choices, empty_label="Any tier"
+    )
     channel = django_filters.CharFilter(field_name="order__channel__code", label="Channel")
-    priority = django_filters.ChoiceFilter(choices=Order.Priority.choices)
+    priority = django_filters.ChoiceFilter(choices=Order.Priority.choices, empty_label="Any priority")
     status = django_filters.ChoiceFilter(method="filter_status", choices=STATUS_CHOICES, empty_label=None)
     min_age = django_filters.NumberFilter(method="filter_min_age", min_value=0, max_value=3650, label="Min age (days)")
-    eta_basis = django_filters.ChoiceFilter(choices=Backorder.EtaBasis.choices, label="ETA basis")
-    reason = django_filters.ChoiceFilter(choices=Backorder.Reason.choices)
+    # Shorter than the model's labels, so the select stays narrow; the same values.
+    eta_basis = django_filters.ChoiceFilter(
+        choices=[
+            (Backorder.EtaBasis.PURCHASE_ORDER, "Purchase order"),
+            (Backorder.EtaBasis.LEAD_TIME, "Lead time (estimate)"),
+            (Backorder.EtaBasis.NONE, "No date yet"),
+        ],
+        label="ETA basis",
+        empty_label="Any basis",
+    )
+    reason = django_filters.ChoiceFilter(choices=Backorder.Reason.choices, empty_label="Any reason")
     order = django_filters.CharFilter(method="filter_order", label="Order number")
     sla = django_filters.ChoiceFilter(
         method="filter_sla",
         choices=[("breached", "Breached"), ("due_7", "Due within 7 days"), ("any", "Has an SLA")],
         label="SLA",
+        empty_label="Any SLA",
     )
 
     class Meta:

@@ -23,7 +23,8 @@ SORTS = {
     "value": ("Value (highest)", ("-value", "id")),
     "units": ("Units waiting (most)", ("-outstanding", "id")),
 }
-STATUS_CHOICES = [("waiting", "Waiting (open + partially allocated)"), *Backorder.Status.choices, ("all", "All")]
+# "Waiting" is open + partially allocated; "all" is the filter's "any status".
+STATUS_CHOICES = [("waiting", "Waiting"), *Backorder.Status.choices, ("all", "Any status")]
 
 
 def row_annotations() -> dict:

@@ -142,7 +142,7 @@ def backorders_create(*, order, customer, lines, user=None, promises=None, sla_d
                 kind=BackorderEvent.Kind.CREATED,
                 quantity=backorder.quantity,
                 message=f"{backorder.quantity} unit(s) backordered: not enough stock when the order was placed."
-                + (f" Expected {backorder.eta.isoformat()} ({backorder.eta_basis})." if backorder.eta else ""),
+                + _expected_phrase(backorder),
                 data={
                     "ordered": line.quantity,
                     "allocated_now": line.quantity_allocated,
@@ -207,3 +207,16 @@ def backorders_mark_fulfilled(*, order_line_ids: Iterable[int], user=None, shipm
             data={"shipment": shipment.pk if shipment else None},
             user=user,
         )
+
+
+def _expected_phrase(backorder: Backorder) -> str:
+    """The promise in words, as staff and API readers see it ("Expected 9 Dec 2026 from an incoming purchase
+    order."), not the stored values."""
+    if not backorder.eta:
+        return ""
+    day = f"{backorder.eta.day} {backorder.eta:%b %Y}"
+    if backorder.eta_basis == Backorder.EtaBasis.PURCHASE_ORDER:
+        return f" Expected {day} from an incoming purchase order."
+    if backorder.eta_basis == Backorder.EtaBasis.LEAD_TIME:
+        return f" Expected {day}, estimated from the supplier's lead time."
+    return f" Expected {day}."

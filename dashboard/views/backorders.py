@@ -25,6 +25,7 @@ from dashboard import metrics
 from dashboard.exports import csv_response, query_without, search_text, wants_csv
 from dashboard.filters import QueueFilter, order_number_variants
 from dashboard.selectors import SORTS, overview_get, queue_csv_rows, queue_rows, queue_sorted, row_annotations
+from dashboard.timeline import backorder_timeline
 from fulfilment.services import backorder_cancel
 from orders.models import Order
 
@@ -77,7 +78,7 @@ def queue(request):
         "query_no_sort": query_without(request, "page", "sort"),
         "query_no_format": query_without(request, "format", "page"),
         "next_url": request.get_full_path(),
-        "today": timezone.localdate(),
+        "now": timezone.now(),  # ages: timesince needs a datetime (with a date it fails and shows nothing)
     }
     partial = request.htmx and not request.htmx.boosted and request.htmx.target == "queue-results"
     return render(request, "dashboard/_queue_results.html" if partial else "dashboard/queue.html", context)
@@ -110,23 +111,9 @@ def detail(request, pk: int):
         .prefetch_related("lines__product", "backorders")
         .get(pk=backorder.order_id)
     )
-    timeline = [
-        {"at": e.created_at, "kind": e.get_kind_display(), "css": e.kind, "text": e.message, "actor": e.actor}
-        for e in backorder.events.all()
-    ]
     from notifications.selectors import notifications_for_backorder
 
-    for n in notifications_for_backorder(backorder):
-        timeline.append(
-            {
-                "at": n.created_at,
-                "kind": f"Notification · {n.get_channel_display()}",
-                "css": f"notification {n.status}",
-                "text": f"{n.get_event_display()} — {n.subject or n.recipient} ({n.get_status_display()})",
-                "actor": "outbox",
-            }
-        )
-    timeline.sort(key=lambda item: item["at"])
+    timeline = backorder_timeline(backorder, backorder.events.all(), notifications_for_backorder(backorder))
     context = {
         "bo": backorder,
         "order": order,
