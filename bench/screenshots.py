@@ -1,6 +1,6 @@
 """Save screenshots of the dashboard's main pages to docs/screenshots/ (Playwright + Debian's Chromium).
 
-Usage: run a server with demo data (e.g. `python manage.py seed_demo && python manage.py runserver 8000`), then
+Usage: run a server with demo data (`make run`: it prints the URL, the port may differ from 8000), then
     python bench/screenshots.py --base http://127.0.0.1:8000 --user admin --password admin
 """
 
