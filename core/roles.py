@@ -32,6 +32,7 @@ ROLES: dict[str, tuple[str, ...] | None] = {
         *_view("orders.shipment", "backorders.backorder", "backorders.backorderevent"),
         *_view("notifications.notification", "notifications.notificationpreference", "notifications.incentive"),
         *_view("notifications.notificationattempt", "notifications.webhookendpointhealth"),
+        *_view("notifications.webhookendpoint"),
         "orders.add_order",
         "orders.cancel_order",
         "orders.change_customer",

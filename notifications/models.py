@@ -3,6 +3,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
+from core.outbound import validate_outbound_url
+
 
 class Notification(models.Model):
     """One message to one customer over one channel: the transactional outbox row.
@@ -48,6 +50,16 @@ class Notification(models.Model):
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)  # webhook body
+    # The endpoint a webhook row goes to (None for e-mail, or once the endpoint was deleted: the row then fails).
+    # Indexed by notification_endpoint_idx (webhook rows only).
+    webhook_endpoint = models.ForeignKey(
+        "WebhookEndpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        db_index=False,
+    )
     # What happened, captured in the causing transaction; rendered into subject/body/payload (once, stored)
     # just before the first attempt, so the causing transaction stays short.
     context = models.JSONField(default=dict, blank=True)
@@ -85,6 +97,12 @@ class Notification(models.Model):
                 condition=Q(status__in=["pending", "sending"]),
             ),
             models.Index(fields=["order", "created_at"], name="notification_order_idx"),
+            # An endpoint's delivery log, the bulkhead's in-flight count, and SET NULL when an endpoint is deleted.
+            models.Index(
+                fields=["webhook_endpoint", "created_at"],
+                name="notification_endpoint_idx",
+                condition=Q(webhook_endpoint__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,8 +138,44 @@ class NotificationAttempt(models.Model):
         return f"Attempt {self.number} of notification {self.notification_id}: {self.outcome}"
 
 
+class WebhookEndpoint(models.Model):
+    """Where a sales channel wants its customer updates posted: a URL, the events it subscribes to, a secret.
+
+    A channel may have several, each filtered by event type (``events``: Notification.Event values). The secret
+    signs every delivery; it is shown once (at creation and at each rotation). After a rotation the previous
+    secret keeps signing too (a second header) until ``previous_secret_expires_at``, so the receiver can switch
+    without losing a delivery. Managed through ``notifications.services.webhooks`` (API, admin).
+    """
+
+    channel = models.ForeignKey("orders.SalesChannel", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    # Checked against the outbound rules when saved, and again at connect time (core/outbound.py).
+    url = models.URLField(max_length=500, validators=[validate_outbound_url])
+    events = models.JSONField(default=list)  # the Notification.Event values this endpoint receives
+    is_active = models.BooleanField(default=True)
+    secret = models.CharField(max_length=128)
+    previous_secret = models.CharField(max_length=128, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(secret=""), name="webhook_endpoint_has_secret"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.channel_id})"
+
+    def secrets_at(self, now) -> list[str]:
+        """The secrets that sign a delivery now: the current one, then the previous one during its grace."""
+        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+
 class WebhookEndpointHealth(models.Model):
-    """The circuit breaker of one sales channel's webhook endpoint (docs/operations.md).
+    """The circuit breaker of one webhook endpoint (docs/operations.md).
 
     Closed while ``consecutive_failures`` is below NOTIFY_BREAKER_FAILURES; then open until ``open_until``
     (sends are not attempted, rows wait without using an attempt); after that half-open: one probe goes out
@@ -129,7 +183,7 @@ class WebhookEndpointHealth(models.Model):
     twice as long. A new URL starts afresh.
     """
 
-    channel = models.OneToOneField("orders.SalesChannel", on_delete=models.CASCADE, related_name="webhook_health")
+    endpoint = models.OneToOneField(WebhookEndpoint, on_delete=models.CASCADE, related_name="health")
     url = models.CharField(max_length=500, blank=True)  # the URL this state is about
     consecutive_failures = models.PositiveIntegerField(default=0)
     open_until = models.DateTimeField(null=True, blank=True)
@@ -142,13 +196,13 @@ class WebhookEndpointHealth(models.Model):
         verbose_name_plural = "webhook endpoint health"
 
     def __str__(self) -> str:
-        return f"Webhook endpoint of channel {self.channel_id}: {self.consecutive_failures} failure(s) in a row"
+        return f"Webhook endpoint {self.endpoint_id}: {self.consecutive_failures} failure(s) in a row"
 
 
 class NotificationPreference(models.Model):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
-        # Only when the order's sales channel has a webhook: the storefront tells the customer itself.
+        # Only when the order's sales channel has a webhook endpoint for the event: the storefront tells the customer.
         WEBHOOK = "webhook", "Through the shop (webhook)"
 
     customer = models.OneToOneField("orders.Customer", on_delete=models.CASCADE, related_name="notification_preference")

@@ -4,7 +4,6 @@ through the same services the API uses."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import models
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
@@ -42,42 +41,12 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(SalesChannel)
 class SalesChannelAdmin(admin.ModelAdmin):
-    """The webhook secret is never rendered: it is generated when a webhook URL is set, shown once in a
-    message, and replaced by the *Rotate* action (which shows the new one once)."""
+    """A channel's webhooks are its endpoints: admin → Notifications → Webhook endpoints, or the API."""
 
-    list_display = ["code", "name", "kind", "is_active", "webhook_url"]
+    list_display = ["code", "name", "kind", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
     inlines = [ApiKeyInline]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    exclude = ["webhook_secret"]
-    readonly_fields = ["webhook_secret_state"]
-    actions = ["rotate_webhook_secret"]
-
-    @admin.display(description="Webhook secret")
-    def webhook_secret_state(self, obj):
-        if obj is None or not obj.webhook_secret:
-            return "None yet: one is generated when a webhook URL is saved."
-        return "Set (hidden). Use the action “Rotate the webhook secret” to replace it."
-
-    def save_model(self, request, obj, form, change):
-        url = obj.webhook_url
-        super().save_model(request, obj, form, change)
-        new_secret = services.sales_channel_webhook_set(channel=obj, url=url)
-        if new_secret:
-            self._show_secret(request, obj, new_secret)
-
-    def _show_secret(self, request, channel, secret: str) -> None:
-        self.message_user(
-            request,
-            f"Webhook secret for {channel.code} (shown once, copy it now): {secret}",
-            messages.WARNING,
-        )
-
-    @admin.action(description="Rotate the webhook secret (the old one stops working)", permissions=["change"])
-    def rotate_webhook_secret(self, request, queryset):
-        for channel in queryset:
-            self._show_secret(request, channel, services.sales_channel_webhook_secret_rotate(channel=channel))
 
 
 @admin.register(ApiKey)

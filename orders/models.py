@@ -4,8 +4,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.outbound import validate_outbound_url
-
 PRIORITY_CHOICES = [("low", "Low"), ("normal", "Normal"), ("high", "High"), ("critical", "Critical")]
 
 
@@ -43,7 +41,7 @@ class Customer(models.Model):
 
 
 class SalesChannel(models.Model):
-    """A storefront or B2B portal. Owns API keys and (optionally) a webhook for customer updates."""
+    """A storefront or B2B portal. Owns API keys and (optionally) webhook endpoints (notifications.WebhookEndpoint)."""
 
     class Kind(models.TextChoices):
         STOREFRONT = "storefront", "Storefront"
@@ -55,10 +53,6 @@ class SalesChannel(models.Model):
     is_active = models.BooleanField(default=True)
     # The highest priority this channel may ask for when it places an order (staff decide anything above it).
     max_priority = models.CharField(max_length=10, default="normal", choices=PRIORITY_CHOICES)
-    # Checked against the outbound rules when saved, and again at connect time (core/outbound.py).
-    webhook_url = models.URLField(blank=True, validators=[validate_outbound_url])
-    # Signs every webhook; generated (long, random) by sales_channel_webhook_set, rotated, never shown again.
-    webhook_secret = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

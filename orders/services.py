@@ -8,7 +8,6 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -104,44 +103,6 @@ def api_key_create(*, channel_code: str, name: str = "", channel_name: str | Non
     raw_key = f"oms_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(channel=channel, name=name, prefix=prefix, hashed_key=_hash_key(raw_key))
     return api_key, raw_key
-
-
-def _webhook_secret_new() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits, URL-safe: ~43 characters
-
-
-@transaction.atomic
-def sales_channel_webhook_set(*, channel: SalesChannel, url: str) -> str | None:
-    """Point the channel's webhook at ``url`` ("" turns webhooks off).
-
-    The URL must pass the outbound rules (https, a public address: ``core.outbound``); the
-    address is checked again at every delivery. Webhooks are always signed: a channel that gets a URL
-    and has no secret gets a long random one, returned here to be shown once (None when none was made).
-    """
-    url = (url or "").strip()
-    try:
-        url = SalesChannel._meta.get_field("webhook_url").clean(url, channel)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "This webhook URL is not allowed.", details={"errors": {"webhook_url": exc.messages}}
-        ) from exc
-    channel = SalesChannel.objects.select_for_update().get(pk=channel.pk)
-    new_secret = _webhook_secret_new() if url and not channel.webhook_secret else None
-    channel.webhook_url = url
-    if new_secret:
-        channel.webhook_secret = new_secret
-    channel.save(update_fields=["webhook_url", "webhook_secret"])
-    return new_secret
-
-
-@transaction.atomic
-def sales_channel_webhook_secret_rotate(*, channel: SalesChannel) -> str:
-    """A new webhook secret for the channel, returned to be shown once; the old one stops working at once
-    (every later attempt, retries included, is signed with the new one)."""
-    secret = _webhook_secret_new()
-    SalesChannel.objects.filter(pk=channel.pk).update(webhook_secret=secret)
-    channel.webhook_secret = secret
-    return secret
 
 
 # How stale "last used" may get: at most one write per key per interval, none on most requests.
