@@ -36,8 +36,13 @@ from allocation import SEED  # noqa: E402  (100k open backorders of BENCH-1, 2,0
 DB = "oms_bench_eta"
 
 CHANNELS = """
-INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, webhook_url, webhook_secret, created_at)
-VALUES ('shop', 'Shop', 'storefront', true, 'normal', 'http://127.0.0.1:9/hooks/oms', 's3cret', now());
+INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, created_at)
+VALUES ('shop', 'Shop', 'storefront', true, 'normal', now());
+INSERT INTO notifications_webhookendpoint (channel_id, url, events, is_active, secret, previous_secret, created_at,
+                                           updated_at)
+SELECT id, 'http://127.0.0.1:9/hooks/oms', '["eta_changed", "incentive", "ready"]'::jsonb, true, 's3cret', '', now(),
+       now()
+  FROM orders_saleschannel WHERE code = 'shop';
 UPDATE orders_order SET channel_id = (SELECT id FROM orders_saleschannel WHERE code = 'shop') WHERE id %% 3 = 0;
 INSERT INTO notifications_notificationpreference (customer_id, regular_updates, preferred_channel, updated_at)
 SELECT id, true, 'webhook', now() FROM orders_customer WHERE id %% 5 = 0;

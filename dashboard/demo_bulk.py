@@ -113,9 +113,8 @@ def _reference_data(cursor, p: dict) -> None:
         """
         INSERT INTO inventory_warehouse (code, name, is_active) VALUES ('BULK', 'Bulk demo warehouse', true)
         ON CONFLICT (code) DO NOTHING;
-        INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, webhook_url, webhook_secret,
-                                         created_at)
-        VALUES ('bulk-shop', 'Bulk demo shop', 'storefront', true, 'normal', '', '', %(now)s)
+        INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, created_at)
+        VALUES ('bulk-shop', 'Bulk demo shop', 'storefront', true, 'normal', %(now)s)
         ON CONFLICT (code) DO NOTHING;
         """,
         p,

@@ -36,7 +36,7 @@ _BACKORDER_FACTS = """
            b.id AS backorder_id, b.order_id, b.order_line_id, b.status, b.quantity, b.eta, b.eta_basis,
            b.quantity - b.quantity_allocated - b.quantity_cancelled AS waiting, b.placed_at,
            p.sku, p.name, o.customer_id, o.currency, c.email,
-           COALESCE(ch.is_active AND ch.webhook_url <> '', false) AS has_webhook, ch.webhook_url,
+           o.channel_id, COALESCE(ch.is_active, false) AS channel_active,
            COALESCE(np.preferred_channel = 'webhook', false) AS prefers_shop"""
 _BACKORDER_JOINS = """
       JOIN {product} p ON p.id = b.product_id
@@ -55,14 +55,19 @@ _EVENTS_WITH_FACTS = (
 
 
 def _targets(source: str) -> str:
-    """The CTE that fans rows of ``source`` out to their channels (_channels_for): e-mail unless the customer
-    prefers the shop and the shop has a webhook; the shop's webhook whenever it has one."""
+    """The CTE that fans rows of ``source`` (with an ``event`` column) out to their channels (_channels_for):
+    e-mail unless the customer prefers the shop and the shop has an active endpoint for the event; one webhook
+    row per active endpoint of an active shop subscribed to the event (``events ? event``: the JSON list holds it)."""
     return f"""
 targets AS (
-    SELECT {source}.*, 'email' AS channel, email AS recipient FROM {source}
-     WHERE email <> '' AND NOT (prefers_shop AND has_webhook)
+    SELECT {source}.*, 'email' AS channel, email AS recipient, NULL::bigint AS endpoint_id FROM {source}
+     WHERE email <> '' AND NOT (prefers_shop AND channel_active AND EXISTS (
+           SELECT 1 FROM {{endpoint}} w
+            WHERE w.channel_id = {source}.channel_id AND w.is_active AND w.events ? {source}.event))
     UNION ALL
-    SELECT {source}.*, 'webhook', webhook_url FROM {source} WHERE has_webhook
+    SELECT {source}.*, 'webhook', w.url, w.id FROM {source}
+      JOIN {{endpoint}} w ON w.channel_id = {source}.channel_id AND w.is_active AND w.events ? {source}.event
+     WHERE channel_active
 )"""
 
 
@@ -96,7 +101,7 @@ news AS (
         OR (direction = 'later' AND new_eta - old_eta > %(threshold)s)
 ),
 per_order AS (
-    SELECT order_id, customer_id, email, has_webhook, webhook_url, prefers_shop,
+    SELECT order_id, customer_id, email, channel_id, channel_active, prefers_shop,
            min(event_id) AS first_event_id, count(*) AS members, min(backorder_id) AS backorder_id,
            jsonb_agg(jsonb_build_object(
                'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', item_quantity,
@@ -106,7 +111,7 @@ per_order AS (
            ) ORDER BY event_id) AS items,
            jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids
       FROM news
-     GROUP BY order_id, customer_id, email, has_webhook, webhook_url, prefers_shop
+     GROUP BY order_id, customer_id, email, channel_id, channel_active, prefers_shop
 ),
 due AS (
     SELECT backorder_id, order_line_id, quantity, currency,
@@ -141,7 +146,7 @@ announced AS (
 updates AS (
     SELECT 'eta_changed' AS event, order_id, customer_id, CASE WHEN members = 1 THEN backorder_id END AS backorder_id,
            'eta_changed:o' || order_id || ':e' || first_event_id AS key,
-           items, '{{}}'::jsonb AS data, backorder_ids, email, has_webhook, webhook_url, prefers_shop
+           items, '{{}}'::jsonb AS data, backorder_ids, email, channel_id, channel_active, prefers_shop
       FROM per_order
     UNION ALL
     SELECT 'incentive', order_id, customer_id, backorder_id, 'incentive:b' || backorder_id,
@@ -153,15 +158,17 @@ updates AS (
                    'kind', incentive_kind, 'kind_display', %(incentive_kind_display)s, 'code', code,
                    'amount', amount::text, 'currency', incentive_currency),
                'reason', reason),
-           jsonb_build_array(backorder_id), email, has_webhook, webhook_url, prefers_shop
+           jsonb_build_array(backorder_id), email, channel_id, channel_active, prefers_shop
       FROM announced
 ),"""
     + _targets("updates")
     + """
 INSERT INTO {notification} AS n
-       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
-        body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error, created_at)
-SELECT customer_id, order_id, backorder_id, event, channel, 'pending', key || ':' || channel, recipient,
+       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, webhook_endpoint_id,
+        subject, body_text, body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error,
+        created_at)
+SELECT customer_id, order_id, backorder_id, event, channel, 'pending',
+       key || ':' || channel || COALESCE(':' || endpoint_id, ''), recipient, endpoint_id,
        '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
            'items', items, 'data', data, 'backorder_ids', backorder_ids,
@@ -189,7 +196,7 @@ RETURNING n.id
 _READY_SQL = (
     """
 WITH ev AS (
-    SELECT e.id AS event_id, e.quantity AS given, e.created_at AS occurred_at,"""
+    SELECT e.id AS event_id, 'ready' AS event, e.quantity AS given, e.created_at AS occurred_at,"""
     + _BACKORDER_FACTS
     + _EVENTS_WITH_FACTS
     + """
@@ -198,10 +205,12 @@ WITH ev AS (
     + _targets("ev")
     + """
 INSERT INTO {notification} AS n
-       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, subject, body_text,
-        body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error, created_at)
+       (customer_id, order_id, backorder_id, event, channel, status, dedupe_key, recipient, webhook_endpoint_id,
+        subject, body_text, body_html, payload, context, attempts, attempts_before_retry, next_attempt_at, last_error,
+        created_at)
 SELECT customer_id, order_id, backorder_id, 'ready', channel, 'pending',
-       'ready:o' || order_id || ':e' || event_id || ':' || channel, recipient, '', '', '', '{{}}'::jsonb,
+       'ready:o' || order_id || ':e' || event_id || ':' || channel || COALESCE(':' || endpoint_id, ''), recipient,
+       endpoint_id, '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
            'items', jsonb_build_array(jsonb_build_object(
                'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', given,
@@ -224,6 +233,8 @@ def _tables() -> dict[str, str]:
     from inventory.models import Product
     from orders.models import Customer, Order, OrderLine, SalesChannel
 
+    from .models import WebhookEndpoint
+
     return {
         "event": BackorderEvent._meta.db_table,
         "backorder": Backorder._meta.db_table,
@@ -235,6 +246,7 @@ def _tables() -> dict[str, str]:
         "preference": NotificationPreference._meta.db_table,
         "incentive": Incentive._meta.db_table,
         "notification": Notification._meta.db_table,
+        "endpoint": WebhookEndpoint._meta.db_table,
     }
 
 

@@ -61,7 +61,7 @@ class TemporaryFailure(Exception):
 
 
 def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 over ``f"{timestamp}.{body}"`` with the channel's secret (see docs/notifications.md)."""
+    """Hex HMAC-SHA256 over ``f"{timestamp}.{body}"`` with an endpoint's secret (see docs/notifications.md)."""
     message = timestamp.encode() + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -108,25 +108,28 @@ def lease_seconds(channel: str) -> float:
     return delivery_deadline(channel) + settings.OMS["NOTIFY_LEASE_MARGIN_SECONDS"]
 
 
-def _send_webhook(notification: Notification) -> int:
-    """POST the payload. Errors name only what happened, in our words: the channel sees ``last_error``,
-    so nothing the receiver said (its body, a network error's text) goes there."""
-    channel = notification.order.channel
-    url = channel.webhook_url if channel is not None else ""
-    if not url:
-        raise PermanentFailure("The sales channel has no webhook URL any more.")
-    if not channel.webhook_secret:
-        raise PermanentFailure("The sales channel has no webhook secret: webhooks are always signed.")
-    body = webhook_body(notification.payload)
+def webhook_signed_headers(*, endpoint, body: bytes, event: str, message_id: str) -> dict[str, str]:
+    """The headers of one signed delivery: ``X-Signature`` with the endpoint's secret and, during the grace
+    period after a rotation, ``X-Signature-Previous`` with the previous one (docs/notifications.md)."""
     timestamp = str(int(time.time()))
+    secrets = endpoint.secrets_at(timezone.now())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "oms-notifications/1",
-        "X-Notification-Id": notification.dedupe_key,
-        "X-Event": notification.event,
+        "X-Notification-Id": message_id,
+        "X-Event": event,
         "X-Signature-Timestamp": timestamp,
-        "X-Signature": webhook_signature(secret=channel.webhook_secret, timestamp=timestamp, body=body),
+        "X-Signature": webhook_signature(secret=secrets[0], timestamp=timestamp, body=body),
     }
+    if len(secrets) > 1:
+        headers["X-Signature-Previous"] = webhook_signature(secret=secrets[1], timestamp=timestamp, body=body)
+    return headers
+
+
+def webhook_post(*, url: str, body: bytes, headers: dict[str, str], label: str) -> int:
+    """POST through the outbound client; the 2xx status code, or PermanentFailure/TemporaryFailure. Errors name
+    only what happened, in our words: a channel sees them, so nothing the receiver said (its body, a network
+    error's text) goes there; ``label`` names the message in the server log."""
     timeout = settings.OMS["NOTIFY_WEBHOOK_TIMEOUT_SECONDS"]
     try:
         response = outbound.post(
@@ -137,27 +140,36 @@ def _send_webhook(notification: Notification) -> int:
             max_response_bytes=settings.OMS["NOTIFY_WEBHOOK_MAX_RESPONSE_BYTES"],
         )
     except outbound.AddressNotAllowed as exc:
-        logger.warning("Notification %s: webhook address not allowed: %s", notification.pk, exc.detail)
+        logger.warning("%s: webhook address not allowed: %s", label, exc.detail)
         raise PermanentFailure("Webhook address not allowed") from exc
     except outbound.OutboundTimeout as exc:
-        logger.info("Notification %s: webhook timed out: %s", notification.pk, exc.detail)
+        logger.info("%s: webhook timed out: %s", label, exc.detail)
         raise TemporaryFailure(f"Webhook timed out (no complete answer within {timeout} s)") from exc
     except outbound.OutboundError as exc:
-        logger.info("Notification %s: webhook not reachable: %s", notification.pk, exc.detail)
+        logger.info("%s: webhook not reachable: %s", label, exc.detail)
         raise TemporaryFailure("Webhook not reachable") from exc
     if 200 <= response.status_code < 300:
         return response.status_code
-    logger.info(
-        "Notification %s: webhook answered HTTP %s: %r",
-        notification.pk,
-        response.status_code,
-        response.body[:300],  # server log only
-    )
+    logger.info("%s: webhook answered HTTP %s: %r", label, response.status_code, response.body[:300])  # log only
     detail = f"Webhook answered HTTP {response.status_code}"
     # 408 and 429 say "try again later"; any other 4xx (and a redirect) will not change by retrying.
     if response.status_code >= 500 or response.status_code in (408, 429):
         raise TemporaryFailure(detail, status_code=response.status_code)
     raise PermanentFailure(detail, status_code=response.status_code, answered=True)
+
+
+def _send_webhook(notification: Notification) -> int:
+    """POST the payload to the row's endpoint, signed with its secret(s)."""
+    endpoint = notification.webhook_endpoint
+    if endpoint is None:
+        raise PermanentFailure("The webhook endpoint was deleted.")
+    if not endpoint.is_active:
+        raise PermanentFailure("The webhook endpoint is switched off.")
+    body = webhook_body(notification.payload)
+    headers = webhook_signed_headers(
+        endpoint=endpoint, body=body, event=notification.event, message_id=notification.dedupe_key
+    )
+    return webhook_post(url=endpoint.url, body=body, headers=headers, label=f"Notification {notification.pk}")
 
 
 @dataclass(frozen=True)
@@ -180,8 +192,8 @@ class _Claim:
 
 
 def _webhook_url(notification: Notification) -> str:
-    channel = notification.order.channel
-    return channel.webhook_url if channel is not None else ""
+    endpoint = notification.webhook_endpoint
+    return endpoint.url if endpoint is not None and endpoint.is_active else ""
 
 
 def _defer(notification: Notification, *, until, now) -> None:
@@ -204,7 +216,7 @@ def _claim(notification_id: int) -> tuple[_Claim | None, str]:
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(of=("self",))
-            .select_related("order__channel", "order__customer")
+            .select_related("order__channel", "order__customer", "webhook_endpoint")
             .filter(pk=notification_id)
             .order_by()
             .first()
@@ -307,9 +319,10 @@ def _record(claim: _Claim, outcome: _Outcome) -> str:
             error=outcome.error[:300],
             duration_ms=outcome.duration_ms,
         )
-        if claim.url and outcome.answered is not None:
+        # The row as it is now: an endpoint deleted meanwhile has set it to None (and taken its health with it).
+        if claim.url and outcome.answered is not None and notification.webhook_endpoint_id is not None:
             endpoint_record(
-                channel_id=claim.notification.order.channel_id,
+                endpoint_id=notification.webhook_endpoint_id,
                 url=claim.url,
                 answered=outcome.answered,
                 error=outcome.error,

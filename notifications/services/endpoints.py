@@ -1,4 +1,4 @@
-"""Webhook endpoints as a whole: a circuit breaker and a cap on concurrent sends per sales channel's URL.
+"""Webhook endpoints as a whole: a circuit breaker and a cap on concurrent sends per endpoint (WebhookEndpoint).
 
 One slow or failing receiver must not hold up everyone else (docs/operations.md):
 
@@ -36,12 +36,12 @@ def breaker_cooldown(*, consecutive_failures: int) -> int:
     return int(min(base * (2 ** min(over, 30)), _conf("NOTIFY_BREAKER_COOLDOWN_MAX_SECONDS")))
 
 
-def _health_locked(*, channel_id: int, url: str) -> WebhookEndpointHealth:
+def _health_locked(*, endpoint_id: int, url: str) -> WebhookEndpointHealth:
     """The endpoint's row, locked (created if missing); a changed URL starts afresh."""
     WebhookEndpointHealth.objects.bulk_create(
-        [WebhookEndpointHealth(channel_id=channel_id, url=url)], ignore_conflicts=True
+        [WebhookEndpointHealth(endpoint_id=endpoint_id, url=url)], ignore_conflicts=True
     )
-    health = WebhookEndpointHealth.objects.select_for_update().get(channel_id=channel_id)
+    health = WebhookEndpointHealth.objects.select_for_update().get(endpoint_id=endpoint_id)
     if health.url != url:
         health.url = url
         health.consecutive_failures = 0
@@ -55,8 +55,8 @@ def endpoint_admit(*, notification: Notification, url: str, now: datetime, lease
     """May this webhook be sent now? None if so, else when to try it again. Runs inside the caller's claim
     transaction (the notification row is locked); takes the endpoint row's lock for the rest of it."""
     assert transaction.get_connection().in_atomic_block, "call inside the claim transaction"
-    channel_id = notification.order.channel_id
-    health = _health_locked(channel_id=channel_id, url=url)
+    endpoint_id = notification.webhook_endpoint_id
+    health = _health_locked(endpoint_id=endpoint_id, url=url)
     if health.open_until is not None and health.open_until > now:
         return health.open_until  # open (or a half-open probe is out): wait until it half-opens
     if health.consecutive_failures >= _conf("NOTIFY_BREAKER_FAILURES"):
@@ -69,7 +69,7 @@ def endpoint_admit(*, notification: Notification, url: str, now: datetime, lease
             channel=Notification.Channel.WEBHOOK,
             status=Notification.Status.SENDING,
             sending_until__gt=now,
-            order__channel_id=channel_id,
+            webhook_endpoint_id=endpoint_id,
         )
         .exclude(pk=notification.pk)
         .count()
@@ -82,10 +82,10 @@ def endpoint_admit(*, notification: Notification, url: str, now: datetime, lease
     return None
 
 
-def endpoint_record(*, channel_id: int, url: str, answered: bool, error: str, now: datetime) -> None:
+def endpoint_record(*, endpoint_id: int, url: str, answered: bool, error: str, now: datetime) -> None:
     """The result of one send to the endpoint: ``answered`` (any answer but 5xx/408/429) closes the breaker; a
     failure counts, and opens it at the threshold. Runs inside the caller's record transaction."""
-    health = _health_locked(channel_id=channel_id, url=url)
+    health = _health_locked(endpoint_id=endpoint_id, url=url)
     if answered:
         if health.consecutive_failures or health.open_until is not None:
             health.consecutive_failures = 0

@@ -102,7 +102,9 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         b.pk: b
         for b in Backorder.objects.select_related(
             "order__customer__notification_preference", "order__channel", "product"
-        ).filter(pk__in={event.backorder_id for event, _ in relevant})
+        )
+        .prefetch_related("order__channel__webhook_endpoints")
+        .filter(pk__in={event.backorder_id for event, _ in relevant})
     }
     groups: dict[tuple[int, str], list] = defaultdict(list)
     for event, kind in relevant:
@@ -176,20 +178,26 @@ def _preference_of(customer) -> NotificationPreference | None:
         return None
 
 
-def _channels_for(*, order, preference: NotificationPreference | None) -> list[tuple[str, str]]:
-    """(channel, recipient) pairs for an order's customer.
+def _endpoints_for(sales_channel, event: str) -> list:
+    """The channel's active webhook endpoints subscribed to ``event`` (no query when prefetched)."""
+    if sales_channel is None or not sales_channel.is_active:
+        return []
+    return [e for e in sales_channel.webhook_endpoints.all() if e.is_active and event in e.events]
 
-    The storefront's webhook always hears (it keeps its own view of the order up to date). E-mail goes
-    out unless the customer chose to hear through the shop and the shop has a webhook to tell them.
+
+def _channels_for(*, order, preference: NotificationPreference | None, event: str) -> list[tuple[str, str, object]]:
+    """(channel, recipient, webhook endpoint) triples for an order's customer and one event.
+
+    Every active endpoint of the storefront subscribed to the event hears it (the shop keeps its own view of the
+    order up to date). E-mail goes out unless the customer chose to hear through the shop and the shop has an
+    endpoint for this event to tell them.
     """
-    channels = []
-    sales_channel = order.channel
-    has_webhook = bool(sales_channel and sales_channel.is_active and sales_channel.webhook_url)
+    endpoints = _endpoints_for(order.channel, event)
     prefers_shop = preference is not None and preference.preferred_channel == NotificationPreference.Channel.WEBHOOK
-    if order.customer.email and not (prefers_shop and has_webhook):
-        channels.append((Notification.Channel.EMAIL, order.customer.email))
-    if has_webhook:
-        channels.append((Notification.Channel.WEBHOOK, sales_channel.webhook_url))
+    channels: list[tuple[str, str, object]] = []
+    if order.customer.email and not (prefers_shop and endpoints):
+        channels.append((Notification.Channel.EMAIL, order.customer.email, None))
+    channels += [(Notification.Channel.WEBHOOK, endpoint.url, endpoint) for endpoint in endpoints]
     return channels
 
 
@@ -210,7 +218,7 @@ def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], 
     preference = _preference_of(order.customer)
     if event in OPTIONAL_EVENTS and preference is not None and not preference.regular_updates:
         return []
-    channels = _channels_for(order=order, preference=preference)
+    channels = _channels_for(order=order, preference=preference, event=event)
     if not channels:
         return []
     context = _plain(
@@ -230,12 +238,14 @@ def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], 
             backorder=backorders[0] if len(backorders) == 1 else None,
             event=event,
             channel=channel,
-            dedupe_key=f"{key}:{channel}",
+            # One webhook row per endpoint: the endpoint is part of the key.
+            dedupe_key=f"{key}:{channel}" if endpoint is None else f"{key}:{channel}:{endpoint.pk}",
             recipient=recipient,
+            webhook_endpoint=endpoint,
             context=context,
             next_attempt_at=now,
         )
-        for channel, recipient in channels
+        for channel, recipient, endpoint in channels
     ]
 
 

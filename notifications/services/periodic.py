@@ -17,8 +17,10 @@ from .outbox import E, _conf, _incentive_rows, _item, _outbox_insert, _outbox_wr
 def _waiting_backorders():
     from backorders.models import Backorder
 
-    return Backorder.objects.filter(status__in=Backorder.WAITING).select_related(
-        "order__customer__notification_preference", "order__channel", "product"
+    return (
+        Backorder.objects.filter(status__in=Backorder.WAITING)
+        .select_related("order__customer__notification_preference", "order__channel", "product")
+        .prefetch_related("order__channel__webhook_endpoints")  # _channels_for, per chunk of the iterator
     )
 
 
