@@ -168,6 +168,8 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("OMS_THROTTLE_ANON", "60/min"),
         # Requests with an unknown or revoked API key, per client address.
         "bad_api_key": os.environ.get("OMS_THROTTLE_BAD_API_KEY", "20/min"),
+        # Webhook pings (a synchronous outbound request each), per caller, on top of the caller's budget.
+        "webhook_ping": os.environ.get("OMS_THROTTLE_WEBHOOK_PING", "10/min"),
     },
     # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only the socket address.
     "NUM_PROXIES": env_int("OMS_NUM_PROXIES", 0),
@@ -386,6 +388,10 @@ OMS = {
     "NOTIFY_ENDPOINT_MAX_IN_FLIGHT": env_int("OMS_NOTIFY_ENDPOINT_MAX_IN_FLIGHT", 4),
     "NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS": env_int("OMS_NOTIFY_ENDPOINT_BUSY_DELAY_SECONDS", 2),
     "NOTIFY_RELAY_BATCH": env_int("OMS_NOTIFY_RELAY_BATCH", 500),
+    # Webhook endpoints (docs/notifications.md): after a secret rotation the previous secret keeps signing
+    # (X-Signature-Previous) this long; a channel may register at most this many endpoints.
+    "WEBHOOK_SECRET_GRACE_SECONDS": env_int("OMS_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600),
+    "WEBHOOK_ENDPOINTS_PER_CHANNEL": env_int("OMS_WEBHOOK_ENDPOINTS_PER_CHANNEL", 10),
     # --- the customer's side (docs/terms.md) ---
     # Where customers reach this service: status links in e-mails are absolute when set (https://oms.example.com).
     "PUBLIC_BASE_URL": os.environ.get("OMS_PUBLIC_BASE_URL", ""),

@@ -83,6 +83,21 @@ class ClientRateThrottle(BaseThrottle):
         return self._wait
 
 
+class ScopedClientThrottle(ClientRateThrottle):
+    """A further budget for one costly operation (``scope``: a rate in DEFAULT_THROTTLE_RATES), counted per caller
+    like ClientRateThrottle; a view lists it after the default throttle."""
+
+    scope = ""
+
+    def scope_and_ident(self, request) -> tuple[str, str]:
+        _, ident = super().scope_and_ident(request)
+        return self.scope, ident
+
+
+class WebhookPingThrottle(ScopedClientThrottle):
+    scope = "webhook_ping"
+
+
 class BadApiKeyGuard:
     """Counts failed API key attempts per client address; past the ``bad_api_key`` rate every further API key
     request from that address is refused with 429 until the window ends, right or wrong key."""

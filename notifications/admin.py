@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 
 from core.errors import DomainError
@@ -9,9 +10,15 @@ from .models import (
     Notification,
     NotificationAttempt,
     NotificationPreference,
+    WebhookEndpoint,
     WebhookEndpointHealth,
 )
-from .services import notification_retry
+from .services import (
+    notification_retry,
+    webhook_endpoint_create,
+    webhook_endpoint_secret_rotate,
+    webhook_endpoint_update,
+)
 
 
 class NotificationAttemptInline(admin.TabularInline):
@@ -67,12 +74,63 @@ class NotificationAdmin(admin.ModelAdmin):
             self.message_user(request, f"{refused} were already sent and were left alone.", messages.WARNING)
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    # The outbound rules (model validator) run in the model's clean; https is assumed when no scheme is typed.
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=Notification.Event.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["channel", "url", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """The secret is never rendered: it is generated when an endpoint is added and shown once in a message; the
+    *Rotate* action shows the new one once (the old one keeps signing during the grace period). Writes go through
+    the same services as the API (notifications/services/webhooks.py)."""
+
+    form = WebhookEndpointForm
+    list_display = ["id", "channel", "url", "is_active", "created_at", "previous_secret_expires_at"]
+    list_filter = ["is_active", "channel"]
+    search_fields = ["url", "channel__code"]
+    list_select_related = ["channel"]
+    actions = ["rotate_secret"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["channel"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            webhook_endpoint_update(endpoint=obj, url=obj.url, events=obj.events, is_active=obj.is_active)
+            return
+        endpoint, secret = webhook_endpoint_create(
+            channel=obj.channel, url=obj.url, events=obj.events, is_active=obj.is_active
+        )
+        obj.pk = endpoint.pk
+        obj.secret = endpoint.secret
+        self._show_secret(request, endpoint, secret)
+
+    def _show_secret(self, request, endpoint, secret: str) -> None:
+        self.message_user(
+            request,
+            f"Webhook secret of endpoint {endpoint.pk} ({endpoint.channel.code}), shown once, copy it now: {secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Rotate the secret (the old one signs on for the grace period)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            endpoint, secret = webhook_endpoint_secret_rotate(endpoint=endpoint)
+            self._show_secret(request, endpoint, secret)
+
+
 @admin.register(WebhookEndpointHealth)
 class WebhookEndpointHealthAdmin(admin.ModelAdmin):
-    """Read-only: each sales channel's webhook circuit breaker (docs/operations.md)."""
+    """Read-only: each webhook endpoint's circuit breaker (docs/operations.md)."""
 
-    list_display = ["channel", "url", "consecutive_failures", "open_until", "last_failure_at", "last_success_at"]
-    list_select_related = ["channel"]
+    list_display = ["endpoint", "url", "consecutive_failures", "open_until", "last_failure_at", "last_success_at"]
+    list_select_related = ["endpoint"]
     readonly_fields = [f.name for f in WebhookEndpointHealth._meta.fields]
 
     def has_add_permission(self, request):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import apis
+from . import apis, webhook_apis
 
 urlpatterns: list = [
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
@@ -18,5 +18,18 @@ urlpatterns: list = [
         "customers/<str:external_id>/notification-preferences/",
         apis.CustomerPreferenceApi.as_view(),
         name="customer-notification-preferences",
+    ),
+    path("webhooks/", webhook_apis.WebhookEndpointListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:pk>/", webhook_apis.WebhookEndpointDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<int:pk>/rotate-secret/",
+        webhook_apis.WebhookEndpointRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path("webhooks/<int:pk>/ping/", webhook_apis.WebhookEndpointPingApi.as_view(), name="webhook-ping"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhook_apis.WebhookEndpointDeliveriesApi.as_view(),
+        name="webhook-deliveries",
     ),
 ]

@@ -11,6 +11,13 @@ from .outbox import (
 from .periodic import incentive_grant_if_due, incentives_grant_due, notifications_regular_updates
 from .relay import notifications_relay, notifications_relay_claim
 from .staff import notification_manual_update, notification_preference_set, notification_retry
+from .webhooks import (
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_ping,
+    webhook_endpoint_secret_rotate,
+    webhook_endpoint_update,
+)
 
 __all__ = [
     "OPTIONAL_EVENTS",
@@ -26,4 +33,9 @@ __all__ = [
     "notifications_regular_updates",
     "notifications_relay",
     "notifications_relay_claim",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_ping",
+    "webhook_endpoint_secret_rotate",
+    "webhook_endpoint_update",
 ]
