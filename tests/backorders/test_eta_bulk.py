@@ -22,6 +22,7 @@ from notifications.models import Incentive, Notification, NotificationPreference
 from orders.models import Customer, SalesChannel
 from orders.services import CustomerData
 from suppliers.models import PurchaseOrderLine, SupplierProduct
+from tests.notifications.factories import WebhookEndpointFactory
 from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierProductFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -132,11 +133,11 @@ def _channels(written, order) -> list[str]:
 @pytest.fixture
 def queue(make_product):
     """Nine backorders of one product (twelve units waiting), one per customer situation, in this queue order."""
-    shop = SalesChannel.objects.create(code="shop", name="Shop", webhook_url="http://127.0.0.1:9/hook")
+    shop = SalesChannel.objects.create(code="shop", name="Shop")
+    WebhookEndpointFactory(channel=shop, url="http://127.0.0.1:9/hook")
     no_hook = SalesChannel.objects.create(code="portal", name="Portal")
-    inactive = SalesChannel.objects.create(
-        code="old", name="Old", webhook_url="http://127.0.0.1:9/old", is_active=False
-    )
+    inactive = SalesChannel.objects.create(code="old", name="Old", is_active=False)
+    WebhookEndpointFactory(channel=inactive, url="http://127.0.0.1:9/old")
     product = make_product()
     orders = {
         "waited": _order(product, "ivy"),  # placed long ago (moved below): the "waited" incentive
@@ -226,7 +227,7 @@ def test_sql_path_writes_what_the_python_path_writes(queue, settings, threshold)
 
 
 def test_sql_path_groups_and_keys_like_the_hook(queue):
-    """The row of one order: key eta_changed:o{order}:e{event}:{channel}, the item, the context."""
+    """The row of one order: key eta_changed:o{order}:e{event}:{channel}[:{endpoint}], the item, the context."""
     product, orders = queue
     PurchaseOrderLineFactory(
         product=product, quantity_ordered=20, purchase_order__expected_date=TODAY() + timedelta(days=6)
@@ -235,11 +236,13 @@ def test_sql_path_groups_and_keys_like_the_hook(queue):
     order = orders["shop"]
     backorder = Backorder.objects.get(order=order)
     event = backorder.events.get(kind="eta_changed")
+    hook = order.channel.webhook_endpoints.get()
     rows = Notification.objects.filter(order=order, event="eta_changed").order_by("channel")
     assert [(n.dedupe_key, n.recipient, n.backorder_id, n.status) for n in rows] == [
         (f"eta_changed:o{order.pk}:e{event.pk}:email", "bob@example.com", backorder.pk, "pending"),
-        (f"eta_changed:o{order.pk}:e{event.pk}:webhook", "http://127.0.0.1:9/hook", backorder.pk, "pending"),
+        (f"eta_changed:o{order.pk}:e{event.pk}:webhook:{hook.pk}", hook.url, backorder.pk, "pending"),
     ]
+    assert rows[1].webhook_endpoint == hook
     new = (TODAY() + timedelta(days=6)).isoformat()
     assert rows[0].context["items"] == [
         {

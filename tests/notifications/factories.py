@@ -1,7 +1,7 @@
 import factory
 
-from notifications.models import NotificationPreference
-from tests.orders.factories import CustomerFactory
+from notifications.models import Notification, NotificationPreference, WebhookEndpoint
+from tests.orders.factories import CustomerFactory, SalesChannelFactory
 
 
 class NotificationPreferenceFactory(factory.django.DjangoModelFactory):
@@ -25,3 +25,22 @@ def rendered(notification):
     notification_render(notification)
     notification.save(update_fields=RENDERED_FIELDS)
     return notification
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An endpoint subscribed to every event (as a channel's webhook became one by the migration)."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    channel = factory.SubFactory(SalesChannelFactory)
+    url = "https://hooks.example.com/oms"
+    events = factory.LazyFunction(lambda: list(Notification.Event.values))
+    is_active = True
+    secret = factory.Sequence(lambda n: f"whsec_test_{n:04d}" + "k" * 30)
+
+
+def channel_with_webhook(*, code: str = "shop", url: str, secret: str = "k", **kwargs):
+    """A sales channel with one webhook endpoint on every event: (channel, endpoint)."""
+    channel = SalesChannelFactory(code=code, **kwargs)
+    return channel, WebhookEndpointFactory(channel=channel, url=url, secret=secret)

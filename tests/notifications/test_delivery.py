@@ -15,7 +15,7 @@ from django.utils import timezone
 from notifications.delivery import notification_deliver, retry_delay
 from notifications.models import Notification
 from notifications.services import notification_retry
-from tests.orders.factories import SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def webhook_order(make_product, place, customer, receiver):
 
     def make(statuses=(200,)):
         r = receiver(statuses)
-        shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="whsec_test_123")
+        shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="whsec_test_123")
         product = make_product(stock=0)
         place({product.sku: 1}, customer=customer, channel=shop)
         return r, shop, Notification.objects.get(channel="webhook")
@@ -97,7 +97,7 @@ def test_4xx_is_not_retried(webhook_order):
 
 def test_unreachable_receiver_fails_after_the_last_attempt(make_product, place, customer, notify_settings):
     notify_settings(NOTIFY_MAX_ATTEMPTS=2, NOTIFY_RETRY_BASE_SECONDS=0)
-    shop = SalesChannelFactory(code="shop", webhook_url="http://127.0.0.1:1/hook", webhook_secret="x")
+    shop, shop_hook = channel_with_webhook(code="shop", url="http://127.0.0.1:1/hook", secret="x")
     product = make_product(stock=0)
     place({product.sku: 1}, customer=customer, channel=shop)
     notification = Notification.objects.get(channel="webhook")
@@ -165,7 +165,7 @@ def test_backoff_is_exponential_and_capped(notify_settings):
 def test_a_receiver_that_times_out_is_retried(make_product, place, customer, receiver, notify_settings):
     notify_settings(NOTIFY_WEBHOOK_TIMEOUT_SECONDS=0.3)
     r = receiver([200], delay=1.0)
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     product = make_product(stock=0)
     place({product.sku: 1}, customer=customer, channel=shop)
     notification = Notification.objects.get(channel="webhook")

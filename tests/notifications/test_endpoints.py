@@ -11,7 +11,8 @@ from django.utils import timezone
 from notifications.delivery import notification_deliver
 from notifications.models import Notification, WebhookEndpointHealth
 from notifications.services.endpoints import breaker_cooldown
-from tests.orders.factories import CustomerFactory, SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
+from tests.orders.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def hooks(make_product, place, receiver, notify_settings):
 
     def make(n: int, statuses=(200,)):
         r = receiver(list(statuses))
-        shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+        shop, _ = channel_with_webhook(code="shop", url=r.url, secret="k")
         product = make_product(stock=0)
         for _ in range(n):
             place({product.sku: 1}, customer=CustomerFactory(channel=shop, email=""), channel=shop)
@@ -42,7 +43,7 @@ def test_the_breaker_opens_after_n_failures_and_rows_wait_without_using_an_attem
     r, shop, (a, b, c) = hooks(3, statuses=[503])
     assert notification_deliver(notification_id=a.pk) == "pending"
     assert notification_deliver(notification_id=b.pk) == "pending"
-    health = WebhookEndpointHealth.objects.get(channel=shop)
+    health = WebhookEndpointHealth.objects.get(endpoint__channel=shop)
     assert health.consecutive_failures == 2 and health.open_until is not None
     assert (health.open_until - health.last_failure_at) == timedelta(seconds=30)
 
@@ -57,14 +58,14 @@ def test_half_open_one_probe_its_success_closes_its_failure_doubles_the_cooldown
     r, shop, (a, b) = hooks(2, statuses=[503, 503, 503, 200])
     notification_deliver(notification_id=a.pk)
     notification_deliver(notification_id=b.pk)
-    WebhookEndpointHealth.objects.filter(channel=shop).update(open_until=timezone.now())  # the cool-down is over
+    WebhookEndpointHealth.objects.filter(endpoint__channel=shop).update(open_until=timezone.now())  # cool-down over
     Notification.objects.update(next_attempt_at=timezone.now())
     assert notification_deliver(notification_id=a.pk) == "pending"  # the probe fails: open twice as long
-    health = WebhookEndpointHealth.objects.get(channel=shop)
+    health = WebhookEndpointHealth.objects.get(endpoint__channel=shop)
     assert health.consecutive_failures == 3
     assert health.open_until - health.last_failure_at == timedelta(seconds=60)
 
-    WebhookEndpointHealth.objects.filter(channel=shop).update(open_until=timezone.now())
+    WebhookEndpointHealth.objects.filter(endpoint__channel=shop).update(open_until=timezone.now())
     Notification.objects.update(next_attempt_at=timezone.now())
     assert notification_deliver(notification_id=b.pk) == "sent"  # the probe succeeds: closed
     health.refresh_from_db()
@@ -82,18 +83,19 @@ def test_cooldown_doubles_and_is_capped(notify_settings):
 def test_a_4xx_answer_closes_the_breaker_and_a_new_url_starts_afresh(hooks, receiver):
     r, shop, (a, b, c) = hooks(3, statuses=[503, 422])
     notification_deliver(notification_id=a.pk)
-    assert WebhookEndpointHealth.objects.get(channel=shop).consecutive_failures == 1
+    assert WebhookEndpointHealth.objects.get(endpoint__channel=shop).consecutive_failures == 1
     notification_deliver(notification_id=b.pk)  # 422: the endpoint is up, the message refused
-    assert WebhookEndpointHealth.objects.get(channel=shop).consecutive_failures == 0
+    assert WebhookEndpointHealth.objects.get(endpoint__channel=shop).consecutive_failures == 0
 
-    WebhookEndpointHealth.objects.filter(channel=shop).update(
+    WebhookEndpointHealth.objects.filter(endpoint__channel=shop).update(
         consecutive_failures=9, open_until=timezone.now() + timedelta(hours=1)
     )
-    shop.webhook_url = receiver([200]).url
-    shop.save()
+    hook = shop.webhook_endpoints.get()
+    hook.url = receiver([200]).url
+    hook.save()
     assert notification_deliver(notification_id=c.pk) == "sent"
-    health = WebhookEndpointHealth.objects.get(channel=shop)
-    assert (health.url, health.consecutive_failures, health.open_until) == (shop.webhook_url, 0, None)
+    health = WebhookEndpointHealth.objects.get(endpoint=hook)
+    assert (health.url, health.consecutive_failures, health.open_until) == (hook.url, 0, None)
 
 
 def test_an_endpoint_with_max_sends_in_flight_makes_further_rows_wait(hooks):

@@ -22,7 +22,7 @@ from notifications.services import (
     notifications_from_backorder_events,
     notifications_regular_updates,
 )
-from tests.notifications.factories import rendered, substitute_link
+from tests.notifications.factories import WebhookEndpointFactory, rendered, substitute_link
 from tests.orders.factories import SalesChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def shop(db):
-    return SalesChannelFactory(code="shop", webhook_url="https://shop.example.com/hooks", webhook_secret="s3cret")
+    channel = SalesChannelFactory(code="shop")
+    WebhookEndpointFactory(channel=channel, url="https://shop.example.com/hooks", secret="s3cret")
+    return channel
 
 
 def rows(**filters):
@@ -59,7 +61,7 @@ def test_order_with_two_short_lines_writes_one_created_message_per_channel(make_
     assert "<h3>Waiting for stock</h3>" in email.body_html
 
     hook = rendered(Notification.objects.get(channel="webhook"))
-    assert hook.recipient == shop.webhook_url
+    assert hook.recipient == shop.webhook_endpoints.get().url == "https://shop.example.com/hooks"
     assert hook.payload["event"] == "backorder_created"
     assert hook.payload["id"] == hook.dedupe_key
     assert hook.payload["order"] == {"id": order.pk, "number": order.number, "status": "backordered"}

@@ -12,6 +12,7 @@ from notifications.models import EventBatch, Notification, NotificationPreferenc
 from notifications.services.outbox import _item, _outbox_rows
 from orders.models import SalesChannel
 from orders.services import CustomerData
+from tests.notifications.factories import WebhookEndpointFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -26,9 +27,8 @@ def _place(product, channel, external_id, quantity):
 
 @pytest.mark.parametrize("prefers_shop", [False, True])
 def test_ready_rows_match_the_python_hook(make_product, prefers_shop):
-    channel = SalesChannel.objects.create(
-        code="shop", name="Shop", webhook_url="http://127.0.0.1:9/hook", webhook_secret="s"
-    )
+    channel = SalesChannel.objects.create(code="shop", name="Shop")
+    WebhookEndpointFactory(channel=channel, url="http://127.0.0.1:9/hook", secret="s")
     product = make_product(stock=0)
     full = _place(product, channel, "ann", 2)
     partial = _place(product, channel, "bob", 5)

@@ -15,7 +15,7 @@ from notifications.models import Notification
 from notifications.services import notifications_relay_claim
 from notifications.tasks import notification_send, notifications_relay
 from orders.models import Order
-from tests.orders.factories import SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def test_broker_down_orders_succeed_and_the_relay_delivers_everything_later(
 ):
     notify_settings(NOTIFY_SWEEP_GRACE_SECONDS=0)
     r = receiver([200])
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     products = [make_product(stock=0) for _ in range(3)]
     with broker_down():
         orders = [place({p.sku: 2}, customer=customer, channel=shop) for p in products]
@@ -90,7 +90,7 @@ def test_receiver_500_then_200_ends_delivered_after_a_retry(
 ):
     notify_settings(NOTIFY_RETRY_BASE_SECONDS=0)
     r = receiver([500, 200])
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     with live_worker():
         product = make_product(stock=0)
         place({product.sku: 1}, customer=customer, channel=shop)
@@ -105,7 +105,7 @@ def test_receiver_500_then_200_ends_delivered_after_a_retry(
 def test_4xx_is_not_retried_by_the_worker(make_product, place, customer, receiver, live_worker, notify_settings):
     notify_settings(NOTIFY_RETRY_BASE_SECONDS=0)
     r = receiver([422])
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     with live_worker():
         product = make_product(stock=0)
         place({product.sku: 1}, customer=customer, channel=shop)
@@ -165,7 +165,7 @@ def test_order_lifecycle_through_the_worker_sends_each_message_once_per_channel(
     from inventory.services import stock_adjust
 
     r = receiver([200])
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     with live_worker():
         product = make_product(stock=0, name="Lamp")
         order = place({product.sku: 2}, customer=customer, channel=shop)

@@ -11,7 +11,8 @@ import pytest
 from django.db import connection, connections, transaction
 
 from notifications.models import Notification
-from tests.orders.factories import CustomerFactory, SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
+from tests.orders.factories import CustomerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +48,7 @@ def webhook_order(worker_processes, receiver, make_product, place):
 
     def make(delay: float = 0.0):
         r = receiver([200], delay=delay)
-        shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+        shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
         place({make_product(stock=0).sku: 1}, customer=CustomerFactory(channel=shop, email=""), channel=shop)
         return r, Notification.objects.get()
 

@@ -14,7 +14,8 @@ from django.db import connections
 from config.celery import app
 from notifications.models import Notification
 from notifications.services import notifications_relay
-from tests.orders.factories import CustomerFactory, SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
+from tests.orders.factories import CustomerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +44,7 @@ def test_two_relays_racing_on_the_same_rows_send_each_row_once(
 ):
     settings.OMS = {**settings.OMS, "NOTIFY_SWEEP_GRACE_SECONDS": 0, "NOTIFY_RELAY_BATCH": 7}
     r = receiver([200])
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     product = make_product(stock=0)
     for _ in range(30):
         place({product.sku: 1}, customer=CustomerFactory(channel=shop), channel=shop)
@@ -90,7 +91,7 @@ def test_a_row_claimed_by_a_killed_worker_is_sent_again_once_its_lease_runs_out(
     timeout, margin = 3, 2  # the lease: 3 s webhook deadline + 2 s margin
     env = {"OMS_NOTIFY_WEBHOOK_TIMEOUT_SECONDS": str(timeout), "OMS_NOTIFY_LEASE_MARGIN_SECONDS": str(margin)}
     r = receiver([200], delay=2)  # slow enough to kill the worker mid-send
-    shop = SalesChannelFactory(code="shop", webhook_url=r.url, webhook_secret="k")
+    shop, shop_hook = channel_with_webhook(code="shop", url=r.url, secret="k")
     customer = CustomerFactory(channel=shop, email="")  # webhook only
     doomed = worker_processes("doomed", "-Q", "notifications.webhook", "--pool", "solo", env=env)
     worker_processes.wait_ready()

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from notifications.models import Notification, WebhookEndpointHealth
-from tests.orders.factories import CustomerFactory, SalesChannelFactory
+from tests.notifications.factories import channel_with_webhook
+from tests.orders.factories import CustomerFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,8 +53,8 @@ def test_a_hanging_webhook_receiver_delays_no_other_storefront_and_no_email(
 
     hanging = receiver([200], delay=30)
     healthy = receiver([200])
-    slow_shop = SalesChannelFactory(code="slow-shop", webhook_url=hanging.url, webhook_secret="k1")
-    good_shop = SalesChannelFactory(code="good-shop", webhook_url=healthy.url, webhook_secret="k2")
+    slow_shop, slow_shop_hook = channel_with_webhook(code="slow-shop", url=hanging.url, secret="k1")
+    good_shop, good_shop_hook = channel_with_webhook(code="good-shop", url=healthy.url, secret="k2")
     product = make_product(stock=0)
 
     started = time.monotonic()
@@ -76,11 +77,11 @@ def test_a_hanging_webhook_receiver_delays_no_other_storefront_and_no_email(
 
     # The hanging endpoint's breaker opens; its rows wait for it, without spending their attempts.
     wait_until(
-        lambda: WebhookEndpointHealth.objects.filter(channel=slow_shop, open_until__isnull=False).exists(),
+        lambda: WebhookEndpointHealth.objects.filter(endpoint=slow_shop_hook, open_until__isnull=False).exists(),
         4 * 5 + 10,
         "the hanging endpoint's breaker to open",
     )
-    health = WebhookEndpointHealth.objects.get(channel=slow_shop)
+    health = WebhookEndpointHealth.objects.get(endpoint=slow_shop_hook)
     assert health.consecutive_failures >= BREAKER_FAILURES
     slow_rows = Notification.objects.filter(channel="webhook", order__channel=slow_shop)
     assert not slow_rows.filter(status__in=["sent", "failed"]).exists()

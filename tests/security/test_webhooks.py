@@ -10,23 +10,27 @@ explicitly where a test needs it.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import socket
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from core import outbound
 from core.errors import InvalidInput
-from notifications.delivery import notification_deliver
-from notifications.models import Notification
+from notifications.delivery import notification_deliver, webhook_signature
+from notifications.models import Notification, WebhookEndpoint
+from notifications.services import webhook_endpoint_create, webhook_endpoint_secret_rotate
 from orders.models import SalesChannel
-from orders.services import sales_channel_webhook_secret_rotate, sales_channel_webhook_set
+from tests.notifications.factories import WebhookEndpointFactory
 from tests.orders.factories import SalesChannelFactory
 
 CAP = 64 * 1024
@@ -112,12 +116,13 @@ def answer(status: int, body: bytes = b"{}"):
 
 @pytest.fixture
 def webhook_row(make_product, place, customer):
-    """webhook_row(url, channel=None): an order through a shop whose webhook is ``url``; its webhook row."""
+    """webhook_row(url, channel=None): an order through a shop whose (only) webhook endpoint is ``url``; its
+    webhook row. A channel given with an endpoint already keeps it (its secret); one without gets one."""
 
     def make(url: str, channel: SalesChannel | None = None):
-        shop = channel or SalesChannelFactory(code="shop", webhook_secret="whsec_" + "k" * 40)
-        SalesChannel.objects.filter(pk=shop.pk).update(webhook_url=url)  # as stored before these checks
-        shop.refresh_from_db()
+        shop = channel or SalesChannelFactory(code="shop")
+        endpoint = shop.webhook_endpoints.first() or WebhookEndpointFactory(channel=shop, secret="whsec_" + "k" * 40)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url)  # as stored before these checks
         product = make_product(stock=0)
         order = place({product.sku: 1}, customer=customer, channel=shop)
         return order, Notification.objects.get(order=order, channel="webhook")
@@ -163,13 +168,13 @@ def test_internal_and_non_http_urls_are_refused_when_saved(url, outbound_rules, 
     outbound_rules(http=True)  # even with plain http allowed (development), none of these is
     with pytest.raises(ValidationError):
         outbound.validate_outbound_url(url)
-    with pytest.raises(ValidationError):
-        SalesChannel(code="x", name="X", webhook_url=url).full_clean()
     channel, _ = channel_key
-    with pytest.raises(InvalidInput):
-        sales_channel_webhook_set(channel=channel, url=url)
-    channel.refresh_from_db()
-    assert channel.webhook_url == "" and channel.webhook_secret == ""  # nothing written
+    with pytest.raises(ValidationError):
+        WebhookEndpoint(channel=channel, url=url, events=["ready"], secret="s").full_clean()
+    with pytest.raises(InvalidInput) as refused:
+        webhook_endpoint_create(channel=channel, url=url, events=["ready"])
+    assert refused.value.code == "webhook_url_not_allowed"
+    assert not WebhookEndpoint.objects.exists()  # nothing written
 
 
 @pytest.mark.django_db
@@ -280,7 +285,7 @@ def test_the_receivers_body_never_reaches_the_channel(
     server = local_server(answer(500, b"<h1>SECRET internal page</h1> db password hunter2"))
     outbound_rules(private=True, http=True)
     channel, _ = channel_key
-    assert sales_channel_webhook_set(channel=channel, url=server.url)  # a secret is generated
+    webhook_endpoint_create(channel=channel, url=server.url, events=["backorder_created"])
     order, row = webhook_row(server.url, channel=channel)
     assert notification_deliver(notification_id=row.pk) == "pending"  # a 5xx is retried later
     row.refresh_from_db()
@@ -400,7 +405,7 @@ def lock_probe(handler, server):
 def pending_again(row: Notification, url: str) -> None:
     """With transaction=True the task run at commit (eager) may have delivered the row already: make it
     due again, pointed at ``url``, to deliver it by hand."""
-    SalesChannel.objects.filter(pk=row.order.channel_id).update(webhook_url=url)
+    WebhookEndpoint.objects.filter(pk=row.webhook_endpoint_id).update(url=url)
     Notification.objects.filter(pk=row.pk).update(status="pending", sent_at=None, attempts=0, last_error="")
 
 
@@ -453,75 +458,110 @@ def test_two_workers_never_send_one_row_at_once(outbound_rules, webhook_row, loc
 
 
 @pytest.mark.django_db
-def test_a_secret_is_generated_when_blank_and_rotated(outbound_rules):
+def test_a_secret_is_generated_at_creation_and_rotated_with_a_grace_period(outbound_rules, settings):
+    settings.OMS = {**settings.OMS, "WEBHOOK_SECRET_GRACE_SECONDS": 3600}
     channel = SalesChannelFactory(code="shop")
-    assert sales_channel_webhook_set(channel=channel, url="https://hooks.example.com/oms") is not None
-    channel.refresh_from_db()
-    first = channel.webhook_secret
-    assert len(first) >= 40 and channel.webhook_url == "https://hooks.example.com/oms"
-    assert sales_channel_webhook_set(channel=channel, url="https://hooks.example.com/v2") is None  # kept
-    channel.refresh_from_db()
-    assert channel.webhook_secret == first
-    rotated = sales_channel_webhook_secret_rotate(channel=channel)
-    channel.refresh_from_db()
-    assert channel.webhook_secret == rotated != first and len(rotated) >= 40
+    endpoint, first = webhook_endpoint_create(channel=channel, url="https://hooks.example.com/oms", events=["ready"])
+    endpoint.refresh_from_db()
+    assert len(first) >= 40 and endpoint.secret == first and endpoint.previous_secret == ""
+    endpoint, rotated = webhook_endpoint_secret_rotate(endpoint=endpoint)
+    endpoint.refresh_from_db()
+    assert endpoint.secret == rotated != first and len(rotated) >= 40 and endpoint.previous_secret == first
+    assert endpoint.previous_secret_expires_at > timezone.now() + timedelta(minutes=59)
+    assert endpoint.secrets_at(timezone.now()) == [rotated, first]
+    assert endpoint.secrets_at(timezone.now() + timedelta(hours=2)) == [rotated]
+
+
+def _verifies(secret: str, headers: dict, body: bytes, header: str = "X-Signature") -> bool:
+    expected = webhook_signature(secret=secret, timestamp=headers["X-Signature-Timestamp"], body=body)
+    return header in headers and hmac.compare_digest(expected, headers[header])
 
 
 @pytest.mark.django_db
-def test_an_unsigned_webhook_is_never_sent(outbound_rules, webhook_row, local_server):
+def test_during_the_grace_both_secrets_sign_after_it_only_the_new(outbound_rules, webhook_row, local_server, settings):
     server = local_server(answer(200))
     outbound_rules(private=True, http=True)
-    shop = SalesChannelFactory(code="shop", webhook_secret="")
-    _, row = webhook_row(server.url, channel=shop)
+    settings.OMS = {**settings.OMS, "WEBHOOK_SECRET_GRACE_SECONDS": 3600}
+    _, row = webhook_row(server.url)
+    endpoint = row.webhook_endpoint
+    old = endpoint.secret
+    endpoint, new = webhook_endpoint_secret_rotate(endpoint=endpoint)
+    assert notification_deliver(notification_id=row.pk) == "sent"
+    sent = server.requests[-1]
+    assert _verifies(new, sent["headers"], sent["body"])  # a receiver that switched already
+    assert _verifies(old, sent["headers"], sent["body"], "X-Signature-Previous")  # one that has not yet
+    assert not _verifies(old, sent["headers"], sent["body"])
+
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(previous_secret_expires_at=timezone.now())  # grace over
+    Notification.objects.filter(pk=row.pk).update(status="pending", sent_at=None)
+    assert notification_deliver(notification_id=row.pk) == "sent"
+    sent = server.requests[-1]
+    assert _verifies(new, sent["headers"], sent["body"])
+    assert "X-Signature-Previous" not in sent["headers"]
+
+
+@pytest.mark.django_db
+def test_an_endpoint_without_a_secret_cannot_exist():
+    """Webhooks are always signed: the database refuses an endpoint with no secret."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookEndpointFactory(secret="")
+
+
+@pytest.mark.django_db
+def test_a_deleted_or_switched_off_endpoint_is_not_sent_to(outbound_rules, webhook_row, local_server):
+    server = local_server(answer(200))
+    outbound_rules(private=True, http=True)
+    _, row = webhook_row(server.url)
+    WebhookEndpoint.objects.filter(pk=row.webhook_endpoint_id).update(is_active=False)
+    assert notification_deliver(notification_id=row.pk) == "failed"
+    row.refresh_from_db()
+    assert row.last_error == "The webhook endpoint is switched off."
+    WebhookEndpoint.objects.filter(pk=row.webhook_endpoint_id).delete()
+    row.refresh_from_db()
+    assert row.webhook_endpoint_id is None  # the customer's history stays
+    Notification.objects.filter(pk=row.pk).update(status="pending")
     assert notification_deliver(notification_id=row.pk) == "failed" and server.requests == []
+    row.refresh_from_db()
+    assert row.last_error == "The webhook endpoint was deleted."
 
 
 @pytest.mark.django_db
 def test_admin_shows_the_secret_once_and_never_renders_it(admin_client, outbound_rules):
-    add = reverse("admin:orders_saleschannel_add")
+    channel = SalesChannelFactory(code="shop")
     form = {
-        "code": "shop",
-        "name": "Shop",
-        "kind": "storefront",
+        "channel": channel.pk,
+        "url": "https://hooks.example.com/oms",
+        "events": ["ready", "shipped"],
         "is_active": "on",
-        "max_priority": "normal",
-        "webhook_url": "https://hooks.example.com/oms",
-        "webhook_secret": "chosen-by-staff",  # not a field of the form: ignored
-        "api_keys-TOTAL_FORMS": "0",
-        "api_keys-INITIAL_FORMS": "0",
+        "secret": "chosen-by-staff",  # not a field of the form: ignored
     }
-    response = admin_client.post(add, form, follow=True)
+    response = admin_client.post(reverse("admin:notifications_webhookendpoint_add"), form, follow=True)
     assert response.status_code == 200
-    channel = SalesChannel.objects.get(code="shop")
-    secret = channel.webhook_secret
-    assert len(secret) >= 40 and secret != "chosen-by-staff"
+    endpoint = WebhookEndpoint.objects.get(channel=channel)
+    secret = endpoint.secret
+    assert len(secret) >= 40 and secret != "chosen-by-staff" and endpoint.events == ["ready", "shipped"]
     assert secret in response.content.decode()  # the message, once
 
-    change = admin_client.get(reverse("admin:orders_saleschannel_change", args=[channel.pk])).content.decode()
-    assert secret not in change and 'name="webhook_secret"' not in change
+    change = admin_client.get(reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk]))
+    assert secret not in change.content.decode() and 'name="secret"' not in change.content.decode()
 
     response = admin_client.post(
-        reverse("admin:orders_saleschannel_changelist"),
-        {"action": "rotate_webhook_secret", "_selected_action": [channel.pk]},
+        reverse("admin:notifications_webhookendpoint_changelist"),
+        {"action": "rotate_secret", "_selected_action": [endpoint.pk]},
         follow=True,
     )
-    channel.refresh_from_db()
-    assert channel.webhook_secret != secret and channel.webhook_secret in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.secret != secret and endpoint.secret in response.content.decode()
+    assert endpoint.previous_secret == secret
 
 
 @pytest.mark.django_db
 def test_admin_refuses_an_internal_webhook_url(admin_client, outbound_rules):
-    form = {
-        "code": "shop",
-        "name": "Shop",
-        "kind": "storefront",
-        "webhook_url": "http://169.254.169.254/latest/meta-data/",
-        "api_keys-TOTAL_FORMS": "0",
-        "api_keys-INITIAL_FORMS": "0",
-    }
-    response = admin_client.post(reverse("admin:orders_saleschannel_add"), form)
+    channel = SalesChannelFactory(code="shop")
+    form = {"channel": channel.pk, "url": "http://169.254.169.254/latest/meta-data/", "events": ["ready"]}
+    response = admin_client.post(reverse("admin:notifications_webhookendpoint_add"), form)
     assert response.status_code == 200 and "not allowed" in response.content.decode()
-    assert not SalesChannel.objects.filter(code="shop").exists()
+    assert not WebhookEndpoint.objects.exists()
 
 
 # --- 7. e-mail subjects are plain text -----------------------------------------------------------
