@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "BackorderStatusEnum": "backorders.models.Backorder.Status",
         "PurchaseOrderStatusEnum": "suppliers.models.PurchaseOrder.Status",
         "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "NotificationEventEnum": "notifications.models.Notification.Event",
         "PriorityEnum": "orders.models.Order.Priority",
     },
 }

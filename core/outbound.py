@@ -167,7 +167,7 @@ def validate_outbound_url(value: str) -> None:
     try:
         check_url(value)
     except AddressNotAllowed as exc:
-        https_only = "" if allow_http() else "an https:// URL "
+        https_only = "a URL " if allow_http() else "an https:// URL "
         raise ValidationError(
             f"Enter {https_only}of a public host: this address is not allowed ({exc.detail}).",
             code="outbound_url_not_allowed",
