@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0007_attempt_log_endpoint_health'),
+        ('notifications', '0010_endpoint_health_by_endpoint'),
     ]
 
     operations = [
