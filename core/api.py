@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import filters, parsers, permissions, serializers, status
+from rest_framework import parsers, permissions, serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -273,38 +273,74 @@ def has_unsafe_characters(value: str) -> bool:
     return any(unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS for char in value)
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses unknown keys (a misspelt field must not be silently ignored), non-object bodies, whole numbers
-    sent as anything but JSON integers (``2.0``, ``"2"`` and ``true`` are refused, not coerced), and names
-    (``name``, ``*_name``) with control characters or bidirectional overrides."""
+_WHOLE_NUMBER = "A whole number is required (a JSON integer: no quotes, no decimals)."
+_STRING = "A string is required (a JSON string, in quotes)."
+_DECIMAL = 'A decimal string is required (for example "4.50"): a JSON number could lose precision.'
+_BOOLEAN = "true or false is required (a JSON boolean)."
+
+
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` is not the JSON type ``field`` takes (None when it is): nothing is coerced."""
+    if value is None:
+        return None  # allow_null decides
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else _BOOLEAN
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else _WHOLE_NUMBER
+    if isinstance(field, serializers.DecimalField):
+        return None if isinstance(value, str) else _DECIMAL
+    if isinstance(field, (serializers.CharField, serializers.DateField, serializers.DateTimeField)):
+        return None if isinstance(value, str) else _STRING
+    return None
+
+
+class NonZeroIntegerField(serializers.IntegerField):
+    """A whole number other than 0 (a stock adjustment's change). The schema says so: ``not: {enum: [0]}``."""
+
+    default_error_messages = {"zero": "Must not be 0."}
 
     def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value == 0:
+            self.fail("zero")
+        return value
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown keys (a misspelt field must not be silently ignored), non-object bodies, values of the wrong
+    JSON type (whole numbers must be JSON integers: ``2.0``, ``"2"`` and ``true`` are refused, not coerced;
+    strings, dates and decimals must be JSON strings; booleans JSON booleans), and names (``name``, ``*_name``)
+    with control characters or bidirectional overrides. config/openapi.py states each rule in the schema."""
+
+    def to_internal_value(self, data):
+        refused: dict[str, list[str]] = {}
         if isinstance(data, dict):
             unknown = sorted(str(key)[:50] for key in set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-            not_integers = {
-                name: ["A whole number is required (a JSON integer: no quotes, no decimals)."]
-                for name, field in self.fields.items()
-                if isinstance(field, serializers.IntegerField)
-                and not field.read_only
-                and name in data
-                and data[name] is not None
-                and (isinstance(data[name], bool) or not isinstance(data[name], int))
-            }
-            if not_integers:
-                raise serializers.ValidationError(not_integers)
-            unsafe_names = {
-                name: ["Names may not contain control characters or bidirectional overrides."]
-                for name, field in self.fields.items()
-                if isinstance(field, serializers.CharField)
-                and (name == "name" or name.endswith("_name"))
-                and isinstance(data.get(name), str)
-                and has_unsafe_characters(data[name])
-            }
-            if unsafe_names:
-                raise serializers.ValidationError(unsafe_names)
-        return super().to_internal_value(data)
+            for name, field in self.fields.items():
+                if field.read_only or name not in data:
+                    continue
+                message = _json_type_error(field, data[name])
+                if message is None and (
+                    isinstance(field, serializers.CharField)
+                    and (name == "name" or name.endswith("_name"))
+                    and isinstance(data[name], str)
+                    and has_unsafe_characters(data[name])
+                ):
+                    message = "Names may not contain control characters or bidirectional overrides."
+                if message:
+                    refused[name] = [message]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Every field's problem in one answer: the others' (missing, out of range) and the wrong JSON types.
+            if refused and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **refused}) from exc
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
 
 
 # --- parsing and paging -----------------------------------------------------------------------
@@ -318,25 +354,6 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type=media_type, parser_context=parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
-
-
-class StrictOrderingFilter(filters.OrderingFilter):
-    """DRF's ordering, but an unknown field is a 400 naming ``ordering`` instead of being silently dropped. Views
-    that declare no ``ordering_fields`` take no ``ordering`` from this backend (their filterset may have its own)."""
-
-    def filter_queryset(self, request, queryset, view):
-        if getattr(view, "ordering_fields", None) is None:
-            return queryset
-        return super().filter_queryset(request, queryset, view)
-
-    def remove_invalid_fields(self, queryset, fields, view, request):
-        valid = super().remove_invalid_fields(queryset, fields, view, request)
-        if len(valid) != len(fields):
-            allowed = sorted(name for name, _ in self.get_valid_fields(queryset, view, {"request": request}))
-            raise drf_exceptions.ValidationError(
-                {self.ordering_param: [f"Unknown ordering; choose from {', '.join(allowed)} (prefix - to reverse)."]}
-            )
-        return valid
 
 
 class StandardPagination(PageNumberPagination):
@@ -356,6 +373,18 @@ class StandardPagination(PageNumberPagination):
                 {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
             )
         return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            elif parameter["name"] == self.page_size_query_param:
+                # Above the maximum a page is capped (documented), not refused: no ``maximum`` here.
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = f"Results per page, from 1 (default {self.page_size}; above "
+                f"{self.max_page_size} it is capped at {self.max_page_size})."
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param)

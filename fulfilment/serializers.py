@@ -22,15 +22,19 @@ class CustomerInputSerializer(StrictSerializer):
     tier = serializers.ChoiceField(choices=Customer.Tier.choices, required=False)
 
 
+def _line_quantity(**kwargs) -> serializers.IntegerField:
+    # The limit is a setting (read when the serializer is built, never at import), so the schema states it too.
+    return serializers.IntegerField(min_value=1, max_value=settings.OMS["MAX_LINE_QUANTITY"], **kwargs)
+
+
 class OrderLineInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1)
 
-    def validate_quantity(self, value: int) -> int:
-        limit = settings.OMS["MAX_LINE_QUANTITY"]
-        if value > limit:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
-        return value
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["quantity"] = _line_quantity()
+        return fields
 
 
 class OrderCreateInputSerializer(StrictSerializer):
@@ -49,11 +53,16 @@ class OrderCreateInputSerializer(StrictSerializer):
         help_text="What the customer agreed to when not everything is in stock (docs/terms.md).",
     )
 
-    def validate_lines(self, value: list) -> list:
+    def get_fields(self):
+        fields = super().get_fields()
         limit = settings.OMS["MAX_ORDER_LINES"]
-        if len(value) > limit:
-            raise serializers.ValidationError(f"An order may have at most {limit} lines.")
-        return value
+        fields["lines"] = OrderLineInputSerializer(
+            many=True,
+            allow_empty=False,
+            max_length=limit,
+            error_messages={"max_length": f"An order may have at most {limit} lines."},
+        )
+        return fields
 
 
 class CancelLineInputSerializer(StrictSerializer):
@@ -62,11 +71,12 @@ class CancelLineInputSerializer(StrictSerializer):
         min_value=1, required=False, allow_null=True, default=None, help_text="Omit to cancel every open unit."
     )
 
-    def validate_quantity(self, value):
-        limit = settings.OMS["MAX_LINE_QUANTITY"]
-        if value is not None and value > limit:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {limit}.")
-        return value
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["quantity"] = _line_quantity(
+            required=False, allow_null=True, default=None, help_text="Omit to cancel every open unit."
+        )
+        return fields
 
 
 class OrderCancelInputSerializer(StrictSerializer):

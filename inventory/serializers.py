@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from core.api import StrictSerializer
+from core.api import NonZeroIntegerField, StrictSerializer
 
 from .models import Product
 
@@ -67,18 +67,14 @@ class StockItemOutputSerializer(serializers.Serializer):
 class StockAdjustmentInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=32, help_text="Warehouse code.")
-    quantity = serializers.IntegerField(
+    quantity = NonZeroIntegerField(
+        error_messages={"zero": "An adjustment must change the quantity (it cannot be 0)."},
         min_value=-MAX_ADJUSTMENT,
         max_value=MAX_ADJUSTMENT,
         help_text="Signed: positive adds units (found, returned), negative removes them (shrinkage).",
     )
     reason = serializers.CharField(max_length=200)
     reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-
-    def validate_quantity(self, value: int) -> int:
-        if value == 0:
-            raise serializers.ValidationError("An adjustment must change the quantity (it cannot be 0).")
-        return value
 
 
 class StockMovementOutputSerializer(serializers.Serializer):

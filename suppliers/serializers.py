@@ -116,9 +116,9 @@ class PurchaseOrderOutputSerializer(serializers.Serializer):
     expected_date = serializers.DateField()
     expedite = serializers.BooleanField()
     notes = serializers.CharField()
-    sent_at = serializers.DateTimeField()
-    received_at = serializers.DateTimeField()
-    cancelled_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
     lines = PurchaseOrderLineOutputSerializer(many=True)
 
 
