@@ -4,7 +4,6 @@ promise)."""
 
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser, StrictSerializer, request_channel
 from core.errors import NotFoundError
+from core.filters import StrictFilterBackend
 from inventory import services as inventory_services
 from inventory.apis import StaffWritesMixin, _product_or_404
 from inventory.serializers import ProductOutputSerializer, ProductUpdateInputSerializer
@@ -35,7 +35,7 @@ def _backorder_or_404(request, backorder_id):
 class BackorderListApi(generics.ListAPIView):
     permission_classes = [IsChannelOrStaff]
     serializer_class = BackorderOutputSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = BackorderFilter
 
     def get_queryset(self):

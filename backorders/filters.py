@@ -5,6 +5,8 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from core.filters import UtcIsoDateTimeFilter
+
 from .models import PRIORITY_RANKS, Backorder
 from .queue import QUEUE_ORDER
 
@@ -44,7 +46,7 @@ class BackorderFilter(django_filters.FilterSet):
     min_age = AgeFilter(method="filter_min_age", label="Created at least this many days ago")
     max_age = AgeFilter(method="filter_max_age", label="Created at most this many days ago")
     sla_breached = django_filters.BooleanFilter(label="Marked as past its SLA ship-by date")
-    sla_due_before = django_filters.IsoDateTimeFilter(
+    sla_due_before = UtcIsoDateTimeFilter(
         field_name="sla_due_at", lookup_expr="lt", label="SLA ship-by date before (ISO 8601)"
     )
     has_sla = django_filters.BooleanFilter(field_name="sla_due_at", lookup_expr="isnull", exclude=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -11,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser, request_channel
 from core.errors import NotFoundError
+from core.filters import StrictFilterBackend
 from orders import selectors
 from orders.filters import OrderFilter
 from orders.services import CustomerData
@@ -54,7 +53,7 @@ class OrderListCreateApi(generics.ListAPIView):
     permission_classes = [IsChannelOrStaff]
     parser_classes = [JSONParser]
     serializer_class = OrderListOutputSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = OrderFilter
 
     def get_queryset(self):
@@ -76,7 +75,13 @@ class OrderListCreateApi(generics.ListAPIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                OpenApiTypes.STR,
+                # Printable ASCII with at least one non-space character, as _idempotency_key accepts.
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": "^[ -~]*[!-~][ -~]*$",
+                },
                 OpenApiParameter.HEADER,
                 description="Unique per order attempt; retries reuse it.",
             )

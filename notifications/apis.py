@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, request_channel
 from core.errors import NotFoundError
+from core.filters import WholeNumberFilter
 from orders.selectors import customer_by_external_id
 
 from .models import Notification, NotificationAttempt, NotificationPreference
@@ -87,7 +88,7 @@ class NotificationFilter(django_filters.FilterSet):
     event = django_filters.ChoiceFilter(choices=Notification.Event.choices)
     order = django_filters.CharFilter(field_name="order__number")
     customer = django_filters.CharFilter(field_name="customer__external_id")
-    backorder = django_filters.NumberFilter(field_name="backorder_id")
+    backorder = WholeNumberFilter(field_name="backorder_id")
 
     class Meta:
         model = Notification

@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import Q
 
+from core.filters import UtcIsoDateTimeFilter
+
 from .models import Order
 
 
@@ -22,10 +24,10 @@ class OrderFilter(django_filters.FilterSet):
     customer_external_id = django_filters.CharFilter(field_name="customer__external_id", max_length=100)
     channel = django_filters.CharFilter(field_name="channel__code", max_length=50)
     priority = django_filters.MultipleChoiceFilter(choices=Order.Priority.choices)
-    placed_after = django_filters.IsoDateTimeFilter(
+    placed_after = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="gte", label="Placed at or after (ISO 8601 date or date-time)"
     )
-    placed_before = django_filters.IsoDateTimeFilter(
+    placed_before = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="lt", label="Placed before (ISO 8601 date or date-time)"
     )
     ordering = StableOrderingFilter(
