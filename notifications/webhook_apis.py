@@ -14,7 +14,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import IsChannelOrStaff, StrictSerializer, request_channel
+from core.api import IsChannelOrStaff, JSONParser, StrictSerializer, request_channel
 from core.errors import InvalidInput, NotFoundError
 from core.throttling import ClientRateThrottle, WebhookPingThrottle
 from orders.models import SalesChannel
@@ -153,6 +153,7 @@ class WebhookEndpointFilter(django_filters.FilterSet):
 
 
 class WebhookEndpointListApi(ListAPIView):
+    parser_classes = [JSONParser]  # JSON bodies only, as the schema says
     """A channel's webhook endpoints (staff: every channel's), and registering a new one."""
 
     required_permissions = {"POST": ["notifications.add_webhookendpoint"]}
@@ -193,6 +194,7 @@ class WebhookEndpointListApi(ListAPIView):
 
 
 class WebhookEndpointDetailApi(APIView):
+    parser_classes = [JSONParser]  # JSON bodies only, as the schema says
     required_permissions = {
         "PATCH": ["notifications.change_webhookendpoint"],
         "DELETE": ["notifications.delete_webhookendpoint"],
@@ -222,6 +224,7 @@ class WebhookEndpointDetailApi(APIView):
 
 
 class WebhookEndpointRotateSecretApi(APIView):
+    parser_classes = [JSONParser]  # JSON bodies only, as the schema says
     required_permissions = {"POST": ["notifications.change_webhookendpoint"]}
     permission_classes = [IsChannelOrStaff]
 
@@ -238,6 +241,7 @@ class WebhookEndpointRotateSecretApi(APIView):
 
 
 class WebhookEndpointPingApi(APIView):
+    parser_classes = [JSONParser]  # JSON bodies only, as the schema says
     """Sends a signed ``ping`` event now and answers with the outcome (200 either way)."""
 
     required_permissions = {"POST": ["notifications.change_webhookendpoint"]}
