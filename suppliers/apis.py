@@ -193,29 +193,40 @@ class PurchaseOrderReceiveApi(StaffApi, APIView):
         return response
 
 
-class ShortageListApi(StaffApi, APIView):
-    @extend_schema(
-        summary="Products with waiting backorders: demand, stock, incoming, uncovered, what to order",
-        responses=ShortageOutputSerializer(many=True),
-    )
-    def get(self, request):
-        return Response(ShortageOutputSerializer(selectors.shortages(), many=True).data)
+class ShortageListApi(StaffApi, generics.ListAPIView):
+    """Paginated like every other list (the rows are computed in one pass, then paged)."""
+
+    serializer_class = ShortageOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.shortages()
+
+    @extend_schema(summary="Products with waiting backorders: demand, stock, incoming, uncovered, what to order")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
-class PlanningApi(StaffApi, APIView):
+class PlanningApi(StaffApi, generics.ListAPIView):
+    """Paginated like every other list, riskiest first (the plan is computed in one pass, then paged)."""
+
+    serializer_class = PlanningRowOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        query = PlanningQuerySerializer(data=self.request.query_params)  # page and page_size are the paginator's
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        return replenishment_plan(
+            service_level=data["service_level"],
+            window_days=data["window_days"],
+            skus=data.get("sku"),
+            reorder_now_only=data.get("reorder_now", False),
+        )
+
     @extend_schema(
         summary="Replenishment plan: forecast, safety stock, reorder point, stockout risk per product (riskiest first)",
         parameters=[PlanningQuerySerializer],
-        responses=PlanningRowOutputSerializer(many=True),
     )
-    def get(self, request):
-        query = PlanningQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        rows = replenishment_plan(
-            service_level=params["service_level"],
-            window_days=params["window_days"],
-            skus=params.get("sku"),
-            reorder_now_only=params.get("reorder_now", False),
-        )
-        return Response(PlanningRowOutputSerializer(rows, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -124,10 +124,15 @@ def test_planning_api(planned, staff_client, django_assert_max_num_queries):
         response = staff_client.get(PLANNING, {"window_days": 14})
     assert response.status_code == 200
     body = response.json()
-    assert [row["sku"] for row in body] == ["BULB", "KETTLE", "LAMP"]
-    assert body[1]["reorder_point"] == 23 and body[1]["suggested_quantity"] == 24
+    assert body["count"] == 3  # paginated like every other list
+    rows = body["results"]
+    assert [row["sku"] for row in rows] == ["BULB", "KETTLE", "LAMP"]
+    assert rows[1]["reorder_point"] == 23 and rows[1]["suggested_quantity"] == 24
     only = staff_client.get(PLANNING, {"window_days": 14, "sku": ["KETTLE", "LAMP"], "reorder_now": "true"}).json()
-    assert [row["sku"] for row in only] == ["KETTLE"]
+    assert [row["sku"] for row in only["results"]] == ["KETTLE"]
+    second = staff_client.get(PLANNING, {"window_days": 14, "page_size": 2, "page": 2}).json()
+    assert [row["sku"] for row in second["results"]] == ["LAMP"]
+    assert staff_client.get(PLANNING, {"page_size": "0"}).status_code == 400
 
 
 @pytest.mark.parametrize(
