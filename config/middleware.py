@@ -29,6 +29,7 @@ _DETAILS = {
     404: "No API endpoint at this URL.",
     413: "The request body is larger than the server accepts.",
     500: "Something went wrong.",
+    503: service_unavailable_problem()["detail"],
 }
 
 
@@ -74,18 +75,7 @@ class ApiProblemMiddleware:
         if isinstance(exception, (OperationalError, InterfaceError)):
             # The database is unreachable (a restart, a failover): "try again shortly", on every page.
             if request.path_info.startswith("/api/"):
-                body = service_unavailable_problem()
-                response = JsonResponse(
-                    {
-                        "type": "https://oms.example.com/problems/service-unavailable",
-                        "title": body["title"],
-                        "status": body["status_code"],
-                        "detail": body["detail"],
-                        "code": body["code"],
-                    },
-                    status=503,
-                    content_type=PROBLEM_CONTENT_TYPE,
-                )
+                response = problem(503)
             else:
                 response = HttpResponse(
                     "The service cannot reach its database right now. Please retry in a few seconds.",
