@@ -72,3 +72,20 @@ def stock_allocate_sql(source: str) -> str:
         f" FROM (SELECT stock_item_id, SUM(qty) AS qty FROM {source} GROUP BY stock_item_id) x"
         " WHERE s.id = x.stock_item_id RETURNING s.id"
     )
+
+
+def stock_allocate_statement(*, quantities: Mapping[int, int], items: Mapping[int, StockItem] | None = None):
+    """``stock_allocate`` as a data-modifying CTE body (SQL, params) for a caller that writes several tables in one
+    statement (order placement): adds ``quantities`` (stock item id → units) to the *locked* items' ``allocated`` and
+    returns one row per item changed. ``items`` are kept in step, as ``stock_allocate`` does."""
+    ids = sorted(pk for pk, q in quantities.items() if q)
+    table = StockItem._meta.db_table
+    sql = (
+        f"UPDATE {table} s SET allocated = s.allocated + x.qty"
+        " FROM unnest(%s::bigint[], %s::integer[]) AS x(id, qty) WHERE s.id = x.id RETURNING s.id"
+    )
+    if items is not None:
+        for pk in ids:
+            if pk in items:
+                items[pk].allocated += quantities[pk]
+    return sql, [ids, [quantities[pk] for pk in ids]]

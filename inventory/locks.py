@@ -33,6 +33,26 @@ def stock_items_lock_for_products(product_ids: Iterable[int], **annotations) -> 
     return list(queryset.order_by("pk"))
 
 
+def stock_items_lock_for_skus(skus: Iterable[str], **annotations) -> list[StockItem]:
+    """Lock every stock item of the products with these SKUs (all warehouses), in pk order, each with its product
+    (read, not locked) — the product lookup and the lock in one round trip. A product without any stock item is not
+    in the result; the caller reads those separately.
+
+    The same rows in the same order as ``stock_items_lock_for_products`` for these products: callers may mix both.
+    """
+    wanted = sorted(set(skus))
+    if not wanted:
+        return []
+    queryset = (
+        StockItem.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("product")
+        .filter(product__sku__in=wanted)
+    )
+    if annotations:
+        queryset = queryset.annotate(**annotations)
+    return list(queryset.order_by("pk"))
+
+
 def stock_items_lock(stock_item_ids: Iterable[int]) -> list[StockItem]:
     ids = sorted(set(stock_item_ids))
     if not ids:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import hmac
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import CharField, F, Prefetch, Q, Subquery
+from django.db.models.functions import Cast, JSONObject
 
 from .exceptions import AmbiguousCustomer
 from .models import ApiKey, Customer, CustomerTerms, Order, OrderLine
@@ -55,6 +56,30 @@ def order_just_placed(*, order: Order) -> Order:
         queryset._prefetch_done = True
         order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), name: queryset}
     return order
+
+
+UNREAD = object()  # "not read yet", as opposed to None ("there is no such customer")
+_SNAPSHOT_FIELDS = ("id", "channel_id", "external_id", "email", "name", "tier", "lifetime_value", "created_at")
+
+
+def customer_snapshot(*, channel, external_id: str):
+    """The channel's customer with this external id as a scalar subquery (JSON), for another statement to read in
+    passing (order placement reads it in its stock-locking statement); ``customer_from_snapshot`` turns it back."""
+    row = {name: F(name) for name in _SNAPSHOT_FIELDS}
+    row["lifetime_value"] = Cast("lifetime_value", CharField())  # exact, not a JSON float
+    return Subquery(
+        Customer.objects.filter(channel=channel, external_id=external_id).order_by().values(row=JSONObject(**row))[:1]
+    )
+
+
+def customer_from_snapshot(row: dict | None, *, channel) -> Customer | None:
+    if row is None:
+        return None
+    values = [Customer._meta.get_field(name).to_python(row[name]) for name in _SNAPSHOT_FIELDS]
+    customer = Customer.from_db("default", list(_SNAPSHOT_FIELDS), values)
+    if channel is not None:
+        customer.channel = channel
+    return customer
 
 
 def customer_list(*, channel=None):

@@ -8,13 +8,16 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from core.errors import InvalidInput
+from core.sql import insert_sql
+from inventory.counters import stock_allocate, stock_allocate_statement
 
-from .models import ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel
+from .models import Allocation, ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel
+from .selectors import UNREAD
 from .signals import customer_tier_changed
 
 
@@ -26,10 +29,83 @@ class CustomerData:
     tier: str | None = None
 
 
+# --- orders ----------------------------------------------------------------------------------
+
+
+def order_records_create(
+    *,
+    order: Order,
+    lines: list[OrderLine],
+    allocations: list[Allocation],
+    stock_quantities: dict[int, int],
+    one_statement: bool | None = None,
+) -> None:
+    """Write a new order, its lines (one per product), the allocations of its lines (``allocation.order_line`` is
+    one of ``lines``) and the stock items' allocated counters (``stock_quantities``: stock item id → units; the
+    caller holds their locks). Sets the primary keys on the objects given.
+
+    On PostgreSQL this is one statement (data-modifying CTEs: one round trip instead of four, the hot path of order
+    placement); elsewhere, or with ``one_statement=False``, the same rows through the ORM. Both write the same rows
+    from the same objects: tests/orders/test_order_records.py compares them.
+    """
+    if one_statement is None:
+        one_statement = connection.vendor == "postgresql"
+    if not one_statement:
+        order.save(force_insert=True)
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+        for allocation in allocations:
+            allocation.order_line = allocation.order_line  # now saved: sets order_line_id
+        Allocation.objects.bulk_create(allocations)
+        stock_allocate(quantities=stock_quantities)
+        return
+    order_sql, params = insert_sql([order])
+    line_sql, line_params = insert_sql(
+        lines, columns={"order_id": lambda _: ("(SELECT id FROM o)", [])}, returning=("id", "product_id")
+    )
+    ctes = [f"o AS ({order_sql})", f"l AS ({line_sql})"]
+    params += line_params
+    if allocations:
+        allocation_sql, allocation_params = insert_sql(
+            allocations,
+            columns={
+                "order_line_id": lambda a: ("(SELECT id FROM l WHERE product_id = %s)", [a.order_line.product_id])
+            },
+            returning=("id", "order_line_id", "stock_item_id"),
+        )
+        stock_sql, stock_params = stock_allocate_statement(quantities=stock_quantities)
+        ctes += [f"a AS ({allocation_sql})", f"s AS ({stock_sql})"]
+        params += allocation_params + stock_params
+    else:
+        ctes.append(
+            "a AS (SELECT NULL::bigint AS id, NULL::bigint AS order_line_id, NULL::bigint AS stock_item_id WHERE false)"
+        )
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT (SELECT id FROM o),"
+        " ARRAY(SELECT ARRAY[id, product_id] FROM l), ARRAY(SELECT ARRAY[id, order_line_id, stock_item_id] FROM a)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        order_id, line_ids, allocation_ids = cursor.fetchone()
+    order.pk = order_id
+    order._state.adding, order._state.db = False, connection.alias
+    by_product = {product_id: pk for pk, product_id in line_ids}
+    for line in lines:
+        line.pk = by_product[line.product_id]
+        line.order = order
+        line._state.adding, line._state.db = False, connection.alias
+    by_pair = {(line_id, item_id): pk for pk, line_id, item_id in allocation_ids}
+    for allocation in allocations:
+        allocation.order_line = allocation.order_line
+        allocation.pk = by_pair[(allocation.order_line_id, allocation.stock_item_id)]
+        allocation._state.adding, allocation._state.db = False, connection.alias
+
+
 # --- customers and channels -------------------------------------------------------------------
 
 
-def customer_upsert(*, data: CustomerData, channel: SalesChannel | None = None) -> Customer:
+def customer_upsert(*, data: CustomerData, channel: SalesChannel | None = None, current=UNREAD) -> Customer:
     """The channel's customer with this external id, created or updated: the storefront owns its customers' contact
     details, and the latest order updates them. A channel reaches only its own customers (the same id sent by two
     channels is two customers); ``channel=None`` is a customer of orders placed by staff.
@@ -37,10 +113,11 @@ def customer_upsert(*, data: CustomerData, channel: SalesChannel | None = None) 
     The tier is staff's decision: it is set only on a customer created here by staff (``data.tier`` from a channel
     is refused earlier, by ``order_place``), and changed with ``customer_tier_set``.
 
-    Safe under concurrency: INSERT … ON CONFLICT DO NOTHING, then read.
+    Safe under concurrency: INSERT … ON CONFLICT DO NOTHING, then read. ``current`` is the customer (or None) when the
+    caller already read it in passing (``selectors.customer_snapshot``), saving the read.
     """
     scope = Customer.objects.filter(channel=channel, external_id=data.external_id)
-    customer = scope.first()
+    customer = scope.first() if current is UNREAD else current
     if customer is None:
         Customer.objects.bulk_create(
             [

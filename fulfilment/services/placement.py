@@ -22,9 +22,8 @@ from backorders.selectors import waiting_demand_subquery
 from backorders.services import allocation_request_for_products, backorders_create
 from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput
-from inventory.counters import stock_allocate
 from inventory.exceptions import NotBackorderable, UnknownSku
-from inventory.locks import stock_items_lock_for_products
+from inventory.locks import stock_items_lock_for_skus
 from inventory.models import Product, StockItem
 from orders.exceptions import (
     DuplicateSku,
@@ -34,8 +33,8 @@ from orders.exceptions import (
     TierNotAllowed,
 )
 from orders.models import Allocation, Order, OrderLine, SalesChannel
-from orders.selectors import customer_terms_for
-from orders.services import CustomerData, customer_upsert
+from orders.selectors import UNREAD, customer_from_snapshot, customer_snapshot, customer_terms_for
+from orders.services import CustomerData, customer_upsert, order_records_create
 
 from .consent import BackorderConsent, promises_checked
 
@@ -202,21 +201,29 @@ def _order_place_atomic(
     user,
 ) -> Order:
     skus = [line.sku for line in lines]
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
-    unknown = [sku for sku in skus if sku not in products]
-    if unknown:
-        raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
-
-    product_ids = [products[sku].pk for sku in skus]
     items_by_product: dict[int, list[StockItem]] = defaultdict(list)
-    # Stock already promised to the backorder queue is not free for a newcomer: the queue goes first.
-    # The queue's demand is read in the locking statement (one round trip on the hot path).
+    # One round trip on the hot path: the products, their stock locked (pk order), the units the backorder queue
+    # is owed (stock promised to the queue is not free for a newcomer: the queue goes first), and the customer.
+    locked = stock_items_lock_for_skus(
+        skus,
+        queued_demand=waiting_demand_subquery(),
+        customer_row=customer_snapshot(channel=channel, external_id=customer.external_id),
+    )
+    products: dict[str, Product] = {}
     queued: dict[int, int] = {}
-    for item in stock_items_lock_for_products(product_ids, queued_demand=waiting_demand_subquery()):
+    for item in locked:
+        products.setdefault(item.product.sku, item.product)
         items_by_product[item.product_id].append(item)
         queued[item.product_id] = item.queued_demand
+    missing = [sku for sku in skus if sku not in products]
+    if missing:  # never stocked anywhere, or unknown
+        products.update({p.sku: p for p in Product.objects.filter(sku__in=missing)})
+        unknown = [sku for sku in skus if sku not in products]
+        if unknown:
+            raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
     # After the stock locks (the global order: stock, then orders, then customers), as shipping takes them.
-    customer_obj = customer_upsert(data=customer, channel=channel)
+    current = customer_from_snapshot(locked[0].customer_row, channel=channel) if locked else UNREAD
+    customer_obj = customer_upsert(data=customer, channel=channel, current=current)
 
     plans = []
     refused = []
@@ -283,7 +290,7 @@ def _order_place_atomic(
             f"The order total {total} is above the limit of {ORDER_TOTAL_MAX}.", details={"total": str(total)}
         )
 
-    order = Order.objects.create(
+    order = Order(
         number=_new_order_number(),
         customer=customer_obj,
         channel=channel,
@@ -298,29 +305,27 @@ def _order_place_atomic(
         request_fingerprint=fingerprint,
         created_by=real_user(user),
     )
-    order_lines = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                product=product,
-                quantity=quantity,
-                unit_price=product.unit_price,
-                quantity_allocated=sum(q for _, q in picks),
-                quantity_backordered=shortfall,
-                quantity_cancelled=dropped.get(product.pk, 0),
-                at_risk=product.pk in at_risk,
-            )
-            for product, quantity, picks, shortfall in plans
-        ]
-    )
+    order_lines = [
+        OrderLine(
+            order=order,
+            product=product,
+            quantity=quantity,
+            unit_price=product.unit_price,
+            quantity_allocated=sum(q for _, q in picks),
+            quantity_backordered=shortfall,
+            quantity_cancelled=dropped.get(product.pk, 0),
+            at_risk=product.pk in at_risk,
+        )
+        for product, quantity, picks, shortfall in plans
+    ]
     allocations = []
     per_item: dict[int, int] = defaultdict(int)
     for order_line, (_, _, picks, _) in zip(order_lines, plans, strict=True):
         for item, q in picks:
             allocations.append(Allocation(order_line=order_line, stock_item=item, quantity=q))
             per_item[item.pk] += q
-    Allocation.objects.bulk_create(allocations)
-    stock_allocate(quantities=per_item)
+    # The order, its lines, their allocations and the stock counters: one statement on PostgreSQL.
+    order_records_create(order=order, lines=order_lines, allocations=allocations, stock_quantities=per_item)
 
     short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
     backorders = []

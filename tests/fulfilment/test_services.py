@@ -158,11 +158,13 @@ def test_nothing_to_ship(make_product, place):
         order_ship(order=order)
 
 
-# Round trips of order placement (the hot path), pinned. A backordered order records its ETA request durably (one
-# upsert for all its products, backorders.WorkRequest) and reads the customer's terms (their own row, else the
-# channel's default: two reads, only when a line is short); an in-stock order does neither.
-IN_STOCK_QUERIES = 9
-BACKORDERED_QUERIES = 26
+# Round trips of order placement (the hot path), pinned. In a test the service's transaction is a SAVEPOINT and
+# RELEASE, standing for BEGIN and COMMIT. An in-stock order: the locking statement (products, their stock, the queue's
+# demand and the customer in one round trip) and one statement writing the order, lines, allocations and counters.
+# A backordered order also reads the customer's terms and the allocation policy, computes its ETA, writes its
+# backorders, events and outbox rows and records its ETA request durably (backorders.WorkRequest).
+IN_STOCK_QUERIES = 4
+BACKORDERED_QUERIES = 25
 
 
 def test_placement_round_trips_are_fixed(make_product, place, customer, django_assert_num_queries):
