@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard clean
+.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard bench-api-lists clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-notifications: install
 
 bench-dashboard: install
 	$(BIN)/python bench/dashboard.py
+
+bench-api-lists: install
+	$(BIN)/python bench/api_lists.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache

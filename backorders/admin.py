@@ -63,7 +63,7 @@ class BackorderAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Backorder._meta.fields] + ["outstanding", "queue_position"]
 
     def get_queryset(self, request):
-        return selectors.backorder_list()
+        return selectors.backorder_list_with_positions()
 
     has_change_priority_permission = permission_check("backorders.change_priority")
     has_reallocate_permission = permission_check("backorders.reallocate")

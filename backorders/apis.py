@@ -41,6 +41,11 @@ class BackorderListApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.backorder_list(channel=request_channel(self.request))
 
+    def paginate_queryset(self, queryset):
+        # Queue positions for the page's rows only (one query), not for every row the count sees.
+        page = super().paginate_queryset(queryset)
+        return selectors.queue_positions_set(page) if page is not None else None
+
     @extend_schema(summary="List backorders, in allocation-queue order by default (a channel sees only its own)")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

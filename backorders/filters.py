@@ -33,16 +33,18 @@ class AgeFilter(django_filters.NumberFilter):
 
 
 class BackorderFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Backorder.Status.choices)
+    # distinct=False: each filters a column of the row itself (no join can repeat a row), and DISTINCT made the
+    # count and the page sort every column of every matching row.
+    status = django_filters.MultipleChoiceFilter(choices=Backorder.Status.choices, distinct=False)
     sku = django_filters.CharFilter(field_name="product__sku", max_length=64)
     customer = django_filters.CharFilter(
         method="filter_customer", max_length=254, label="Customer external id or email (exact, case-insensitive)"
     )
     channel = django_filters.CharFilter(field_name="order__channel__code", max_length=50)
     order = django_filters.CharFilter(field_name="order__number", max_length=32)
-    priority = django_filters.MultipleChoiceFilter(choices=[(p, p) for p in PRIORITY_RANKS])
-    eta_basis = django_filters.MultipleChoiceFilter(choices=Backorder.EtaBasis.choices)
-    reason = django_filters.MultipleChoiceFilter(choices=Backorder.Reason.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=[(p, p) for p in PRIORITY_RANKS], distinct=False)
+    eta_basis = django_filters.MultipleChoiceFilter(choices=Backorder.EtaBasis.choices, distinct=False)
+    reason = django_filters.MultipleChoiceFilter(choices=Backorder.Reason.choices, distinct=False)
     min_age = AgeFilter(method="filter_min_age", label="Created at least this many days ago")
     max_age = AgeFilter(method="filter_max_age", label="Created at most this many days ago")
     sla_breached = django_filters.BooleanFilter(label="Marked as past its SLA ship-by date")

@@ -66,22 +66,61 @@ def _queue_position():
 
 
 def backorder_list(*, channel=None):
-    """Backorders with their order, customer, channel and product, and their queue position, in queue order.
+    """Backorders with their order, customer, channel and product, in queue order.
 
-    A fixed number of queries whatever the page size. ``channel`` limits them to that channel's orders.
+    No queue position here: computing it for every row made counting a filtered list cost seconds at volume (each
+    row's position is a count over its product's queue). A caller shows positions for the rows it shows, with
+    ``queue_positions_set`` (one query per page). ``channel`` limits them to that channel's orders.
     """
-    queryset = (
-        Backorder.objects.select_related("order__customer", "order__channel", "product")
-        .annotate(queue_position=_queue_position())
-        .order_by(*QUEUE_ORDER)
-    )
+    queryset = Backorder.objects.select_related("order__customer", "order__channel", "product").order_by(*QUEUE_ORDER)
     if channel is not None:
         queryset = queryset.filter(order__channel=channel)
     return queryset
 
 
+def backorder_list_with_positions(*, channel=None):
+    """``backorder_list`` with ``queue_position`` annotated on every row (for sorting by it: the admin).
+    Costs a count per row: for pages of an API or a staff page, prefer ``queue_positions_set``."""
+    return backorder_list(channel=channel).annotate(queue_position=_queue_position())
+
+
+_PAGE_POSITIONS_SQL = """
+SELECT id, position
+  FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY {queue_order}) AS position
+          FROM {backorder}
+         WHERE product_id = ANY(%s) AND status IN %s) queue
+ WHERE id = ANY(%s)
+"""
+
+
+def queue_positions_set(backorders) -> list[Backorder]:
+    """Set ``queue_position`` (1-based place in its product's allocation queue; None when not waiting) on each of
+    ``backorders`` (a page), in one query: the queues of the page's products are ranked once (read in queue order
+    from the queue index), not once per row. Returns the list."""
+    from django.db import connection
+
+    from .queue import queue_order_sql
+
+    backorders = list(backorders)
+    waiting = [b for b in backorders if b.status in Backorder.WAITING]
+    for backorder in backorders:
+        backorder.queue_position = None
+    if not waiting:
+        return backorders
+    sql = _PAGE_POSITIONS_SQL.format(queue_order=queue_order_sql(), backorder=Backorder._meta.db_table)
+    statuses = tuple(str(status) for status in Backorder.WAITING)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [sorted({b.product_id for b in waiting}), statuses, [b.pk for b in waiting]]
+        )  # fmt: skip
+        positions = dict(cursor.fetchall())
+    for backorder in waiting:
+        backorder.queue_position = positions.get(backorder.pk)
+    return backorders
+
+
 def backorder_get(*, backorder_id, channel=None) -> Backorder | None:
-    """One backorder with its events (oldest first); None if absent or another channel's."""
+    """One backorder with its events (oldest first) and its queue position; None if absent or another channel's."""
     from django.db.models import Prefetch
 
     from .models import BackorderEvent
@@ -92,12 +131,14 @@ def backorder_get(*, backorder_id, channel=None) -> Backorder | None:
         return None
     if not 0 < pk < 2**63:
         return None
-    return (
+    backorder = (
         backorder_list(channel=channel)
+        .annotate(queue_position=_queue_position())
         .prefetch_related(Prefetch("events", queryset=BackorderEvent.objects.order_by("created_at", "id")))
         .filter(pk=pk)
         .first()
     )
+    return backorder
 
 
 def products_needing_allocation() -> list[int]:

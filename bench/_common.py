@@ -75,7 +75,7 @@ def manage(*args: str, env: dict | None = None) -> str:
 
 def pgbench_tps(clients: int = 8, seconds: int = 15, scale: int = 10) -> float:
     """pgbench's TPS on a scratch database: the machine's own yardstick, measured in the same run."""
-    name = "oms_bench_pgbench"
+    name = "oms_bench_pgbench" + os.environ.get("BENCH_DB_SUFFIX", "")
     recreate_database(name)
     host_args = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
     subprocess.run(["pgbench", *host_args, "-i", "-q", "-s", str(scale), name], check=True, capture_output=True)

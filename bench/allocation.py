@@ -19,6 +19,7 @@ Not a test: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import drop_database, rolled_back, scratch_django  # noqa: E402
 
-DB = "oms_bench_alloc"
+DB = "oms_bench_alloc" + os.environ.get("BENCH_DB_SUFFIX", "")
 
 SEED = """
 INSERT INTO inventory_product (sku, name, unit_price, status, backorderable, created_at, updated_at)

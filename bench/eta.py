@@ -23,6 +23,7 @@ Prints the figures and the ratio rewrite ÷ baseline. Not a test: nothing here a
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import drop_database, rolled_back, scratch_django  # noqa: E402
 from allocation import SEED  # noqa: E402  (100k open backorders of BENCH-1, 2,000 customers with e-mail)
 
-DB = "oms_bench_eta"
+DB = "oms_bench_eta" + os.environ.get("BENCH_DB_SUFFIX", "")
 
 CHANNELS = """
 INSERT INTO orders_saleschannel (code, name, kind, is_active, max_priority, created_at)
@@ -44,8 +45,9 @@ SELECT id, 'http://127.0.0.1:9/hooks/oms', '["eta_changed", "incentive", "ready"
        now()
   FROM orders_saleschannel WHERE code = 'shop';
 UPDATE orders_order SET channel_id = (SELECT id FROM orders_saleschannel WHERE code = 'shop') WHERE id %% 3 = 0;
-INSERT INTO notifications_notificationpreference (customer_id, regular_updates, preferred_channel, updated_at)
-SELECT id, true, 'webhook', now() FROM orders_customer WHERE id %% 5 = 0;
+INSERT INTO notifications_notificationpreference (customer_id, regular_updates, preferred_channel, updated_at,
+                                                  updated_by)
+SELECT id, true, 'webhook', now(), 'bench' FROM orders_customer WHERE id %% 5 = 0;
 """
 
 BASELINE = """

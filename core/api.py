@@ -5,7 +5,7 @@ snake_case ``code``; the handler below turns them, DRF's own exceptions and Djan
 ``application/problem+json`` responses. Anything else is a bug and is left to propagate (tests must see it).
 
 Also here: the channel principal that stands in for ``request.user`` when a sales channel calls, the permission
-classes, the JSON parser and the pagination every list uses.
+classes and the JSON parser (the pagination every list uses: ``core.pagination``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import parsers, permissions, serializers, status
 from rest_framework.exceptions import ParseError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from .errors import DomainError
@@ -343,7 +342,7 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
-# --- parsing and paging -----------------------------------------------------------------------
+# --- parsing -----------------------------------------------------------------------
 
 
 class JSONParser(parsers.JSONParser):
@@ -354,40 +353,3 @@ class JSONParser(parsers.JSONParser):
             return super().parse(stream, media_type=media_type, parser_context=parser_context)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
-
-
-class StandardPagination(PageNumberPagination):
-    """Pages of 50 by default. A ``page_size`` that is not a positive whole number, or a ``page`` that is not one,
-    is a 400 naming the parameter (never a silent default, never a 404 for ``page=abc``); a page past the end is 404."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
-            raise drf_exceptions.ValidationError(
-                {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
-            )
-        return min(int(raw), self.max_page_size)
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1}
-            elif parameter["name"] == self.page_size_query_param:
-                # Above the maximum a page is capped (documented), not refused: no ``maximum`` here.
-                parameter["schema"] = {"type": "integer", "minimum": 1}
-                parameter["description"] = f"Results per page, from 1 (default {self.page_size}; above "
-                f"{self.max_page_size} it is capped at {self.max_page_size})."
-        return parameters
-
-    def paginate_queryset(self, queryset, request, view=None):
-        raw = request.query_params.get(self.page_query_param)
-        if raw is not None and raw != "last" and (not raw.isdigit() or int(raw) < 1):
-            raise drf_exceptions.ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
-        return super().paginate_queryset(queryset, request, view)

@@ -16,14 +16,14 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class OrderFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices, distinct=False)  # own column: no repeats
     customer = django_filters.CharFilter(
         method="filter_customer", max_length=254, label="Customer external id or email (exact, case-insensitive)"
     )
     customer_email = django_filters.CharFilter(field_name="customer__email", lookup_expr="iexact", max_length=254)
     customer_external_id = django_filters.CharFilter(field_name="customer__external_id", max_length=100)
     channel = django_filters.CharFilter(field_name="channel__code", max_length=50)
-    priority = django_filters.MultipleChoiceFilter(choices=Order.Priority.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Order.Priority.choices, distinct=False)
     placed_after = UtcIsoDateTimeFilter(
         field_name="placed_at", lookup_expr="gte", label="Placed at or after (ISO 8601 date or date-time)"
     )

@@ -1,0 +1,66 @@
+"""The pagination every API list uses (``REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"]``)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db.models import QuerySet
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.pagination import PageNumberPagination
+
+
+class DeferredJoinPaginator(DjangoPaginator):
+    """Reads a page of a queryset in two steps: the page's primary keys first (the filters and the ordering only,
+    no joins for ``select_related``: PostgreSQL can walk an index or keep a top-N sort instead of sorting every
+    joined row), then those rows with everything the queryset joins and prefetches. Same rows, same order; one
+    more query per page, whatever the page size."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet) or queryset.query.combinator or queryset.query.distinct_fields:
+            return self._get_page(queryset[bottom:top], number, self)
+        keys = list(queryset.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in queryset.filter(pk__in=keys)} if keys else {}
+        return self._get_page([rows[key] for key in keys if key in rows], number, self)
+
+
+class StandardPagination(PageNumberPagination):
+    """Pages of 50 by default. A ``page_size`` that is not a positive whole number, or a ``page`` that is not one,
+    is a 400 naming the parameter (never a silent default, never a 404 for ``page=abc``); a page past the end is 404."""
+
+    django_paginator_class = DeferredJoinPaginator
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise drf_exceptions.ValidationError(
+                {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            elif parameter["name"] == self.page_size_query_param:
+                # Above the maximum a page is capped (documented), not refused: no ``maximum`` here.
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = f"Results per page, from 1 (default {self.page_size}; above "
+                f"{self.max_page_size} it is capped at {self.max_page_size})."
+        return parameters
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw != "last" and (not raw.isdigit() or int(raw) < 1):
+            raise drf_exceptions.ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
