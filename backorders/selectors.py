@@ -4,7 +4,9 @@ from collections.abc import Iterable
 
 from django.db.models import F, Sum
 
-from .models import Backorder
+from core.sql import from_row_json, row_json_sql
+
+from .models import AllocationPolicy, Backorder
 from .queue import QUEUE_ORDER, ahead_of_outer
 
 
@@ -31,6 +33,27 @@ def waiting_demand_subquery(product_ref: str = "product_id"):
         .values("units")
     )
     return Coalesce(Subquery(units[:1], output_field=IntegerField()), Value(0))
+
+
+def waiting_demand_sql(product_column: str) -> str:
+    """``waiting_demand_subquery`` as plain SQL for a statement built once (order placement's locking statement):
+    the units still waiting for the product in ``product_column``. tests/backorders/test_selectors.py proves the two
+    agree on every status."""
+    statuses = ", ".join(f"'{status}'" for status in Backorder.WAITING)
+    return (
+        "SELECT COALESCE(SUM(b.quantity - b.quantity_allocated - b.quantity_cancelled), 0)"
+        f" FROM {Backorder._meta.db_table} b WHERE b.product_id = {product_column} AND b.status IN ({statuses})"
+    )
+
+
+def policy_snapshot_sql() -> tuple[str, list]:
+    """The active allocation policy as a scalar subquery (JSON; SQL, params) for a statement that reads it in passing
+    (order placement's locking statement); ``policy_from_snapshot`` turns it back (None: none active yet)."""
+    return row_json_sql(AllocationPolicy, where="is_active", params=[])
+
+
+def policy_from_snapshot(row: dict | None):
+    return from_row_json(AllocationPolicy, row)
 
 
 def backorder_queue(*, product_id: int):

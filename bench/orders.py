@@ -1,10 +1,14 @@
-"""Order intake throughput: POST /api/v1/orders/ under gunicorn on PostgreSQL.
+"""Order intake throughput: POST /api/v1/orders/ under gunicorn on PostgreSQL, against its floors, in one run.
 
-16 concurrent clients send 2-line orders over 20 hot SKUs for a fixed time; prints orders/s, p50 and
-p99 latency, and in the same run pgbench's TPS (-c 8 -T 15) with the ratio orders/s ÷ pgbench TPS.
-Not a test: nothing here asserts a time.
+16 concurrent clients send 2-line orders for a fixed time, in three phases on the same database and server setup:
+- in stock: 20 hot SKUs with ample stock (the everyday order);
+- backordering: 20 SKUs with none in stock, so every order is short (backorders, ETA, outbox rows, publishes);
+- bare endpoint: bench/bare_urls.py, the same database work as an in-stock order with nothing above it (the floor
+  of this stack), on the same 20 hot SKUs.
+Then pgbench's TPS (-c 8 -T 15) as the machine's yardstick. Prints orders/s, p50 and p99 of each phase and the
+ratios orders/s ÷ pgbench TPS and product ÷ bare. Not a test: nothing here asserts a time.
 
-    python bench/orders.py [--seconds 20] [--clients 16] [--workers 4]
+    python bench/orders.py [--seconds 15] [--clients 16] [--workers 5]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from _common import REDIS, ROOT, drop_database, manage, percentile, pgbench_tps,
 
 DB = "oms_bench_orders"
 SKUS = [f"HOT-{i:02d}" for i in range(20)]
+SHORT_SKUS = [f"OUT-{i:02d}" for i in range(20)]
 
 
 def free_port() -> int:
@@ -42,17 +47,21 @@ def prepare(env: dict) -> str:
         "from inventory.services import product_create, warehouse_create, stock_adjust\n"
         "from orders.services import api_key_create\n"
         "warehouse_create(code='MAIN', name='Main')\n"
-        f"for i, sku in enumerate({SKUS!r}):\n"
+        f"for sku in {SKUS!r}:\n"
         "    product_create(sku=sku, name=sku, unit_price=Decimal('9.99'))\n"
-        # Most SKUs well stocked; a few run short during the run, so backorders happen too.
-        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=200000 if i % 5 else 300, reason='bench')\n"
+        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=1000000, reason='bench')\n"
+        # Stocked once, sold out: every order for them is short (a stock item at zero, as in real life).
+        f"for sku in {SHORT_SKUS!r}:\n"
+        "    product_create(sku=sku, name=sku, unit_price=Decimal('9.99'))\n"
+        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=1, reason='bench')\n"
+        "    stock_adjust(sku=sku, warehouse_code='MAIN', quantity=-1, reason='bench')\n"
         "print(api_key_create(channel_code='bench')[1])\n"
     )
     return manage("shell", "-c", code, env=env).strip().splitlines()[-1]
 
 
 def client(args) -> tuple[list[float], int]:
-    port, key, deadline, seed, threads = args
+    port, key, deadline, seed, threads, skus = args
     import threading
 
     latencies: list[float] = []
@@ -66,7 +75,7 @@ def client(args) -> tuple[list[float], int]:
         local: list[float] = []
         while time.time() < deadline:
             n += 1
-            a, b = rng.sample(SKUS, 2)
+            a, b = rng.sample(skus, 2)
             body = json.dumps(
                 {
                     "customer": {"external_id": f"b{seed}-{tid}-{n % 50}", "email": "b@example.com", "name": "B"},
@@ -106,18 +115,7 @@ def client(args) -> tuple[list[float], int]:
     return latencies, errors[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 × cores + 1)")
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--skip-pgbench", action="store_true")
-    opts = parser.parse_args()
-
-    url = recreate_database(DB)
-    env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
-    key = prepare(env)
+def serve(env: dict, opts, settings_module: str = "config.settings") -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
         [
@@ -135,32 +133,73 @@ def main() -> None:
             "error",
         ],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={
+            **os.environ,
+            **env,
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}",
+        },
         start_new_session=True,
     )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        # Warm-up: connections, imports, caches.
-        client((port, key, time.time() + 2, 999, 4))
-        processes = 2
-        per_process = max(1, opts.clients // processes)
-        deadline = time.time() + opts.seconds
-        started = time.time()
-        with mp.Pool(processes) as pool:
-            results = pool.map(client, [(port, key, deadline, seed, per_process) for seed in range(processes)])
-        elapsed = time.time() - started
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    for _ in range(150):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, port
 
+
+def stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def phase(port: int, key: str, skus: list[str], opts) -> dict:
+    client((port, key, time.time() + 2, 999, 4, skus))  # warm-up: connections, imports, caches
+    processes = 2
+    per_process = max(1, opts.clients // processes)
+    deadline = time.time() + opts.seconds
+    started = time.time()
+    with mp.Pool(processes) as pool:
+        results = pool.map(client, [(port, key, deadline, seed, per_process, skus) for seed in range(processes)])
+    elapsed = time.time() - started
     latencies = [lat for lats, _ in results for lat in lats]
-    errors = sum(err for _, err in results)
-    rate = len(latencies) / elapsed
+    return {
+        "orders": len(latencies),
+        "errors": sum(err for _, err in results),
+        "rate": len(latencies) / elapsed,
+        "p50": percentile(latencies, 50) * 1000,
+        "p99": percentile(latencies, 99) * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 × cores + 1)")
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--skip-pgbench", action="store_true")
+    parser.add_argument("--skip-bare", action="store_true")
+    opts = parser.parse_args()
+
+    url = recreate_database(DB)
+    env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
+    key = prepare(env)
+    results = {}
+    server, port = serve(env, opts)
+    try:
+        results["product, in stock"] = phase(port, key, SKUS, opts)
+        results["product, backordering"] = phase(port, key, SHORT_SKUS, opts)
+    finally:
+        stop(server)
+    if not opts.skip_bare:
+        server, port = serve(env, opts, "bare_settings")
+        try:
+            results["bare endpoint, in stock"] = phase(port, key, SKUS, opts)
+        finally:
+            stop(server)
     integrity = manage("check_integrity", env=env).strip()
     backorders = (
         manage("shell", "-c", "from backorders.models import Backorder; print(Backorder.objects.count())", env=env)
@@ -168,14 +207,25 @@ def main() -> None:
         .splitlines()[-1]
     )
     drop_database(DB)
-    print(f"orders placed      : {len(latencies)} in {elapsed:.1f} s ({errors} errors), {backorders} backorders")
-    print(f"orders/s           : {rate:.1f}")
-    print(f"latency p50 / p99  : {percentile(latencies, 50) * 1000:.1f} ms / {percentile(latencies, 99) * 1000:.1f} ms")
-    print(f"integrity          : {integrity}")
-    if not opts.skip_pgbench:
-        tps = pgbench_tps()
+    tps = None if opts.skip_pgbench else pgbench_tps()
+    print(
+        f"{opts.clients} clients, 2-line orders, {opts.seconds} s per phase,"
+        f" gunicorn {opts.workers} × {opts.worker_class}"
+    )
+    print(f"{'phase':<26} {'orders':>7} {'errors':>6} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ pgbench':>10}")
+    for name, r in results.items():
+        ratio = f"{r['rate'] / tps:.3f}" if tps else "-"
+        print(
+            f"{name:<26} {r['orders']:>7} {r['errors']:>6} {r['rate']:>9.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}"
+            f" {ratio:>10}"
+        )
+    if tps:
         print(f"pgbench TPS (-c 8 -T 15): {tps:.0f}")
-        print(f"ratio orders/s ÷ pgbench TPS: {rate / tps:.3f}")
+    bare = results.get("bare endpoint, in stock")
+    if bare:
+        print(f"product in stock ÷ bare endpoint: {results['product, in stock']['rate'] / bare['rate']:.2f}")
+    print(f"backorders written : {backorders}")
+    print(f"integrity          : {integrity}")
 
 
 if __name__ == "__main__":

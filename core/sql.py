@@ -48,3 +48,36 @@ def insert_sql(
     returning_list = ", ".join(qn(name) for name in returning)
     sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) VALUES {', '.join(rows)} RETURNING {returning_list}"
     return sql, params
+
+
+def row_json_sql(model, *, where: str, params: list, order_by: str = "") -> tuple[str, list]:
+    """A scalar subquery (SQL, params) giving the first row of ``model`` matching ``where`` as JSON (every column as
+    text, so nothing is rounded through a JSON number), for a statement that reads it in passing; ``from_row_json``
+    turns it back into an instance. PostgreSQL."""
+    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f"{qn(f.column)}::text AS {qn(f.attname)}" for f in fields)
+    order = f" ORDER BY {order_by}" if order_by else ""
+    inner = f"SELECT {columns} FROM {qn(model._meta.db_table)} WHERE {where}{order} LIMIT 1"
+    return f"SELECT row_to_json(r) FROM ({inner}) r", params
+
+
+def from_row_json(model, row: dict | None):
+    """The instance of ``model`` that ``row_json_sql`` read (None when there was no row), as loaded from the
+    database: each value through its field's ``to_python``."""
+    if row is None:
+        return None
+    fields = model._meta.concrete_fields
+    values = []
+    for field in fields:
+        value = row[field.attname]
+        if value is not None and field.get_internal_type() == "BooleanField":
+            value = value in ("true", "t")
+        elif value is not None and field.get_internal_type() == "JSONField":
+            import json
+
+            value = json.loads(value)
+        else:
+            value = field.to_python(value)
+        values.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], values)

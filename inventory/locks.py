@@ -14,9 +14,12 @@ deleted and their keys never change under these locks, which is all FOR UPDATE w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
-from .models import StockItem
+from django.db import connection
+
+from .models import Product, StockItem
 
 
 def stock_items_lock_for_products(product_ids: Iterable[int], **annotations) -> list[StockItem]:
@@ -33,24 +36,73 @@ def stock_items_lock_for_products(product_ids: Iterable[int], **annotations) -> 
     return list(queryset.order_by("pk"))
 
 
-def stock_items_lock_for_skus(skus: Iterable[str], **annotations) -> list[StockItem]:
+def stock_items_lock_for_skus(
+    skus: Iterable[str],
+    *,
+    annotations: Callable[[], dict] | None = None,
+    sql_annotations: dict[str, tuple[str, list]] | None = None,
+) -> list[StockItem]:
     """Lock every stock item of the products with these SKUs (all warehouses), in pk order, each with its product
     (read, not locked) — the product lookup and the lock in one round trip. A product without any stock item is not
     in the result; the caller reads those separately.
 
     The same rows in the same order as ``stock_items_lock_for_products`` for these products: callers may mix both.
+    Extra values are read in the same statement: on PostgreSQL ``sql_annotations`` (name → (scalar SQL, params)),
+    one plain statement whose text is built once (order placement's hot path: no ORM compilation per request);
+    elsewhere ``annotations()`` (name → ORM expression; a function, so the hot path never builds what it skips).
     """
     wanted = sorted(set(skus))
     if not wanted:
         return []
+    if connection.vendor == "postgresql" and sql_annotations is not None:
+        return _lock_for_skus_sql(wanted, sql_annotations)
     queryset = (
         StockItem.objects.select_for_update(no_key=True, of=("self",))
         .select_related("product")
         .filter(product__sku__in=wanted)
     )
-    if annotations:
-        queryset = queryset.annotate(**annotations)
+    if annotations is not None:
+        queryset = queryset.annotate(**annotations())
     return list(queryset.order_by("pk"))
+
+
+_ITEM_FIELDS = [f.attname for f in StockItem._meta.concrete_fields]
+_PRODUCT_FIELDS = [f.attname for f in Product._meta.concrete_fields]
+
+
+@functools.lru_cache(maxsize=64)
+def _sku_lock_statement(extras: tuple[tuple[str, str], ...]) -> str:
+    qn = connection.ops.quote_name
+    columns = [f"s.{qn(c.column)}" for c in StockItem._meta.concrete_fields]
+    columns += [f"p.{qn(c.column)}" for c in Product._meta.concrete_fields]
+    columns += [f"({sql}) AS {qn(name)}" for name, sql in extras]
+    return (
+        f"SELECT {', '.join(columns)} FROM {qn(StockItem._meta.db_table)} s"
+        f" JOIN {qn(Product._meta.db_table)} p ON p.id = s.product_id"
+        " WHERE p.sku = ANY(%s) ORDER BY s.id FOR NO KEY UPDATE OF s"
+    )
+
+
+def _lock_for_skus_sql(skus: list[str], sql_annotations: dict[str, tuple[str, list]]) -> list[StockItem]:
+    names = list(sql_annotations)
+    sql = _sku_lock_statement(tuple((name, sql_annotations[name][0]) for name in names))
+    params = [p for name in names for p in sql_annotations[name][1]] + [skus]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    n_item, n_product = len(_ITEM_FIELDS), len(_PRODUCT_FIELDS)
+    items = []
+    products: dict[int, Product] = {}
+    for row in rows:
+        item = StockItem.from_db(connection.alias, _ITEM_FIELDS, row[:n_item])
+        product_row = row[n_item : n_item + n_product]
+        product = products.get(product_row[0]) or Product.from_db(connection.alias, _PRODUCT_FIELDS, product_row)
+        products[product.pk] = product
+        item.product = product
+        for name, value in zip(names, row[n_item + n_product :], strict=True):
+            setattr(item, name, value)
+        items.append(item)
+    return items
 
 
 def stock_items_lock(stock_item_ids: Iterable[int]) -> list[StockItem]:

@@ -81,12 +81,12 @@ def backorder_event_record(
 # --- creation ---------------------------------------------------------------------------------
 
 
-def newcomer_promises(*, customer, priority: str, placed_at, lines) -> list[tuple]:
+def newcomer_promises(*, customer, priority: str, placed_at, lines, policy=None) -> list[tuple]:
     """(eta, basis, po line id) for each ``(product_id, shortfall)`` about to join its queue: what placement
     checks against the requested date and the customer's terms before writing anything."""
     from ..eta import eta_for_newcomer
 
-    policy = policy_active()
+    policy = policy or policy_active()
     score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
     rank = PRIORITY_RANKS[priority]
     return [
@@ -97,11 +97,14 @@ def newcomer_promises(*, customer, priority: str, placed_at, lines) -> list[tupl
     ]
 
 
-def backorders_create(*, order, customer, lines, user=None, promises=None, sla_due_at=None) -> list[Backorder]:
+def backorders_create(
+    *, order, customer, lines, user=None, promises=None, sla_due_at=None, policy=None
+) -> list[Backorder]:
     """Backorder the shortfall of order lines (called inside order placement's transaction, under the stock
     locks). Each new backorder gets its expected date at once (``eta.eta_for_newcomer``; placement may pass the
-    ``promises`` it already computed), and its SLA ship-by date when the customer's terms set one."""
-    policy = policy_active()
+    ``promises`` it already computed, and the active ``policy`` it read), and its SLA ship-by date when the
+    customer's terms set one."""
+    policy = policy or policy_active()
     score = policy.score(tier=customer.tier, lifetime_value=customer.lifetime_value)
     rank = PRIORITY_RANKS[order.priority]
     now = timezone.now()

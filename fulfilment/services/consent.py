@@ -31,6 +31,7 @@ def promises_checked(
     requested_date: date | None,
     terms: CustomerTerms | None,
     decline: bool,
+    policy=None,
 ) -> tuple[dict[int, tuple], set[int]]:
     """The newcomer ETA of each short line, checked against the requested date and the customer's longest wait.
 
@@ -43,6 +44,7 @@ def promises_checked(
         priority=priority,
         placed_at=placed_at,
         lines=[(product.pk, shortfall) for product, shortfall in short],
+        policy=policy,
     )
     promises = {product.pk: promise for (product, _), promise in zip(short, etas, strict=True)}
     max_wait = terms.max_wait_days if terms is not None else None

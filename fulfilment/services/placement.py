@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backorders.models import PRIORITY_RANKS
-from backorders.selectors import waiting_demand_subquery
+from backorders.selectors import policy_from_snapshot, policy_snapshot_sql, waiting_demand_sql, waiting_demand_subquery
 from backorders.services import allocation_request_for_products, backorders_create
 from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput
@@ -33,7 +33,14 @@ from orders.exceptions import (
     TierNotAllowed,
 )
 from orders.models import Allocation, Order, OrderLine, SalesChannel
-from orders.selectors import UNREAD, customer_from_snapshot, customer_snapshot, customer_terms_for
+from orders.selectors import (
+    UNREAD,
+    customer_from_snapshot,
+    customer_snapshot_sql,
+    customer_terms_for,
+    customer_terms_from_snapshot,
+    customer_terms_snapshot_sql,
+)
 from orders.services import CustomerData, customer_upsert, order_records_create
 
 from .consent import BackorderConsent, promises_checked
@@ -206,8 +213,14 @@ def _order_place_atomic(
     # is owed (stock promised to the queue is not free for a newcomer: the queue goes first), and the customer.
     locked = stock_items_lock_for_skus(
         skus,
-        queued_demand=waiting_demand_subquery(),
-        customer_row=customer_snapshot(channel=channel, external_id=customer.external_id),
+        annotations=lambda: {"queued_demand": waiting_demand_subquery()},
+        sql_annotations={
+            "queued_demand": (waiting_demand_sql("s.product_id"), []),
+            "customer_row": customer_snapshot_sql(channel=channel, external_id=customer.external_id),
+            # Needed only when a line is short; read in passing all the same (cheaper than a round trip then).
+            "terms_row": customer_terms_snapshot_sql(channel=channel, external_id=customer.external_id),
+            "policy_row": policy_snapshot_sql(),
+        },
     )
     products: dict[str, Product] = {}
     queued: dict[int, int] = {}
@@ -222,7 +235,10 @@ def _order_place_atomic(
         if unknown:
             raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
     # After the stock locks (the global order: stock, then orders, then customers), as shipping takes them.
-    current = customer_from_snapshot(locked[0].customer_row, channel=channel) if locked else UNREAD
+    current = terms = policy = UNREAD
+    if locked and hasattr(locked[0], "customer_row"):  # read in passing on PostgreSQL
+        current = customer_from_snapshot(locked[0].customer_row, channel=channel)
+        terms, policy = locked[0].terms_row, locked[0].policy_row
     customer_obj = customer_upsert(data=customer, channel=channel, current=current)
 
     plans = []
@@ -266,7 +282,10 @@ def _order_place_atomic(
             dropped = {product.pk: shortfall for product, _, _, shortfall in plans if shortfall}
             plans = [(product, quantity, picks, 0) for product, quantity, picks, _ in plans]
         else:
-            terms = customer_terms_for(customer=customer_obj)
+            terms = (
+                customer_terms_for(customer=customer_obj) if terms is UNREAD else customer_terms_from_snapshot(terms)
+            )
+            policy = policy_from_snapshot(policy) if policy is not UNREAD else None  # None: read when needed
             promises, at_risk = promises_checked(
                 plans=plans,
                 customer=customer_obj,
@@ -275,6 +294,7 @@ def _order_place_atomic(
                 requested_date=requested_date,
                 terms=terms,
                 decline=backorder_consent == BackorderConsent.DECLINE,
+                policy=policy,
             )
             if terms is not None:
                 if not terms.allow_partial:
@@ -337,6 +357,7 @@ def _order_place_atomic(
             user=user,
             promises=[promises[ol.product_id] for ol, _ in short_lines],
             sla_due_at=sla_due_at,
+            policy=None if policy is UNREAD else policy,
         )
         # Free units that the queue is owed go to the queue in priority order (this order included).
         allocation_request_for_products(

@@ -9,18 +9,18 @@ for the relay (``notifications_relay_claim``), which a beat schedule runs every 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Incentive, Notification, NotificationPreference
-from ..rendering import _plain, incentive_dict
+from core.sql import insert_sql
+
+from ..models import Notification, NotificationPreference
+from ..rendering import _plain
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,8 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
         if kind == E.ETA_CHANGED:
             eta_moved += [backorder for _, backorder in members]
     # A new date that lies far out may earn the long-delay incentive.
+    from .incentives import _incentive_rows
+
     rows += _incentive_rows(eta_moved, timezone.now())
     # One insert for the whole batch: an ETA recompute can move thousands of backorders at once, and it
     # holds the product's stock lock while it does.
@@ -254,15 +256,31 @@ OUTBOX_BATCH = 2000
 
 def _outbox_insert(rows: list[Notification]) -> list[Notification]:
     """Insert rows in batches (ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that
-    would abort the caller), read back the pending ones and enqueue them after commit."""
+    would abort the caller), and enqueue the pending ones after commit.
+
+    On PostgreSQL a batch is one statement returning the new rows' ids; a batch where some rows already existed (a
+    repeated cause) reads back its pending rows by key, as elsewhere (where every batch is read back)."""
     if not rows:
         return []
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=OUTBOX_BATCH)
-    keys = [row.dedupe_key for row in rows]
     written: list[Notification] = []
-    for start in range(0, len(keys), OUTBOX_BATCH):
+    for start in range(0, len(rows), OUTBOX_BATCH):
+        batch = rows[start : start + OUTBOX_BATCH]
+        if connection.vendor == "postgresql":
+            sql, params = insert_sql(batch, returning=("id", "dedupe_key"))
+            sql = sql.replace(" RETURNING ", " ON CONFLICT DO NOTHING RETURNING ", 1)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                ids = dict((key, pk) for pk, key in cursor.fetchall())
+            if len(ids) == len(batch):
+                for row in batch:
+                    row.pk = ids[row.dedupe_key]
+                    row._state.adding, row._state.db = False, connection.alias
+                written += batch
+                continue
+        else:
+            Notification.objects.bulk_create(batch, ignore_conflicts=True)
         written += Notification.objects.filter(
-            dedupe_key__in=keys[start : start + OUTBOX_BATCH], status=Notification.Status.PENDING
+            dedupe_key__in=[row.dedupe_key for row in batch], status=Notification.Status.PENDING
         ).order_by("pk")
     notifications_enqueue_on_commit(notification_ids=[n.pk for n in written])
     return written
@@ -323,76 +341,3 @@ def notifications_enqueue(*, notification_ids, countdown: float | None = None) -
             exc_info=True,
         )
     return published
-
-
-# --- long-delay incentives ---------------------------------------------------------------------
-
-
-def _incentive_due(backorder, now: datetime) -> str | None:
-    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
-    if long_delay <= 0 or not backorder.is_waiting:
-        return None
-    if backorder.placed_at <= now - timedelta(days=long_delay):
-        return f"waited more than {long_delay} days"
-    if backorder.eta and backorder.eta > (backorder.placed_at + timedelta(days=long_delay)).date():
-        return f"expected more than {long_delay} days after the order"
-    return None
-
-
-def _incentive_amount(backorder, unit_price: Decimal | None) -> Decimal:
-    value = (unit_price or Decimal("0")) * backorder.quantity
-    amount = value * Decimal(_conf("NOTIFY_INCENTIVE_PERCENT")) / Decimal(100)
-    amount = min(amount, Decimal(_conf("NOTIFY_INCENTIVE_MAX_AMOUNT")))
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def _incentive_rows(backorders, now: datetime) -> list[Notification]:
-    """Create the incentives now due for these backorders (once each: one per backorder, ON CONFLICT DO
-    NOTHING so a concurrent grant is harmless) and return the unsaved outbox rows that announce them.
-
-    A handful of queries for the whole batch: an ETA recompute can move thousands of backorders at once."""
-    from orders.models import OrderLine
-
-    due = [(backorder, reason) for backorder in backorders if (reason := _incentive_due(backorder, now))]
-    if not due:
-        return []
-    ids = [backorder.pk for backorder, _ in due]
-    granted = set(Incentive.objects.filter(backorder_id__in=ids).values_list("backorder_id", flat=True))
-    due = [(backorder, reason) for backorder, reason in due if backorder.pk not in granted]
-    if not due:
-        return []
-    prices = dict(OrderLine.objects.filter(pk__in=[b.order_line_id for b, _ in due]).values_list("pk", "unit_price"))
-    kind = _conf("NOTIFY_INCENTIVE_KIND")
-    if kind not in Incentive.Kind.values:
-        kind = Incentive.Kind.DISCOUNT_CODE
-    prefix = "THANKS" if kind == Incentive.Kind.DISCOUNT_CODE else "CREDIT"
-    Incentive.objects.bulk_create(
-        [
-            Incentive(
-                backorder=backorder,
-                kind=kind,
-                code=f"{prefix}-{secrets.token_hex(5).upper()}",
-                amount=_incentive_amount(backorder, prices.get(backorder.order_line_id)),
-                currency=backorder.order.currency,
-                reason=reason,
-            )
-            for backorder, reason in due
-        ],
-        ignore_conflicts=True,
-        batch_size=OUTBOX_BATCH,
-    )
-    incentives = {
-        incentive.backorder_id: incentive
-        for incentive in Incentive.objects.filter(backorder_id__in=[b.pk for b, _ in due])
-    }
-    rows: list[Notification] = []
-    for backorder, reason in due:
-        rows += _outbox_rows(
-            order=backorder.order,
-            backorders=[backorder],
-            event=E.INCENTIVE,
-            key=f"{E.INCENTIVE}:b{backorder.pk}",
-            items=[_item(backorder)],
-            data={"incentive": incentive_dict(incentives[backorder.pk]), "reason": reason},
-        )
-    return rows

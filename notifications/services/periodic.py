@@ -9,7 +9,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..models import Incentive, Notification, NotificationPreference
-from .outbox import E, _conf, _incentive_rows, _item, _outbox_insert, _outbox_write
+from .incentives import _incentive_rows
+from .outbox import E, _conf, _item, _outbox_insert, _outbox_write
 
 # --- periodic: regular updates and long-delay incentives ---------------------------------------
 
