@@ -185,7 +185,8 @@ def main() -> None:
     opts = parser.parse_args()
 
     url = recreate_database(DB)
-    env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
+    # As deployed (docs/operations.md): the rate limits counted in the shared Redis cache.
+    env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "CACHE_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
     key = prepare(env)
     results = {}
     server, port = serve(env, opts)
