@@ -185,7 +185,7 @@ def main() -> None:
     opts = parser.parse_args()
 
     url = recreate_database(DB)
-    # As deployed (docs/operations.md): the rate limits counted in the shared Redis cache.
+    # As deployed (docker-compose.yml sets CACHE_URL): the rate limits counted in the shared Redis cache.
     env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "CACHE_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
     key = prepare(env)
     results = {}
