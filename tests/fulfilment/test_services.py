@@ -167,6 +167,7 @@ IN_STOCK_QUERIES = 4
 BACKORDERED_QUERIES = 24  # a product never stocked: its product and the customer are read apart
 
 
+@pytest.mark.postgres  # the one-statement forms are PostgreSQL's; the embedded SQLite takes the ORM path
 def test_placement_round_trips_are_fixed(make_product, place, customer, django_assert_num_queries):
     in_stock, out = make_product(stock=10), make_product(stock=0)
     place({in_stock.sku: 1}, customer=customer)  # the customer exists from now on, as for a returning customer
