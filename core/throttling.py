@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
@@ -46,12 +46,19 @@ def _window_key(scope: str, ident: str, duration: int, now: float) -> tuple[str,
     return f"throttle:{scope}:{ident}:{window}", (window + 1) * duration - now
 
 
+def redis_cache() -> RedisCache | None:
+    """The default cache when it is Redis (``cache`` itself is a proxy to it), else None."""
+    backend = caches["default"]
+    return backend if isinstance(backend, RedisCache) else None
+
+
 def _count(key: str, duration: int) -> int:
     """Count one request in the window ``key``; returns the count so far. On Redis one round trip (SET NX with the
     expiry, then INCR, in one MULTI/EXEC: every API request pays it); elsewhere add then incr."""
-    if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=True)
+    backend = redis_cache()
+    if backend is not None:
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=True)
         pipe.set(full_key, 0, ex=duration + 1, nx=True)
         pipe.incr(full_key)
         return int(pipe.execute()[1])

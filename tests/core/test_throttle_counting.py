@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.core.cache import cache
 
-from core.throttling import _count
+from core.throttling import _count, redis_cache
 
 REDIS = os.environ.get("CELERY_BROKER_URL", "")
 
@@ -34,6 +34,7 @@ def backend(request, settings):
 def test_counts_up_and_expires_with_its_window(backend):
     assert [_count("throttle:t:a:1", 60) for _ in range(5)] == [1, 2, 3, 4, 5]
     assert _count("throttle:t:b:1", 60) == 1  # another caller, another window
+    assert (redis_cache() is not None) == (backend == "redis")  # Redis counts in one round trip (a pipeline)
     if backend == "redis":
         key = cache.make_and_validate_key("throttle:t:a:1")
         ttl = cache._cache.get_client(key).ttl(key)
