@@ -187,6 +187,44 @@ def test_orders_leave_backordered_only_when_every_line_is_served(engine, make_pr
 
 
 @pytest.mark.postgres
+def test_single_line_orders_leave_backordered_without_an_order_lock(make_product, place):
+    """Orders whose only line was just completed change status inside the engine's statement: no separate lock
+    and recompute of the orders (docs/performance.md, "Allocation"); an order with another product's line still
+    goes through the lock and the recompute."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+
+    p, q = make_product(), make_product(stock=1)
+    singles = [place({p.sku: 1}) for _ in range(3)]
+    _add_stock(p, 3)
+    with CaptureQueriesContext(connection) as ctx:
+        assert allocation.backorders_allocate(product_id=p.pk) == 3
+    assert not [x["sql"] for x in ctx.captured_queries if "FOR NO KEY UPDATE OF o" in x["sql"]]
+    assert set(Order.objects.filter(pk__in=[o.pk for o in singles]).values_list("status", flat=True)) == {"open"}
+
+    mixed = place({p.sku: 1, q.sku: 1})
+    _add_stock(p, 1)
+    with CaptureQueriesContext(connection) as ctx:
+        assert allocation.backorders_allocate(product_id=p.pk) == 1
+    assert [x["sql"] for x in ctx.captured_queries if "FOR NO KEY UPDATE OF o" in x["sql"]]
+    assert Order.objects.get(pk=mixed.pk).status == "open"
+    assert integrity_problems() == []
+
+
+@pytest.mark.postgres
+def test_orders_and_lines_leave_room_on_each_page_for_hot_updates(db):
+    """fillfactor 50: the status and counter updates of a whole page of orders stay on their page (HOT)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN ('orders_order', 'orders_orderline')")
+        options = dict(cursor.fetchall())
+    assert options == {"orders_order": ["fillfactor=50"], "orders_orderline": ["fillfactor=50"]}
+
+
+@pytest.mark.postgres
 def test_sql_engine_agrees_with_python_engine(make_product, place):
     """Same queue, same stock: the set-based engine and the loop give every backorder the same units."""
     results = []
