@@ -6,9 +6,10 @@ value, weights from the active AllocationPolicy), then order placed time (oldest
 On PostgreSQL the engine is set-based: after locking the product's stock items (inventory.locks) and its waiting
 backorders (ordered by key, in a statement without window functions, which PostgreSQL refuses together with
 FOR UPDATE), ONE statement ranks the queue with a running SUM window and updates the backorders, order lines,
-allocations (INSERT … ON CONFLICT), stock items, the status of the single-line orders it completed, and inserts the
-events; the completed orders with other lines are then locked in key order and their status recomputed. The customers' "ready" notifications are written right after commit
-from an EventBatch row committed with the allocation (notifications.bulk), so the stock lock is held only
+allocations (INSERT … ON CONFLICT), stock items, the status of the single-line orders it completed, and inserts
+the events; the completed orders with other lines are then locked in key order and their status recomputed.
+The customers' "ready" notifications are written right after commit from an EventBatch row committed with the
+allocation (notifications.bulk), so the stock lock is held only
 for the allocation itself. On SQLite (the embedded default) a Python loop does the same thing and writes the
 notifications in the same transaction.
 """
@@ -139,8 +140,9 @@ SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
 """
 
 # Orders whose last waiting units were just reserved leave "backordered" (orders.services.order_status_derive).
-# Those with one line did so in the statement above; those with lines of other products are locked first, in primary-key order, like every other transaction that locks several orders, so two
-# engines serving different products of the same orders can never deadlock; then one UPDATE recomputes their
+# Those with one line did so in the statement above; those with lines of other products are locked first, in
+# primary-key order, like every other transaction that locks several orders, so two engines serving different products
+# of the same orders can never deadlock; then one UPDATE recomputes their
 # status from the lines, read after the lock (so another product's allocation committed meanwhile is seen).
 # FOR NO KEY UPDATE, like every row lock here (see inventory.locks): the ALLOCATE statement above has already
 # inserted events referencing these orders, and another engine's events do the same, and each such foreign-key
