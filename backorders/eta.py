@@ -12,8 +12,9 @@ Rules (per product, in allocation-queue order):
 
 Every change writes an ``eta_changed`` event (old, new, basis), only for rows that changed, and the customer
 notifications it causes; ``eta_first`` keeps the first date ever promised. On PostgreSQL a chunk of changes is
-written set-based (one statement for the dates and their events, one for the notifications); elsewhere through
-``events_record`` and the Python outbox hook (the same rows).
+written set-based (one statement for the dates and their events, with a marker row for their notifications), and
+the notifications of every chunk are written once after the last one, in one statement outside the stock lock;
+elsewhere through ``events_record`` and the Python outbox hook (the same rows).
 
 Concurrency: every write is a compare-and-set (a row is written, and gets its event, only if its date, basis and
 purchase-order line are still the ones the recompute read), so two recomputes of a product can never announce the
@@ -179,7 +180,7 @@ def _write_chunk(product_id: int, chunk, follow_ups: list | None = None) -> int:
     if connection.vendor == "postgresql":
         with transaction.atomic():
             stock_items_lock_for_products([product_id])
-            written, chunk_follow_ups = _write_chunk_sql(chunk)
+            written, chunk_follow_ups = _write_chunk_sql(product_id, chunk)
             if follow_ups is None:
                 follow_ups_run(chunk_follow_ups)
         if follow_ups is not None:
@@ -253,8 +254,8 @@ SELECT (SELECT count(*) FROM moved), COALESCE((SELECT array_agg(id ORDER BY id) 
 """
 
 
-def _write_chunk_sql(chunk) -> tuple[int, list]:
-    """PostgreSQL: the chunk's dates and events in one statement; the listeners write theirs set-based in the same
+def _write_chunk_sql(product_id: int, chunk) -> tuple[int, list]:
+    """PostgreSQL: the chunk's dates and events in one statement; the listeners record what follows in the same
     transaction. Returns the rows written and the listeners' follow-ups (not yet run)."""
     columns = list(zip(*chunk, strict=True))
     params = {
@@ -270,7 +271,7 @@ def _write_chunk_sql(chunk) -> tuple[int, list]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         written, event_ids = cursor.fetchone()
-    return written, after_eta_events(event_ids=event_ids)
+    return written, after_eta_events(product_id=product_id, event_ids=event_ids)
 
 
 def _array(values) -> str:

@@ -3,10 +3,12 @@ imports them. Every one is sent inside the writer's transaction, so what a recei
 rolls back with the change itself: no customer update can be lost or sent for a change that never happened.
 
 - ``backorder_events_recorded(events)``: history rows were just written (created, cancelled, priority, …).
-- ``eta_events_recorded(event_ids)``: a chunk of ``eta_changed`` events was written set-based by an ETA recompute.
-  A receiver writes its own rows set-based and may return a follow-up: a callable with a ``merge(other)`` method.
-  The recompute merges the follow-ups of all its chunks (per type) and calls each once after its last chunk, inside
-  no transaction (notifications: one publish for every row the whole rewrite wrote).
+- ``eta_events_recorded(product_id, first_event_id, last_event_id)``: a chunk of ``eta_changed`` events of one
+  product was written set-based by an ETA recompute, with ids in that range (the chunk holds the product's stock
+  lock, so no other event of the product lands inside it). A receiver records what must follow and may return a
+  follow-up: a callable with a ``merge(other)`` method. The recompute merges the follow-ups of all its chunks (per
+  type) and calls each once after its last chunk, inside no transaction (notifications: the outbox rows of the
+  whole rewrite in one statement, outside the stock lock, and one publish).
 - ``allocation_events_recorded(kind, product_id, first_event_id, last_event_id)``: the allocation engine wrote a
   contiguous range of events for one product (set-based); receivers record what must follow for them.
 """
@@ -18,11 +20,13 @@ eta_events_recorded = Signal()
 allocation_events_recorded = Signal()
 
 
-def after_eta_events(*, event_ids: list[int]) -> list:
-    """Send ``eta_events_recorded`` and return the follow-ups receivers asked for."""
+def after_eta_events(*, product_id: int, event_ids: list[int]) -> list:
+    """Send ``eta_events_recorded`` for a chunk's events and return the follow-ups receivers asked for."""
     if not event_ids:
         return []
-    responses = eta_events_recorded.send(sender=None, event_ids=list(event_ids))
+    responses = eta_events_recorded.send(
+        sender=None, product_id=product_id, first_event_id=min(event_ids), last_event_id=max(event_ids)
+    )
     return [follow_up for _, follow_up in responses if callable(follow_up)]
 
 

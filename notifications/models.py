@@ -253,6 +253,9 @@ class EventBatch(models.Model):
 
     class Kind(models.TextChoices):
         READY = "ready", "Allocated, ready to ship"
+        # An ETA rewrite's chunk: its notifications are written once after the rewrite's last chunk, outside the
+        # stock lock (backorders.eta); the relay writes those of a rewrite that stopped before that.
+        ETA_CHANGED = "eta_changed", "Expected date changed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")

@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from backorders.signals import allocation_events_recorded, backorder_events_recorded, eta_events_recorded
 from orders.signals import regular_updates_declined
 
-from .bulk import event_batch_record, notifications_enqueue_bulk_on_commit, notifications_eta_changed_for_events
+from .bulk import event_batch_record, event_batches_process
 from .services import notifications_from_backorder_events
 
 
@@ -20,22 +20,30 @@ def outbox_for_backorder_events(sender, *, events, **kwargs) -> None:
 
 
 @dataclass
-class PublishLater:
-    """The outbox rows of an ETA rewrite, published once after its last chunk (merged across chunks)."""
+class WriteLater:
+    """The outbox rows of an ETA rewrite's chunks, written once after its last chunk (merged across chunks)."""
 
-    notification_ids: list[int]
+    batch_ids: list[int]
 
-    def merge(self, other: PublishLater) -> PublishLater:
-        return PublishLater([*self.notification_ids, *other.notification_ids])
+    def merge(self, other: WriteLater) -> WriteLater:
+        return WriteLater([*self.batch_ids, *other.batch_ids])
 
     def __call__(self) -> None:
-        notifications_enqueue_bulk_on_commit(notification_ids=self.notification_ids)
+        event_batches_process(batch_ids=self.batch_ids)
 
 
 @receiver(eta_events_recorded, dispatch_uid="notifications.outbox_for_eta_events")
-def outbox_for_eta_events(sender, *, event_ids, **kwargs) -> PublishLater:
-    """Set-based outbox rows for a chunk of ETA changes; returns the publish to run once the rewrite is done."""
-    return PublishLater(notifications_eta_changed_for_events(event_ids=event_ids))
+def outbox_for_eta_events(sender, *, product_id, first_event_id, last_event_id, **kwargs) -> WriteLater:
+    """A chunk of ETA changes: its marker row commits with it; the rows are written by the follow-up (one statement
+    for the whole rewrite, outside the stock lock) or, if the rewrite stops before, by the relay."""
+    batch = event_batch_record(
+        kind="eta_changed",
+        product_id=product_id,
+        first_event_id=first_event_id,
+        last_event_id=last_event_id,
+        publish=False,
+    )
+    return WriteLater([batch.pk])
 
 
 @receiver(allocation_events_recorded, dispatch_uid="notifications.batch_for_allocation_events")

@@ -385,3 +385,61 @@ def test_the_relay_run_delivers_a_large_batch(queue, monkeypatch, settings, cele
             time.sleep(0.2)
     assert emails.count() == 7 and not emails.exclude(status="sent").exists()
     assert len(mailoutbox) >= 7  # (and the setup's "backorder created" e-mails, also pending: the relay sends all)
+
+
+def test_chunks_leave_their_notifications_to_one_statement_after_the_last_chunk(queue, monkeypatch):
+    """Each chunk commits its dates, its events and a marker row (no outbox row under the stock lock); the rows of
+    every chunk are written once after the last one, and the markers are gone."""
+    from notifications.models import EventBatch
+
+    monkeypatch.setattr(eta, "ETA_WRITE_CHUNK_SQL", 4)  # three chunks of the nine
+    product, _ = queue
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=20, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    seen = []
+    write_chunk = eta._write_chunk
+    before = Notification.objects.count()  # the backorders' "created" messages
+
+    def chunk_then_look(product_id, chunk, follow_ups=None):
+        written = write_chunk(product_id, chunk, follow_ups)
+        seen.append((Notification.objects.count() - before, EventBatch.objects.filter(kind="eta_changed").count()))
+        return written
+
+    monkeypatch.setattr(eta, "_write_chunk", chunk_then_look)
+    assert eta_recompute_product(product_id=product.pk) == 9
+    assert seen == [(0, 1), (0, 2), (0, 3)]
+    assert not EventBatch.objects.exists()
+    events = BackorderEvent.objects.filter(kind="eta_changed", backorder__product=product)
+    assert Notification.objects.filter(event="eta_changed").count() >= events.count() - 2  # two without e-mail
+    assert set(Notification.objects.filter(event="eta_changed").values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_rewrite_that_stops_after_its_chunks_leaves_its_notifications_to_the_relay(queue, monkeypatch):
+    """Markers committed with the chunks, the follow-up never ran (the process died): the relay writes the same
+    rows (same dedupe keys) as the rewrite would have."""
+    from notifications.bulk import event_batches_process_pending
+    from notifications.models import EventBatch
+
+    product, _ = queue
+    PurchaseOrderLineFactory(
+        product=product, quantity_ordered=20, purchase_order__expected_date=TODAY() + timedelta(days=6)
+    )
+    eta_rows = Notification.objects.filter(event="eta_changed")
+    sid = transaction.savepoint()
+    eta_recompute_product(product_id=product.pk)
+    expected = sorted(eta_rows.values_list("dedupe_key", "channel", "recipient"))
+    transaction.savepoint_rollback(sid)
+    assert expected and not eta_rows.exists()
+
+    monkeypatch.setattr(eta, "follow_ups_run", lambda follow_ups: None)  # dies after the last chunk's commit
+    eta_recompute_product(product_id=product.pk)
+    assert not eta_rows.exists() and EventBatch.objects.filter(kind="eta_changed").exists()
+    event_batches_process_pending()
+
+    def without_event_ids(rows):
+        return sorted((re.sub(r":e\d+:", ":e:", key), channel, recipient) for key, channel, recipient in rows)
+
+    got = eta_rows.values_list("dedupe_key", "channel", "recipient")
+    assert without_event_ids(got) == without_event_ids(expected)
+    assert not EventBatch.objects.exists()
