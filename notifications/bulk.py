@@ -22,7 +22,7 @@ import logging
 from django.conf import settings
 from django.db import connection, transaction
 
-from .bulk_eta import _eta_changed_rows, notifications_eta_changed_for_events  # noqa: F401  (its public home)
+from .bulk_eta import notifications_eta_changed_for_events, notifications_eta_changed_for_range  # noqa: F401
 from .models import EventBatch
 from .outbox_sql import BACKORDER_FACTS, EVENTS_WITH_FACTS, tables, targets_sql
 
@@ -116,10 +116,14 @@ def event_batches_process(*, batch_ids: list[int]) -> int:
         if not batches:
             return 0
         ids: list[int] = []
-        eta = [
-            (b.first_event_id, b.last_event_id, b.product_id) for b in batches if b.kind == EventBatch.Kind.ETA_CHANGED
-        ]
-        ids += _eta_changed_rows(ranges=eta)
+        # The ETA batches of one product (the chunks of a rewrite): one statement over their whole id range.
+        eta_ranges: dict[int, tuple[int, int]] = {}
+        for batch in batches:
+            if batch.kind == EventBatch.Kind.ETA_CHANGED:
+                first, last = eta_ranges.get(batch.product_id, (batch.first_event_id, batch.last_event_id))
+                eta_ranges[batch.product_id] = (min(first, batch.first_event_id), max(last, batch.last_event_id))
+        for product_id, (first, last) in sorted(eta_ranges.items()):
+            ids += notifications_eta_changed_for_range(product_id=product_id, first_event_id=first, last_event_id=last)
         with connection.cursor() as cursor:
             for batch in batches:
                 if batch.kind != EventBatch.Kind.READY:

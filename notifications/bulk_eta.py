@@ -25,12 +25,11 @@ WITH ev AS (
            COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,"""
     + BACKORDER_FACTS
     + """
-      FROM unnest(%(firsts)s::bigint[], %(lasts)s::bigint[], %(products)s::bigint[]) AS r(first_id, last_id, product)
-      JOIN {event} e ON e.id BETWEEN r.first_id AND r.last_id
+      FROM {event} e
       JOIN {backorder} b ON b.id = e.backorder_id"""
     + BACKORDER_JOINS
     + """
-     WHERE e.kind = 'eta_changed' AND (r.product IS NULL OR b.product_id = r.product)
+     WHERE {events} AND e.kind = 'eta_changed'
 ),
 directed AS (
     SELECT ev.*,
@@ -139,32 +138,31 @@ def notifications_eta_changed_for_events(*, event_ids: list[int]) -> list[int]:
     a product has one line per order, so an ETA recompute has one event per order. Idempotent: the
     dedupe keys and the one incentive per backorder make a second call write nothing.
     """
-    ids = sorted(set(event_ids))
-    return _eta_changed_rows(ranges=[(pk, pk, None) for pk in ids])
-
-
-def _id_array(values) -> str:
-    """A PostgreSQL array literal of ids (None is NULL), sent as one parameter and read through unnest(): a long
-    ``= ANY(ARRAY[…])`` costs the planner a selectivity estimate per element."""
-    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
-
-
-def _eta_changed_rows(*, ranges: list[tuple[int, int, int | None]]) -> list[int]:
-    """The outbox rows of the ``eta_changed`` events with ids in these (first, last, product) ranges (product
-    None: any), in one statement. See ``notifications_eta_changed_for_events``."""
-    if not ranges:
+    if not event_ids:
         return []
+    return _eta_changed_rows("e.id = ANY(%(events)s::bigint[])", {"events": list(event_ids)})
+
+
+def notifications_eta_changed_for_range(*, product_id: int, first_event_id: int, last_event_id: int) -> list[int]:
+    """The same for the ``eta_changed`` events of one product with ids in [first, last]: an ETA rewrite's chunks
+    (each writes its events under the product's stock lock, and the rewrites of a product take turns, so the range
+    holds that rewrite's events only; were another's inside, its rows already exist and the dedupe keys skip them).
+    A range, not a list of 100,000 ids: the planner estimates it from the index, not element by element."""
+    return _eta_changed_rows(
+        "e.id BETWEEN %(first)s AND %(last)s AND b.product_id = %(product)s",
+        {"first": first_event_id, "last": last_event_id, "product": product_id},
+    )
+
+
+def _eta_changed_rows(events: str, params: dict) -> list[int]:
     conf = settings.OMS
     now = timezone.now()
     long_delay = conf["NOTIFY_LONG_DELAY_DAYS"]
     kind = conf["NOTIFY_INCENTIVE_KIND"]
     if kind not in Incentive.Kind.values:
         kind = Incentive.Kind.DISCOUNT_CODE
-    firsts, lasts, products = zip(*ranges, strict=True)
     params = {
-        "firsts": _id_array(firsts),
-        "lasts": _id_array(lasts),
-        "products": _id_array(products),
+        **params,
         "today": timezone.localdate(),
         "threshold": conf["NOTIFY_ETA_CHANGE_THRESHOLD_DAYS"],
         "long_delay": long_delay,
@@ -180,5 +178,5 @@ def _eta_changed_rows(*, ranges: list[tuple[int, int, int | None]]) -> list[int]
     with connection.cursor() as cursor:
         # A one-off statement over up to 100,000 events: compiling it (JIT) costs more than it saves.
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(_ETA_CHANGED_SQL.format(**tables()), params)
+        cursor.execute(_ETA_CHANGED_SQL.format(**tables(), events=events), params)
         return [row[0] for row in cursor.fetchall()]
