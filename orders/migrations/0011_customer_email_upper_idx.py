@@ -4,6 +4,13 @@ import django.db.models.functions.text
 from django.db import migrations, models
 
 
+def analyze(apps, schema_editor):
+    # Statistics of the new expression index now (not at autovacuum's next pass): without them PostgreSQL estimates
+    # UPPER(email) = … at 0.5 % of the customers and plans the lists' customer filter as before.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ANALYZE orders_customer")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -15,4 +22,5 @@ class Migration(migrations.Migration):
             model_name='customer',
             index=models.Index(django.db.models.functions.text.Upper('email'), name='customer_email_upper_idx'),
         ),
+        migrations.RunPython(analyze, migrations.RunPython.noop, elidable=True),
     ]
