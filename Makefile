@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard bench-api-lists clean
+.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard bench-api-lists bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-dashboard: install
 
 bench-api-lists: install
 	$(BIN)/python bench/api_lists.py
+
+bench-import: install
+	$(BIN)/python bench/import.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser, StrictSerializer, request_channel
 from core.errors import NotFoundError
-from core.filters import StrictFilterBackend
+from core.filters import StrictFilterBackend, UpdatedSinceFilter
 from inventory import services as inventory_services
 from inventory.apis import StaffWritesMixin, _product_or_404
 from inventory.serializers import ProductOutputSerializer, ProductUpdateInputSerializer
@@ -35,7 +35,7 @@ def _backorder_or_404(request, backorder_id):
 class BackorderListApi(generics.ListAPIView):
     permission_classes = [IsChannelOrStaff]
     serializer_class = BackorderOutputSerializer
-    filter_backends = [StrictFilterBackend]
+    filter_backends = [StrictFilterBackend, UpdatedSinceFilter]
     filterset_class = BackorderFilter
 
     def get_queryset(self):

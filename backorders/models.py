@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 NON_NEGATIVE = MinValueValidator(Decimal("0"))
 PRIORITY_RANKS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
@@ -50,6 +51,8 @@ class Backorder(models.Model):
     priority_score = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     placed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
     allocated_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -52,6 +52,7 @@ class BackorderOutputSerializer(serializers.Serializer):
     fulfilled_at = serializers.DateTimeField(allow_null=True)
     cancelled_at = serializers.DateTimeField(allow_null=True)
     customer = BackorderCustomerOutputSerializer(source="order.customer")
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 # What staff typed (reasons for a priority change, a reallocation or a cancellation) and who they are stay on the staff

@@ -60,6 +60,9 @@ class ApiProblemMiddleware:
         if not request.path_info.startswith("/api/"):
             return self.get_response(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.path_info == "/api/v1/imports/" and request.content_type == "multipart/form-data":
+            # An import file is streamed to disk by the multipart parser (its other fields stay under the limit).
+            limit = settings.OMS["IMPORT_MAX_BYTES"]
         if limit is not None and _declared_body_size(request) > limit:
             # Refused before anything reads the body: no view runs, nothing is written.
             return problem(413)

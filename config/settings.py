@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "backorders",
     "suppliers",
     "notifications",
+    "exchange",
     "fulfilment",
     "dashboard",
 ]
@@ -156,6 +157,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "core.filters.StrictFilterBackend",
         "core.filters.StrictOrderingFilter",
+        "core.filters.UpdatedSinceFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.OmsAutoSchema",
     "EXCEPTION_HANDLER": "core.api.problem_exception_handler",
@@ -193,6 +195,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationStatusEnum": "notifications.models.Notification.Status",
         "NotificationEventEnum": "notifications.models.Notification.Event",
         "PriorityEnum": "orders.models.Order.Priority",
+        "ImportKindEnum": "exchange.models.ImportJob.Kind",
+        "ImportJobStatusEnum": "exchange.models.ImportJob.Status",
     },
 }
 
@@ -302,6 +306,8 @@ CELERY_BEAT_SCHEDULE["pending-work-sweep"] = {
 # The customer's terms: waiting units past auto_cancel_after_days are cancelled (daily); SLA breaches raise priority.
 CELERY_BEAT_SCHEDULE["terms-auto-cancel"] = {"task": "fulfilment.tasks.terms_auto_cancel", "schedule": 24 * 3600.0}
 CELERY_BEAT_SCHEDULE["sla-sweep"] = {"task": "backorders.tasks.sla_sweep", "schedule": 300.0}
+# Import jobs whose message was lost (broker down) are re-sent; jobs whose worker died are closed (docs/import.md).
+CELERY_BEAT_SCHEDULE["import-jobs-sweep"] = {"task": "exchange.tasks.import_jobs_sweep", "schedule": 120.0}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
 # The staff overview's figures, precomputed into the shared cache (a run left waiting past the next one is dropped).
 CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
@@ -340,6 +346,11 @@ OMS_OUTBOUND_ALLOW_PRIVATE = env_bool("OMS_OUTBOUND_ALLOW_PRIVATE", False)
 OMS = {
     # How far ahead a purchase order's expected date may lie (a supplier's date beyond it is refused as a typo).
     "PO_HORIZON_DAYS": env_int("OMS_PO_HORIZON_DAYS", 730),
+    # Signed inbound events (docs/import.md): a timestamp further than this from now is refused (a replay).
+    "INBOUND_TOLERANCE_SECONDS": env_int("OMS_INBOUND_TOLERANCE_SECONDS", 300),
+    # Largest import file accepted as a multipart upload (API and dashboard); a JSON body stays under
+    # DATA_UPLOAD_MAX_MEMORY_SIZE.
+    "IMPORT_MAX_BYTES": env_int("OMS_IMPORT_MAX_BYTES", 100 * 1024 * 1024),
     # An order line above this quantity is refused as absurd (protects against typos and abuse).
     "MAX_LINE_QUANTITY": env_int("OMS_MAX_LINE_QUANTITY", 100_000),
     "MAX_ORDER_LINES": env_int("OMS_MAX_ORDER_LINES", 200),

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("backorders.urls")),
     path("", include("suppliers.urls")),
     path("", include("notifications.urls")),
+    path("", include("exchange.urls")),
     path("metrics/", MetricsApi.as_view(), name="api-metrics"),
 ]
 

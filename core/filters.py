@@ -95,3 +95,44 @@ class StrictOrderingFilter(filters.OrderingFilter):
                 {self.ordering_param: [f"Unknown ordering; choose from {', '.join(allowed)} (prefix - to reverse)."]}
             )
         return valid
+
+
+class UpdatedSinceFilter(filters.BaseFilterBackend):
+    """``?updated_since=<ISO 8601 date-time>`` on every list: rows whose ``updated_at`` is at or after it, so an ERP
+    can poll for changes. ``updated_at`` moves on every real change of the row, set-based SQL included (a trigger on
+    PostgreSQL, ``core/triggers.py``). A view names its field in ``updated_since_field`` (``None``: a computed list,
+    such as shortages or the plan, that is recomputed on every call and so is wholly "changed"; the parameter is
+    then accepted and every row returned). Poll with an overlap (the last ``updated_at`` you saw minus a minute):
+    a transaction that commits late keeps the time of its change."""
+
+    param = "updated_since"
+
+    def filter_queryset(self, request, queryset, view):
+        raw = request.query_params.getlist(self.param)
+        if not raw:
+            return queryset
+        if len(raw) > 1 or raw[0] == "":
+            raise drf_exceptions.ValidationError({self.param: ["Give one date-time (ISO 8601), or leave it out."]})
+        try:
+            value = UtcIsoDateTimeField().clean(raw[0])
+        except forms.ValidationError as exc:
+            raise drf_exceptions.ValidationError({self.param: ["Enter a valid ISO 8601 date-time."]}) from exc
+        if value is None:
+            raise drf_exceptions.ValidationError({self.param: ["Enter a valid ISO 8601 date-time."]})
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        field = getattr(view, "updated_since_field", "updated_at")
+        if field is None or not hasattr(queryset, "filter"):
+            return queryset
+        return queryset.filter(**{f"{field}__gte": value})
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.param,
+                "required": False,
+                "in": "query",
+                "description": "Only rows changed at or after this date-time (ISO 8601); each row has updated_at.",
+                "schema": {"type": "string", "format": "date-time"},
+            }
+        ]

@@ -6,22 +6,16 @@ import csv
 
 from django.http import StreamingHttpResponse
 
+from core.spreadsheet import cell_safe
+
 
 class _Echo:
     def write(self, value):
         return value
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): "=cmd|' /C calc'!A0".
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value):
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe (shown as text, not run); numbers,
-    dates and other values are written as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+# One rule for every writer (the exchange app's exports use it too): core/spreadsheet.py.
+csv_safe = cell_safe
 
 
 def csv_response(filename: str, rows):

@@ -17,6 +17,7 @@ from django.urls import path
 from core.permissions import SAFE_METHODS
 
 from .views import backorders as backorder_views
+from .views import imports as import_views
 from .views import products as inventory_views
 from .views import suppliers as supplier_views
 from .views import terms as terms_views
@@ -66,4 +67,6 @@ urlpatterns = [
     path("terms/", staff_only(terms_views.terms), name="terms"),
     path("terms/set/", staff_only(terms_views.terms_set), name="terms_set"),
     path("terms/<int:pk>/delete/", staff_only(terms_views.terms_delete), name="terms_delete"),
+    path("imports/", staff_only(import_views.imports), name="imports"),
+    path("imports/<int:pk>/", staff_only(import_views.import_detail), name="import"),
 ]

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser, request_channel
 from core.errors import NotFoundError
-from core.filters import StrictFilterBackend
+from core.filters import StrictFilterBackend, UpdatedSinceFilter
 from core.serializer_reuse import serialized, validated
 from orders import selectors
 from orders.filters import OrderFilter
@@ -54,7 +54,7 @@ class OrderListCreateApi(generics.ListAPIView):
     permission_classes = [IsChannelOrStaff]
     parser_classes = [JSONParser]
     serializer_class = OrderListOutputSerializer
-    filter_backends = [StrictFilterBackend]
+    filter_backends = [StrictFilterBackend, UpdatedSinceFilter]
     filterset_class = OrderFilter
 
     def get_queryset(self):

@@ -132,6 +132,7 @@ class OrderBackorderOutputSerializer(serializers.Serializer):
 
 class OrderListOutputSerializer(serializers.Serializer):
     number = serializers.CharField()
+    external_reference = serializers.CharField(help_text="The order's number in the system it was imported from.")
     status = serializers.ChoiceField(choices=Order.Status.choices)
     channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
     customer = CustomerOutputSerializer()
@@ -142,6 +143,7 @@ class OrderListOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     total = serializers.DecimalField(max_digits=14, decimal_places=2)
     lines = OrderLineOutputSerializer(many=True, source="lines.all")
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class OrderDetailOutputSerializer(OrderListOutputSerializer):

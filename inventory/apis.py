@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, JSONParser
 from core.errors import NotFoundError
-from core.filters import StrictFilterBackend
+from core.filters import StrictFilterBackend, UpdatedSinceFilter
 
 from . import selectors, services
 from .filters import ProductFilter, StockItemFilter
@@ -44,7 +44,7 @@ class ProductListCreateApi(StaffWritesMixin, generics.ListAPIView):
     required_permissions = {"POST": ["inventory.add_product"]}
     parser_classes = [JSONParser]
     serializer_class = ProductOutputSerializer
-    filter_backends = [StrictFilterBackend]
+    filter_backends = [StrictFilterBackend, UpdatedSinceFilter]
     filterset_class = ProductFilter
 
     def get_queryset(self):
@@ -97,7 +97,7 @@ class WarehouseListCreateApi(generics.ListAPIView):
 class StockListApi(generics.ListAPIView):
     permission_classes = [IsStaff]
     serializer_class = StockItemOutputSerializer
-    filter_backends = [StrictFilterBackend]
+    filter_backends = [StrictFilterBackend, UpdatedSinceFilter]
     filterset_class = StockItemFilter
 
     def get_queryset(self):

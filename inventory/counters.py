@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.db import connection
 from django.db.models import F
 
 from core.actors import actor_label, real_user
@@ -89,3 +90,49 @@ def stock_allocate_statement(*, quantities: Mapping[int, int], items: Mapping[in
             if pk in items:
                 items[pk].allocated += quantities[pk]
     return sql, [ids, [quantities[pk] for pk in ids]]
+
+
+def stock_movements_apply_bulk(
+    *, deltas: Mapping[int, int], kind: str, reason: str = "", reference: str = "", user=None
+) -> int:
+    """The set-based twin of ``stock_movement_apply`` (imports of stock counts): move ``on_hand`` of many *locked*
+    stock items (stock item id → signed units, 0 skipped) in one statement and write one ledger row each. Returns
+    the number of movements written."""
+    moves = {pk: delta for pk, delta in sorted(deltas.items()) if delta}
+    if not moves:
+        return 0
+    table = StockItem._meta.db_table
+    created_by, actor = real_user(user), actor_label(user)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} s SET on_hand = s.on_hand + x.delta"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS x(id, delta) WHERE s.id = x.id",
+                [list(moves), list(moves.values())],
+            )
+            cursor.execute(
+                f"INSERT INTO {StockMovement._meta.db_table}"
+                " (stock_item_id, kind, quantity, reason, reference, created_by_id, actor, created_at)"
+                " SELECT x.id, %s, x.delta, %s, %s, %s, %s, now()"
+                " FROM unnest(%s::bigint[], %s::integer[]) AS x(id, delta)",
+                [kind, reason, reference, getattr(created_by, "pk", None), actor, list(moves), list(moves.values())],
+            )
+        return len(moves)
+    for pk, delta in moves.items():
+        StockItem.objects.filter(pk=pk).update(on_hand=F("on_hand") + delta)
+    StockMovement.objects.bulk_create(
+        (
+            StockMovement(
+                stock_item_id=pk,
+                kind=kind,
+                quantity=delta,
+                reason=reason,
+                reference=reference,
+                created_by=created_by,
+                actor=actor,
+            )
+            for pk, delta in moves.items()
+        ),
+        batch_size=5000,
+    )
+    return len(moves)

@@ -25,3 +25,9 @@ class NotBackorderable(DomainError):
     code = "not_backorderable"
     status = HTTPStatus.CONFLICT
     title = "Product cannot be backordered"
+
+
+class CountBelowAllocated(DomainError):
+    code = "count_below_allocated"
+    status = HTTPStatus.CONFLICT
+    title = "Counted fewer units than are reserved for orders"

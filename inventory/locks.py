@@ -110,3 +110,43 @@ def stock_items_lock(stock_item_ids: Iterable[int]) -> list[StockItem]:
     if not ids:
         return []
     return list(StockItem.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
+
+
+def stock_items_lock_pairs(pairs: Iterable[tuple[int, int]]) -> list:
+    """Lock the stock items of (product id, warehouse id) pairs, in pk order, in one statement; returns light rows
+    (``id``, ``product_id``, ``warehouse_id``, ``on_hand``, ``allocated``, ``available``) instead of model instances:
+    for imports of 100,000 counts at once."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return []
+    if connection.vendor != "postgresql":
+        wanted = set(pairs)
+        products = {p for p, _ in pairs}
+        return [
+            item
+            for item in StockItem.objects.select_for_update(no_key=True).filter(product_id__in=products).order_by("pk")
+            if (item.product_id, item.warehouse_id) in wanted
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.id, s.product_id, s.warehouse_id, s.on_hand, s.allocated FROM {StockItem._meta.db_table} s"
+            " JOIN unnest(%s::bigint[], %s::bigint[]) AS x(p, w) ON s.product_id = x.p AND s.warehouse_id = x.w"
+            " ORDER BY s.id FOR NO KEY UPDATE OF s",
+            [[p for p, _ in pairs], [w for _, w in pairs]],
+        )
+        return [
+            SimpleNamespace(
+                pk=pk,
+                id=pk,
+                product_id=p,
+                warehouse_id=w,
+                on_hand=on_hand,
+                allocated=allocated,
+                available=on_hand - allocated,
+            )
+            for pk, p, w, on_hand, allocated in cursor.fetchall()
+        ]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 
 class Product(models.Model):
@@ -40,6 +41,8 @@ class Warehouse(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["code"]
@@ -54,6 +57,8 @@ class StockItem(models.Model):
     # 64-bit: a 32-bit counter would overflow after ~2,000 adjustments of the largest allowed size.
     on_hand = models.BigIntegerField(default=0)
     allocated = models.BigIntegerField(default=0)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["product_id", "warehouse_id"]

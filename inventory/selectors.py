@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -31,3 +32,57 @@ def warehouses_list():
     from .models import Warehouse
 
     return Warehouse.objects.order_by("code")
+
+
+def product_ids_by_sku(skus) -> dict[str, int]:
+    """SKU → product id for many SKUs at once (imports): one ``= ANY(array)`` statement on PostgreSQL."""
+    skus = list(dict.fromkeys(skus))
+    if not skus:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT sku, id FROM {Product._meta.db_table} WHERE sku = ANY(%s::text[])", [skus])
+            return dict(cursor.fetchall())
+    found: dict[str, int] = {}
+    for start in range(0, len(skus), 500):
+        found.update(Product.objects.filter(sku__in=skus[start : start + 500]).values_list("sku", "pk"))
+    return found
+
+
+def products_values_by_sku(skus, fields: tuple[str, ...]) -> list[tuple]:
+    """(sku, *fields) of the products with these SKUs (imports): one ``= ANY(array)`` statement on PostgreSQL."""
+    skus = list(dict.fromkeys(skus))
+    if not skus:
+        return []
+    if connection.vendor == "postgresql":
+        meta = Product._meta
+        columns = ", ".join(meta.pk.column if f == "pk" else meta.get_field(f).column for f in ("sku", *fields))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} FROM {Product._meta.db_table} WHERE sku = ANY(%s::text[])", [skus])
+            return cursor.fetchall()
+    rows: list[tuple] = []
+    for start in range(0, len(skus), 500):
+        rows += Product.objects.filter(sku__in=skus[start : start + 500]).values_list("sku", *fields)
+    return rows
+
+
+def stock_levels(*, product_ids, warehouse_ids) -> dict[tuple[int, int], tuple[int, int]]:
+    """(product id, warehouse id) → (on hand, allocated) of the existing stock items (imports: one statement)."""
+    product_ids = list(set(product_ids))
+    if not product_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT product_id, warehouse_id, on_hand, allocated FROM {StockItem._meta.db_table}"
+                " WHERE product_id = ANY(%s::bigint[]) AND warehouse_id = ANY(%s::bigint[])",
+                [product_ids, list(set(warehouse_ids))],
+            )
+            return {(p, w): (on_hand, allocated) for p, w, on_hand, allocated in cursor.fetchall()}
+    levels = {}
+    for start in range(0, len(product_ids), 500):
+        rows = StockItem.objects.filter(
+            product_id__in=product_ids[start : start + 500], warehouse_id__in=warehouse_ids
+        ).values_list("product_id", "warehouse_id", "on_hand", "allocated")
+        levels.update(((p, w), (on_hand, allocated)) for p, w, on_hand, allocated in rows)
+    return levels

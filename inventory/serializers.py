@@ -25,6 +25,7 @@ class ProductOutputSerializer(serializers.Serializer):
     backorderable = serializers.BooleanField()
     available = serializers.IntegerField(help_text="Units on hand minus allocated, over every warehouse.")
     on_hand = serializers.IntegerField(help_text="Units physically in stock, over every warehouse.")
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class ProductCreateInputSerializer(StrictSerializer):
@@ -49,6 +50,7 @@ class WarehouseOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     is_active = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class WarehouseCreateInputSerializer(StrictSerializer):
@@ -62,6 +64,7 @@ class StockItemOutputSerializer(serializers.Serializer):
     on_hand = serializers.IntegerField()
     allocated = serializers.IntegerField()
     available = serializers.IntegerField(source="available_units")
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class StockAdjustmentInputSerializer(StrictSerializer):

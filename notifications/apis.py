@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, IsStaff, request_channel
 from core.errors import NotFoundError
-from core.filters import WholeNumberFilter
+from core.filters import UpdatedSinceFilter, WholeNumberFilter
 from orders.selectors import customer_by_external_id
 
 from .models import Notification, NotificationAttempt, NotificationPreference
@@ -42,6 +42,7 @@ class NotificationOutput(serializers.ModelSerializer):
             "next_attempt_at",
             "sent_at",
             "created_at",
+            "updated_at",
             "order",
             "backorder",
             "customer",
@@ -143,7 +144,7 @@ def _backorder_for(request, pk: int):
 class BackorderNotificationsApi(ListAPIView):
     permission_classes = [IsChannelOrStaff]
     serializer_class = NotificationSummaryOutput
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
 
     def get_queryset(self):
         return notifications_for_backorder(_backorder_for(self.request, self.kwargs["pk"]))

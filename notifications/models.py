@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from core.outbound import validate_outbound_url
 
@@ -76,6 +77,8 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -127,6 +130,8 @@ class NotificationAttempt(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # the webhook receiver's answer
     error = models.CharField(max_length=300, blank=True)  # our own short words, never the receiver's body
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["notification", "number"]

@@ -12,7 +12,7 @@ class NotificationSummaryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "event", "channel", "status", "attempts", "last_error", "sent_at", "created_at"]
+        fields = ["id", "event", "channel", "status", "attempts", "last_error", "sent_at", "created_at", "updated_at"]
 
 
 def notifications_summary(notifications) -> list[dict]:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from core.api import IsChannelOrStaff, JSONParser, StrictSerializer, request_channel
 from core.errors import InvalidInput, NotFoundError
+from core.filters import UpdatedSinceFilter
 from core.throttling import ClientRateThrottle, WebhookPingThrottle
 from orders.models import SalesChannel
 
@@ -129,6 +130,7 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
             "status_code",
             "error",
             "duration_ms",
+            "updated_at",
         ]
 
 
@@ -259,7 +261,7 @@ class WebhookEndpointDeliveriesApi(ListAPIView):
 
     permission_classes = [IsChannelOrStaff]
     serializer_class = WebhookDeliveryOutput
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
 
     def get_queryset(self):
         return webhook_endpoint_deliveries(_endpoint_for(self.request, self.kwargs["pk"]))

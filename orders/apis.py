@@ -26,6 +26,7 @@ class CustomerRecordOutputSerializer(serializers.Serializer):
         max_digits=14, decimal_places=2, help_text="Value of everything shipped to the customer."
     )
     created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class CustomerTierInputSerializer(StrictSerializer):

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Now, Upper
 
 PRIORITY_CHOICES = [("low", "Low"), ("normal", "Normal"), ("high", "High"), ("critical", "Critical")]
 
@@ -26,6 +26,8 @@ class Customer(models.Model):
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
     lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["name", "id"]
@@ -162,9 +164,13 @@ class Order(models.Model):
     idempotency_key = models.CharField(max_length=300, null=True, blank=True)  # unique: see Meta
     request_fingerprint = models.CharField(max_length=64, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The order's number in the system it came from (an ERP, a go-live import): the natural key of imports.
+    external_reference = models.CharField(max_length=100, blank=True, default="", db_default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -177,6 +183,16 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
             models.UniqueConstraint(fields=["number"], name="order_number_unique"),
             models.UniqueConstraint(fields=["idempotency_key"], name="order_idempotency_key_unique"),
+            models.UniqueConstraint(
+                fields=["channel", "external_reference"],
+                condition=~Q(external_reference=""),
+                name="order_external_reference_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["external_reference"],
+                condition=~Q(external_reference="") & Q(channel__isnull=True),
+                name="order_external_reference_unique_no_channel",
+            ),
         ]
         indexes = [
             # Lists and the dashboard's period bounds (the id range is read from the index alone).

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import IsStaff, JSONParser
 from core.errors import NotFoundError
+from core.filters import UpdatedSinceFilter
 
 from . import selectors, services
 from .planning import replenishment_plan
@@ -197,7 +198,8 @@ class ShortageListApi(StaffApi, generics.ListAPIView):
     """Paginated like every other list (the rows are computed in one pass, then paged)."""
 
     serializer_class = ShortageOutputSerializer
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
+    updated_since_field = None  # computed on every call
 
     def get_queryset(self):
         return selectors.shortages()
@@ -211,7 +213,8 @@ class PlanningApi(StaffApi, generics.ListAPIView):
     """Paginated like every other list, riskiest first (the plan is computed in one pass, then paged)."""
 
     serializer_class = PlanningRowOutputSerializer
-    filter_backends: list = []
+    filter_backends = [UpdatedSinceFilter]
+    updated_since_field = None  # computed on every call
 
     def get_queryset(self):
         query = PlanningQuerySerializer(data=self.request.query_params)  # page and page_size are the paginator's

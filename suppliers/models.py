@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 
 
 class Supplier(models.Model):
@@ -11,6 +12,8 @@ class Supplier(models.Model):
     email = models.EmailField(blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["code"]
@@ -28,6 +31,8 @@ class SupplierProduct(models.Model):
     pack_size = models.PositiveIntegerField(default=1)
     unit_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     preferred = models.BooleanField(default=False)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 
     class Meta:
         ordering = ["product_id", "-preferred", "lead_time_days"]
@@ -64,9 +69,12 @@ class PurchaseOrder(models.Model):
     expedite = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)  # the supplier confirmed it (an inbound event)
     received_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import StrictSerializer
@@ -23,6 +26,7 @@ class SupplierOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField()
     is_active = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class SupplierProductInputSerializer(StrictSerializer):
@@ -45,6 +49,7 @@ class SupplierProductOutputSerializer(serializers.Serializer):
     pack_size = serializers.IntegerField()
     unit_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
     preferred = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class PurchaseOrderLineInputSerializer(StrictSerializer):
@@ -117,9 +122,11 @@ class PurchaseOrderOutputSerializer(serializers.Serializer):
     expedite = serializers.BooleanField()
     notes = serializers.CharField()
     sent_at = serializers.DateTimeField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True, help_text="When the supplier confirmed it.")
     received_at = serializers.DateTimeField(allow_null=True)
     cancelled_at = serializers.DateTimeField(allow_null=True)
     lines = PurchaseOrderLineOutputSerializer(many=True)
+    updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class PurchaseOrderDetailOutputSerializer(PurchaseOrderOutputSerializer):
@@ -129,6 +136,21 @@ class PurchaseOrderDetailOutputSerializer(PurchaseOrderOutputSerializer):
 class IncomingOutputSerializer(serializers.Serializer):
     date = serializers.DateField()
     quantity = serializers.IntegerField()
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class ComputedAtField(serializers.Field):
+    """``updated_at`` of a computed row (shortages, the plan): the time it was computed, i.e. now; such a list is
+    recomputed on every call, so ``?updated_since=`` returns it whole."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("help_text", "When this row was computed (now): the list is recomputed on every call.")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return serializers.DateTimeField().to_representation(timezone.now())
 
 
 class ShortageOutputSerializer(serializers.Serializer):
@@ -145,6 +167,7 @@ class ShortageOutputSerializer(serializers.Serializer):
     min_order_quantity = serializers.IntegerField(allow_null=True)
     pack_size = serializers.IntegerField(allow_null=True)
     suggested_quantity = serializers.IntegerField(help_text="Uncovered, at least the MOQ, in whole packs.")
+    updated_at = ComputedAtField()
 
 
 class PlanningQuerySerializer(serializers.Serializer):
@@ -173,6 +196,7 @@ class PlanningRowOutputSerializer(serializers.Serializer):
     safety_stock = serializers.IntegerField(allow_null=True, help_text="z × σ(daily) × √(lead time).")
     reorder_point = serializers.IntegerField(allow_null=True, help_text="forecast × lead time + safety stock.")
     reorder_now = serializers.BooleanField(help_text="The position is at or below the reorder point.")
+    updated_at = ComputedAtField()
     suggested_quantity = serializers.IntegerField(
         help_text="Up to the reorder point plus a week of demand, at least the MOQ, in whole packs."
     )

@@ -80,7 +80,26 @@ def allocation_request(*, stock_item_ids: Iterable[int]) -> None:
     ids = list(stock_item_ids)
     if not ids:
         return
-    product_ids = set(StockItem.objects.filter(pk__in=ids).values_list("product_id", flat=True))
+    from ..models import Backorder
+
+    # Only products someone waits for: allocation offers free stock to waiting backorders and nothing else (a stock
+    # count of 100,000 products must not publish 100,000 no-op tasks). Exact: every sender of ``stock_added`` holds
+    # a lock on a stock item of the product, and a new backorder needs all of them (placement locks them first).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT s.product_id FROM {StockItem._meta.db_table} s WHERE s.id = ANY(%s::bigint[])"
+                f" AND EXISTS (SELECT 1 FROM {Backorder._meta.db_table} b WHERE b.product_id = s.product_id"
+                " AND b.status = ANY(%s::text[]))",
+                [ids, list(Backorder.WAITING)],
+            )
+            product_ids = {row[0] for row in cursor.fetchall()}
+    else:
+        product_ids = set(
+            StockItem.objects.filter(pk__in=ids, product__backorders__status__in=Backorder.WAITING).values_list(
+                "product_id", flat=True
+            )
+        )
     allocation_request_for_products(product_ids=product_ids)
 
 

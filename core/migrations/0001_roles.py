@@ -7,11 +7,11 @@ so they are created here first, for the apps whose permissions the roles use. Ru
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from core.roles import OMS_APPS, roles_sync
+from core.roles import _labels, roles_sync
 
 
 def roles_create(apps, schema_editor):
-    for label in OMS_APPS:
+    for label in _labels(apps):
         app_config = apps.get_app_config(label)
         # Historical app configs have no models module, which create_permissions takes to mean "no models".
         app_config.models_module = True

@@ -131,6 +131,7 @@ def order_place(
     requested_date: date | None = None,
     idempotency_key: str | None = None,
     backorder_consent: str = BackorderConsent.ACCEPT,
+    external_reference: str = "",
     user=None,
 ) -> PlacementResult:
     """Validate, allocate what is free now, backorder the shortfall. Never oversells.
@@ -181,6 +182,7 @@ def order_place(
             backorder_consent=backorder_consent,
             scoped_key=scoped_key,
             fingerprint=fingerprint,
+            external_reference=external_reference,
             user=user,
         )
     except IntegrityError:
@@ -206,6 +208,7 @@ def _order_place_atomic(
     scoped_key: str | None,
     fingerprint: str,
     user,
+    external_reference: str = "",
 ) -> Order:
     skus = [line.sku for line in lines]
     items_by_product: dict[int, list[StockItem]] = defaultdict(list)
@@ -323,6 +326,7 @@ def _order_place_atomic(
         total=total,
         idempotency_key=scoped_key,
         request_fingerprint=fingerprint,
+        external_reference=external_reference,
         created_by=real_user(user),
     )
     order_lines = [

@@ -30,6 +30,25 @@ def supplier_create(*, code: str, name: str, email: str = "") -> Supplier:
         raise InvalidInput(f"A supplier with code {code!r} already exists.", details={"code": code}) from exc
 
 
+@transaction.atomic
+def supplier_upsert(*, code: str, name: str, email: str = "", is_active: bool = True) -> tuple[Supplier, str]:
+    """Create or update a supplier by code (imports); returns it and ``created`` | ``updated`` | ``unchanged``."""
+    supplier = Supplier.objects.select_for_update().filter(code=code).first()
+    if supplier is None:
+        Supplier.objects.bulk_create(
+            [Supplier(code=code, name=name, email=email, is_active=is_active)], ignore_conflicts=True
+        )
+        return Supplier.objects.get(code=code), "created"
+    fields = {"name": name, "email": email, "is_active": is_active}
+    changed = [f for f, value in fields.items() if getattr(supplier, f) != value]
+    if not changed:
+        return supplier, "unchanged"
+    for f in changed:
+        setattr(supplier, f, fields[f])
+    supplier.save(update_fields=[*changed, "updated_at"])
+    return supplier, "updated"
+
+
 def _supplier(code: str) -> Supplier:
     supplier = Supplier.objects.filter(code=code).first()
     if supplier is None:

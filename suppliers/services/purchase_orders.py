@@ -97,9 +97,11 @@ def purchase_order_create(
     notes: str = "",
     expedite: bool = False,
     send: bool = False,
+    number: str | None = None,
     user=None,
 ) -> PurchaseOrder:
-    """A draft purchase order (or already sent with ``send=True``). Only sent orders count as incoming supply."""
+    """A draft purchase order (or already sent with ``send=True``). Only sent orders count as incoming supply.
+    ``number``: the ERP's number (imports); by default a new one."""
     supplier = _supplier(supplier_code)
     warehouse = Warehouse.objects.filter(code=warehouse_code).first()
     if warehouse is None:
@@ -120,8 +122,10 @@ def purchase_order_create(
         raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
     if any(line.quantity <= 0 for line in lines):
         raise InvalidInput("Quantities must be positive.", details={"lines": [line.sku for line in lines]})
+    if number is not None and PurchaseOrder.objects.filter(number=number).exists():
+        raise InvalidInput(f"A purchase order {number!r} already exists.", details={"number": number})
     purchase_order = PurchaseOrder.objects.create(
-        number=_new_po_number(),
+        number=number or _new_po_number(),
         supplier=supplier,
         warehouse=warehouse,
         order_date=timezone.localdate(),
@@ -233,6 +237,35 @@ def purchase_order_revise_dates(
     ExpectedDateRevision.objects.bulk_create(revisions)
     if expected_date is not None and expected_date != purchase_order.expected_date:
         purchase_order.expected_date = expected_date
-        purchase_order.save(update_fields=["expected_date"])
+        purchase_order.save(update_fields=["expected_date", "updated_at"])
+    elif revisions:  # only line dates moved: the order changed all the same (``updated_since`` pollers)
+        purchase_order.save(update_fields=["updated_at"])
     _eta_request(changed_products)
+    return purchase_order
+
+
+@transaction.atomic
+def purchase_order_confirm(
+    *, purchase_order: PurchaseOrder, reason: str, lines: dict[str, date] | None = None, expected_date=None, user=None
+) -> PurchaseOrder:
+    """The supplier confirmed the order (an inbound event): a draft counts as sent from now on, the confirmation is
+    stamped, and dates the supplier confirmed differently move through ``purchase_order_revise_dates`` (revision
+    rows, ETAs recomputed, customers told)."""
+    purchase_order = _lock_po(purchase_order)
+    if purchase_order.status in (P.RECEIVED, P.CANCELLED):
+        raise InvalidTransition(
+            f"Purchase order {purchase_order.number} is {purchase_order.status}; it cannot be confirmed.",
+            details={"status": purchase_order.status},
+        )
+    if purchase_order.status == P.DRAFT:
+        purchase_order_transition(purchase_order=purchase_order, status=P.SENT)
+        purchase_order.save(update_fields=["status", "sent_at", "updated_at"])
+        _eta_request(_po_product_ids(purchase_order))
+    if lines or (expected_date is not None and expected_date != purchase_order.expected_date):
+        purchase_order = purchase_order_revise_dates(
+            purchase_order=purchase_order, reason=reason, expected_date=expected_date, lines=lines, user=user
+        )
+    if purchase_order.confirmed_at is None:
+        purchase_order.confirmed_at = timezone.now()
+        purchase_order.save(update_fields=["confirmed_at", "updated_at"])
     return purchase_order

@@ -100,7 +100,7 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
         )
     done = all(line.quantity_outstanding == 0 for line in po_lines.values())
     purchase_order_transition(purchase_order=purchase_order, status=P.RECEIVED if done else P.PARTIALLY_RECEIVED)
-    purchase_order.save(update_fields=["status", "received_at"])
+    purchase_order.save(update_fields=["status", "received_at", "updated_at"])  # lines moved: a change
     stock_added.send(sender=StockItem, stock_item_ids=sorted(locked))
     _eta_request(items)
     return receipt
