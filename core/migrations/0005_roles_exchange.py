@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("core", "0004_roles_webhook_endpoints"),
         ("inventory", "0004_updated_at"),
-        ("orders", "0011_updated_at_external_reference"),
+        ("orders", "0012_updated_at_external_reference"),
         ("backorders", "0010_updated_at"),
         ("suppliers", "0003_updated_at_confirmed_at"),
         ("notifications", "0013_updated_at"),

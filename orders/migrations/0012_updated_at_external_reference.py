@@ -10,7 +10,7 @@ from core.triggers import touch_updated_at
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0010_allocation_hot_updates'),
+        ('orders', '0011_customer_email_upper_idx'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
