@@ -213,7 +213,17 @@ class ProductDetailOutputSerializer(ProductOutputSerializer):
     backorder_eta = serializers.DateField(
         read_only=True, allow_null=True, help_text="Expected date a new backorder of one unit would get now."
     )
-    backorder_eta_basis = serializers.CharField(read_only=True, help_text="purchase_order | lead_time | none")
+    backorder_eta_basis = serializers.CharField(
+        read_only=True, help_text="purchase_order_history | purchase_order | lead_time_history | lead_time | none"
+    )
+    backorder_eta_expected = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The supplier's word for that backorder (PO date or quoted lead time).",
+    )
+    backorder_eta_confidence = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Measured confidence of backorder_eta (null: not measured)."
+    )
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -221,6 +231,9 @@ class ProductDetailOutputSerializer(ProductOutputSerializer):
         data["next_restock_date"] = promise["next_restock_date"] and promise["next_restock_date"].isoformat()
         data["backorder_eta"] = promise["backorder_eta"] and promise["backorder_eta"].isoformat()
         data["backorder_eta_basis"] = promise["backorder_eta_basis"]
+        expected = promise["backorder_eta_expected"]
+        data["backorder_eta_expected"] = expected and expected.isoformat()
+        data["backorder_eta_confidence"] = promise["backorder_eta_confidence"]
         return data
 
 

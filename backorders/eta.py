@@ -1,14 +1,6 @@
-"""Available-to-promise: the date each waiting backorder can expect its units.
+"""Available-to-promise: writing the date each waiting backorder can expect its units.
 
-Rules (per product, in allocation-queue order):
-1. Units free in the warehouses now are supply dated today.
-2. Then the open purchase-order lines (sent or partly received, units still to come), earliest expected date
-   first; a line whose date has passed counts as arriving today.
-3. Walking the queue, a backorder's ETA is the date of the supply at which the cumulative supply covers the
-   cumulative outstanding demand up to and including it (basis ``purchase_order``).
-4. Demand beyond all known supply: today + the preferred supplier's quoted lead time (basis ``lead_time``, an
-   estimate). An estimate already given that is still in the future is kept, so it does not slip a day each day.
-5. No preferred supplier and no purchase order: no date (basis ``none``).
+The rules of the dates (expected date and promise) are in ``backorders.projection``; docs/promises.md.
 
 Every change writes an ``eta_changed`` event (old, new, basis), only for rows that changed, and the customer
 notifications it causes; ``eta_first`` keeps the first date ever promised. On PostgreSQL a chunk of changes is
@@ -27,63 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from inventory.locks import stock_items_lock_for_products
-from inventory.models import StockItem
 
 from .events import events_record
 from .models import Backorder, BackorderEvent
+from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project
 from .queue import QUEUE_ORDER, ahead_of
 from .signals import after_eta_events, follow_ups_run
-from .supply import incoming_supply, lead_time_days
-
-B = Backorder.EtaBasis
-
-
-@dataclass
-class Supply:
-    free: int
-    lines: list[tuple[int, date, int]]  # (po line id, expected date, units still to come), earliest first
-    lead_time_days: int | None
-
-
-def _supply(product_id: int, today: date) -> Supply:
-    free = (
-        StockItem.objects.filter(product_id=product_id, on_hand__gt=F("allocated"))
-        .aggregate(units=Sum(F("on_hand") - F("allocated")))
-        .get("units")
-        or 0
-    )
-    lines = [(pk, max(expected, today), units) for pk, expected, units in incoming_supply(product_id)]
-    lines.sort(key=lambda line: (line[1], line[0]))
-    return Supply(free=free, lines=lines, lead_time_days=lead_time_days(product_id))
-
-
-def _project(demands, supply: Supply, today: date):
-    """Yield (eta, basis, po_line_id) for each cumulative demand, walking supply once (demands ascending)."""
-    index = 0
-    cumulative = supply.free
-    for needed in demands:
-        if needed <= supply.free:
-            yield today, B.PURCHASE_ORDER, None
-            continue
-        while index < len(supply.lines) and cumulative < needed:
-            cumulative += supply.lines[index][2]
-            index += 1
-        if cumulative >= needed and index > 0:
-            line_id, expected, _ = supply.lines[index - 1]
-            yield expected, B.PURCHASE_ORDER, line_id
-        elif supply.lead_time_days is not None:
-            yield today + timedelta(days=supply.lead_time_days), B.LEAD_TIME, None
-        else:
-            yield None, B.NONE, None
-
 
 # Rows written per transaction: each chunk holds the product's stock lock (and so blocks order intake for
 # that product) only briefly, even when a new purchase order moves every date of a long queue. On PostgreSQL
@@ -142,6 +90,8 @@ def eta_recompute_product(*, product_id: int) -> int:
                 "eta_basis",
                 "eta_purchase_order_line_id",
                 "eta_first",
+                "eta_expected",
+                "eta_confidence",
             )  # fmt: skip
         )
     cumulative = 0
@@ -150,13 +100,14 @@ def eta_recompute_product(*, product_id: int) -> int:
         cumulative += row[1] - row[2] - row[3]
         demands.append(cumulative)
     changed = []
-    for row, (eta, basis, line_id) in zip(rows, _project(demands, supply, today), strict=True):
-        pk, _, _, _, old_eta, old_basis, old_line, eta_first = row
-        if basis == B.LEAD_TIME and old_basis == B.LEAD_TIME and old_eta is not None and old_eta >= today:
-            eta = old_eta  # a standing estimate does not slip a day each day
-        if (eta, basis, line_id) == (old_eta, old_basis, old_line):
+    for row, (eta, basis, line_id, expected, confidence) in zip(rows, eta_project(demands, supply, today), strict=True):
+        pk, _, _, _, old_eta, old_basis, old_line, eta_first, old_expected, old_confidence = row
+        if basis in LEAD_TIME_BASES and old_basis == basis and old_eta is not None and old_eta >= today:
+            # a standing estimate does not slip a day each day
+            eta, expected, confidence = old_eta, old_expected, old_confidence
+        if (eta, basis, line_id, expected, confidence) == (old_eta, old_basis, old_line, old_expected, old_confidence):
             continue
-        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis, old_line))
+        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis, old_line, expected, confidence))
     size = ETA_WRITE_CHUNK_SQL if connection.vendor == "postgresql" else ETA_WRITE_CHUNK
     written = 0
     follow_ups: list = []
@@ -171,7 +122,8 @@ def eta_recompute_product(*, product_id: int) -> int:
 
 
 def _write_chunk(product_id: int, chunk, follow_ups: list | None = None) -> int:
-    """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis, old line) in one transaction
+    """Write one chunk of changes (pk, eta, basis, line, first, old eta, old basis, old line, expected, confidence)
+    in one transaction
     under the stock lock, skipping rows that stopped waiting or whose date, basis or line is no longer the old one
     (compare-and-set). Returns how many rows were written.
 
@@ -201,7 +153,7 @@ def _write_chunk_python(product_id: int, chunk) -> int:
         chunk = [row for row in chunk if current.get(row[0]) == (row[5], row[6], row[7])]
         if not chunk:
             return 0
-        _write([row[:5] for row in chunk])
+        _write([(*row[:5], *row[8:10]) for row in chunk])
         events_record(
             [
                 BackorderEvent(
@@ -210,7 +162,7 @@ def _write_chunk_python(product_id: int, chunk) -> int:
                     message=f"Expected date {_iso(old_eta) or 'none'} → {_iso(eta) or 'none'} ({basis}).",
                     data={"old": _iso(old_eta), "new": _iso(eta), "basis": basis, "old_basis": old_basis},
                 )
-                for pk, eta, basis, _, _, old_eta, old_basis, _ in chunk
+                for pk, eta, basis, _, _, old_eta, old_basis, _, _, _ in chunk
                 if eta != old_eta or basis != old_basis
             ]
         )
@@ -224,13 +176,15 @@ _CHUNK_SQL = """
 WITH x AS (
     SELECT *
       FROM unnest(%(ids)s::bigint[], %(etas)s::date[], %(bases)s::text[], %(lines)s::bigint[], %(firsts)s::date[],
-                  %(old_etas)s::date[], %(old_bases)s::text[], %(old_lines)s::bigint[])
-           WITH ORDINALITY AS x(id, eta, basis, line, first, old_eta, old_basis, old_line, position)
+                  %(old_etas)s::date[], %(old_bases)s::text[], %(old_lines)s::bigint[], %(expected)s::date[],
+                  %(confidence)s::float8[])
+           WITH ORDINALITY AS x(id, eta, basis, line, first, old_eta, old_basis, old_line, expected, confidence,
+                                position)
 ),
 moved AS (
     UPDATE {backorder} b
        SET eta = x.eta, eta_basis = x.basis, eta_purchase_order_line_id = x.line, eta_first = x.first,
-           eta_updated_at = %(now)s
+           eta_expected = x.expected, eta_confidence = x.confidence, eta_updated_at = %(now)s
       FROM x
      WHERE b.id = x.id AND b.status IN %(waiting)s
        AND b.eta IS NOT DISTINCT FROM x.old_eta AND b.eta_basis = x.old_basis
@@ -261,7 +215,9 @@ def _write_chunk_sql(product_id: int, chunk) -> tuple[int, list]:
     params = {
         name: _array(values)
         for name, values in zip(
-            ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases", "old_lines"), columns, strict=True
+            ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases", "old_lines", "expected", "confidence"),
+            columns,
+            strict=True,
         )
     }
     params["now"] = timezone.now()
@@ -293,34 +249,48 @@ def _iso(value: date | None) -> str | None:
 
 
 def _write(changed) -> None:
+    """Rows (pk, eta, basis, line, first, expected, confidence)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        ids, etas, bases, lines, firsts = (list(column) for column in zip(*changed, strict=True))
+        ids, etas, bases, lines, firsts, expected, confidence = (list(column) for column in zip(*changed, strict=True))
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""UPDATE {Backorder._meta.db_table} b
                        SET eta = x.eta, eta_basis = x.basis, eta_purchase_order_line_id = x.line,
-                           eta_first = x.first, eta_updated_at = %s
-                      FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[], %s::date[])
-                           AS x(id, eta, basis, line, first)
+                           eta_first = x.first, eta_expected = x.expected, eta_confidence = x.confidence,
+                           eta_updated_at = %s
+                      FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[], %s::date[], %s::date[],
+                                  %s::float8[])
+                           AS x(id, eta, basis, line, first, expected, confidence)
                      WHERE b.id = x.id""",
-                [now, ids, etas, [str(b) for b in bases], lines, firsts],
+                [now, ids, etas, [str(b) for b in bases], lines, firsts, expected, confidence],
             )
         return
     objects = [
-        Backorder(pk=pk, eta=eta, eta_basis=basis, eta_purchase_order_line_id=line, eta_first=first, eta_updated_at=now)
-        for pk, eta, basis, line, first in changed
+        Backorder(
+            pk=pk,
+            eta=eta,
+            eta_basis=basis,
+            eta_purchase_order_line_id=line,
+            eta_first=first,
+            eta_expected=expected,
+            eta_confidence=confidence,
+            eta_updated_at=now,
+        )
+        for pk, eta, basis, line, first, expected, confidence in changed
     ]
     Backorder.objects.bulk_update(
-        objects, ["eta", "eta_basis", "eta_purchase_order_line_id", "eta_first", "eta_updated_at"], batch_size=500
-    )
+        objects,
+        ["eta", "eta_basis", "eta_purchase_order_line_id", "eta_first", "eta_expected", "eta_confidence",
+         "eta_updated_at"],
+        batch_size=500,
+    )  # fmt: skip
 
 
-def eta_for_newcomer(
-    *, product_id: int, priority_rank: int, priority_score, placed_at, quantity: int
-) -> tuple[date | None, str, int | None]:
-    """(eta, basis, po line id) for a backorder joining the product's queue now, by the recompute's rules: the
-    supply that covers the waiting demand ahead of it in queue order plus its own units.
+def eta_for_newcomer(*, product_id: int, priority_rank: int, priority_score, placed_at, quantity: int) -> Eta:
+    """The dates (``Eta``: promise, basis, po line id, expected date, confidence) for a backorder joining the
+    product's queue now, by the recompute's rules: the supply that covers the waiting demand ahead of it in queue
+    order plus its own units.
 
     Order placement stores it on the new backorder, so the order's answer and its "backorder created" message
     carry a date at once; the background recompute that follows confirms it (or moves it, and says so).
@@ -332,8 +302,8 @@ def eta_for_newcomer(
         .aggregate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))["units"]
         or 0
     )
-    [(eta, basis, line_id)] = list(_project([ahead + quantity], _supply(product_id, today), today))
-    return eta, str(basis), line_id
+    [promise] = list(eta_project([ahead + quantity], _supply(product_id, today), today))
+    return promise
 
 
 def eta_recompute_all() -> int:
@@ -355,9 +325,11 @@ def product_promise(*, product) -> dict:
     today = timezone.localdate()
     supply = _supply(product.pk, today)
     waiting = waiting_demand_by_product(product_ids=[product.pk]).get(product.pk, 0)
-    [(eta, basis, _)] = list(_project([waiting + 1], supply, today))
+    [promise] = list(eta_project([waiting + 1], supply, today))
     return {
         "next_restock_date": supply.lines[0][1] if supply.lines else None,
-        "backorder_eta": eta,
-        "backorder_eta_basis": basis.value if hasattr(basis, "value") else basis,
+        "backorder_eta": promise.eta,
+        "backorder_eta_basis": promise.basis,
+        "backorder_eta_expected": promise.expected,
+        "backorder_eta_confidence": promise.confidence,
     }

@@ -30,7 +30,9 @@ class Backorder(models.Model):
         DEMAND_SPIKE = "demand_spike", "Demand spike"
 
     class EtaBasis(models.TextChoices):
+        PURCHASE_ORDER_HISTORY = "purchase_order_history", "Incoming purchase order + the supplier's measured slips"
         PURCHASE_ORDER = "purchase_order", "Incoming purchase order"
+        LEAD_TIME_HISTORY = "lead_time_history", "Supplier's measured lead time (estimate)"
         LEAD_TIME = "lead_time", "Supplier lead time (estimate)"
         NONE = "none", "No date yet"
 
@@ -56,9 +58,15 @@ class Backorder(models.Model):
     allocated_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The customer-facing promise (docs/promises.md): the expected date adjusted by the supplier's measured behaviour
+    # at the service level; with too little history, the expected date itself (eta_basis says which).
     eta = models.DateField(null=True, blank=True)
-    eta_basis = models.CharField(max_length=20, choices=EtaBasis.choices, default=EtaBasis.NONE)
+    eta_basis = models.CharField(max_length=30, choices=EtaBasis.choices, default=EtaBasis.NONE)
     eta_first = models.DateField(null=True, blank=True)  # the first date promised (on-time promise rate)
+    # The supplier's word: the covering purchase-order line's expected date, or today + the quoted lead time.
+    eta_expected = models.DateField(null=True, blank=True)
+    # Share of similar past cases in which a date set this way held (None: not measured, a quoted date).
+    eta_confidence = models.FloatField(null=True, blank=True)
     eta_updated_at = models.DateTimeField(null=True, blank=True)
     # Ship-by promised by the customer's terms (placed_at + sla_days); None when no SLA applies.
     sla_due_at = models.DateTimeField(null=True, blank=True)

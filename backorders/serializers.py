@@ -41,8 +41,20 @@ class BackorderOutputSerializer(serializers.Serializer):
     queue_position = serializers.IntegerField(
         allow_null=True, help_text="1-based place in the product's allocation queue; null when not waiting."
     )
-    eta = serializers.DateField(allow_null=True)
+    eta = serializers.DateField(
+        allow_null=True,
+        help_text="The promise: the date by which the units arrive in the service level's share (90 %) of similar past"
+        " cases; the expected date itself when there is too little history (eta_basis says which).",
+    )
     eta_basis = serializers.ChoiceField(choices=Backorder.EtaBasis.choices)
+    eta_expected = serializers.DateField(
+        allow_null=True,
+        help_text="The supplier's word: the covering purchase order's date, or today + quoted lead time.",
+    )
+    eta_confidence = serializers.FloatField(
+        allow_null=True,
+        help_text="Share of similar past cases in which a date set this way held (null: not measured).",
+    )
     sla_due_at = serializers.DateTimeField(allow_null=True, help_text="Ship-by date from the customer's terms.")
     sla_breached = serializers.BooleanField(help_text="Still waiting when its ship-by date passed.")
     reason = serializers.ChoiceField(choices=Backorder.Reason.choices)

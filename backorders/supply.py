@@ -6,14 +6,37 @@ A source of incoming supply (``suppliers`` registers its purchase orders and lea
 - ``incoming(product_id) -> list[(line id, expected date, units still to come)]``: dated supply;
 - ``lead_time_days(product_id) -> int | None``: the estimate used when no dated supply covers the demand.
 
+and may implement a third, what it has learned about how its supply really arrives (docs/promises.md):
+
+- ``promises(product_id, service_level, today) -> SupplyPromises``: per incoming line, the days to add to its
+  expected date so it arrives by then in ``service_level`` of similar past cases; and the days from today within
+  which a new order arrives at that level. Without it (or without enough history) the quoted dates stand.
+
 With no source registered (inventory alone), backorders project from free stock only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A learned figure: ``days`` (a slip to add, or a lead time) that held in ``confidence`` of ``samples`` past
+    cases, measured over ``scope`` ("supplier product" or "supplier")."""
+
+    days: int
+    confidence: float
+    samples: int
+    scope: str = "supplier"
+
+
+@dataclass(frozen=True)
+class SupplyPromises:
+    slips: dict[int, Measured] = field(default_factory=dict)  # incoming line id → measured slip
+    lead_time: Measured | None = None  # a new order's measured lead time (days from today)
 
 
 @dataclass(frozen=True)
@@ -21,6 +44,7 @@ class SupplySource:
     name: str
     incoming: Callable[[int], list[tuple[int, date, int]]]
     lead_time_days: Callable[[int], int | None]
+    promises: Callable[[int, float, date], SupplyPromises] | None = None
 
 
 _sources: dict[str, SupplySource] = {}
@@ -45,3 +69,16 @@ def lead_time_days(product_id: int) -> int | None:
         if days is not None:
             return days
     return None
+
+
+def supply_promises(product_id: int, *, service_level: float, today: date) -> SupplyPromises:
+    """What every source has learned for the product (the first measured lead time wins, like ``lead_time_days``)."""
+    slips: dict[int, Measured] = {}
+    lead_time = None
+    for source in _sources.values():
+        if source.promises is None:
+            continue
+        learned = source.promises(product_id, service_level, today)
+        slips.update(learned.slips)
+        lead_time = lead_time or learned.lead_time
+    return SupplyPromises(slips=slips, lead_time=lead_time)

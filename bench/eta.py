@@ -151,6 +151,8 @@ def main() -> None:
             cursor.execute(BASELINE, arrays)
             return cursor.rowcount
 
+    from backorders.projection import eta_project
+
     def projection():
         supply = eta._supply(product.pk, today)
         rows = list(
@@ -162,7 +164,7 @@ def main() -> None:
         for q, a, c in rows:
             total += q - a - c
             demands.append(total)
-        return sum(1 for _ in eta._project(demands, supply, today))
+        return sum(1 for _ in eta_project(demands, supply, today))  # the expected date and the promise
 
     chunk_seconds: list[float] = []
     write_chunk = eta._write_chunk

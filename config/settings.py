@@ -28,6 +28,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 # Production is the default: development conveniences (DEBUG, the public dev key, plain-HTTP cookies, demo login)
 # are switched on explicitly with DEBUG=1 (`make run` does).
 DEBUG = env_bool("DEBUG", False)
@@ -404,6 +409,15 @@ OMS = {
     # (X-Signature-Previous) this long; a channel may register at most this many endpoints.
     "WEBHOOK_SECRET_GRACE_SECONDS": env_int("OMS_WEBHOOK_SECRET_GRACE_SECONDS", 24 * 3600),
     "WEBHOOK_ENDPOINTS_PER_CHANNEL": env_int("OMS_WEBHOOK_ENDPOINTS_PER_CHANNEL", 10),
+    # --- promises (docs/promises.md) ---
+    # The customer-facing ETA is the date by which supply arrived in this share of similar past cases; it is measured
+    # only when a supplier (or supplier product) has at least ETA_MIN_HISTORY delivered lines in the last
+    # ETA_HISTORY_DAYS, otherwise the quoted date stands (eta_basis says which).
+    "ETA_SERVICE_LEVEL": env_float("OMS_ETA_SERVICE_LEVEL", 0.9),
+    "ETA_MIN_HISTORY": env_int("OMS_ETA_MIN_HISTORY", 10),
+    "ETA_HISTORY_DAYS": env_int("OMS_ETA_HISTORY_DAYS", 365),
+    # The cost of backorders (docs/promises.md): yearly carrying cost of open backorder value, as a share.
+    "BACKORDER_CARRYING_RATE": env_float("OMS_BACKORDER_CARRYING_RATE", 0.2),
     # --- the customer's side (docs/terms.md) ---
     # Where customers reach this service: status links in e-mails are absolute when set (https://oms.example.com).
     "PUBLIC_BASE_URL": os.environ.get("OMS_PUBLIC_BASE_URL", ""),

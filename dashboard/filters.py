@@ -34,7 +34,9 @@ class QueueFilter(django_filters.FilterSet):
     # Shorter than the model's labels, so the select stays narrow; the same values.
     eta_basis = django_filters.ChoiceFilter(
         choices=[
+            (Backorder.EtaBasis.PURCHASE_ORDER_HISTORY, "PO + measured slips"),
             (Backorder.EtaBasis.PURCHASE_ORDER, "Purchase order"),
+            (Backorder.EtaBasis.LEAD_TIME_HISTORY, "Measured lead time"),
             (Backorder.EtaBasis.LEAD_TIME, "Lead time (estimate)"),
             (Backorder.EtaBasis.NONE, "No date yet"),
         ],

@@ -25,8 +25,13 @@ def eta_change_text(data: dict, *, po_number: str | None = None) -> str:
         text = "No expected date yet: no purchase order or supplier covers it"
     elif basis == Backorder.EtaBasis.PURCHASE_ORDER:
         text = f"Expected {new} from " + (f"purchase order {po_number}" if po_number else "an incoming purchase order")
+    elif basis == Backorder.EtaBasis.PURCHASE_ORDER_HISTORY:
+        text = f"Promised {new}: " + (f"purchase order {po_number}" if po_number else "an incoming purchase order")
+        text += " and the supplier's measured delays"
     elif basis == Backorder.EtaBasis.LEAD_TIME:
         text = f"Expected {new}, estimated from the supplier's lead time"
+    elif basis == Backorder.EtaBasis.LEAD_TIME_HISTORY:
+        text = f"Promised {new}, estimated from the supplier's measured lead time"
     else:
         text = f"Expected {new}"
     return f"{text} (was {old})." if old else f"{text}."

@@ -10,7 +10,13 @@ from orders.models import Order, OrderLine
 from orders.selectors import customer_terms_for
 
 ETA_BASIS_WORDS = {
+    Backorder.EtaBasis.PURCHASE_ORDER_HISTORY: (
+        "based on a delivery our supplier has confirmed, allowing for the delays we have measured with that supplier"
+    ),
     Backorder.EtaBasis.PURCHASE_ORDER: "based on a delivery our supplier has confirmed for that day",
+    Backorder.EtaBasis.LEAD_TIME_HISTORY: (
+        "an estimate from how long our supplier has really taken to deliver (no delivery is booked yet)"
+    ),
     Backorder.EtaBasis.LEAD_TIME: "an estimate from our supplier's usual delivery time (no delivery is booked yet)",
     Backorder.EtaBasis.NONE: "we do not have a date yet; we will write as soon as we do",
 }

@@ -6,6 +6,7 @@ from datetime import date
 
 from backorders.supply import SupplySource
 
+from .lead_times import product_promises
 from .models import SupplierProduct
 from .selectors import incoming_lines
 
@@ -21,12 +22,16 @@ def incoming(product_id: int) -> list[tuple[int, date, int]]:
 
 
 def lead_time_days(product_id: int) -> int | None:
-    """The preferred supplier's quoted lead time."""
+    """The quoted lead time of the supplier a new order would go to: the preferred one; without one, every active
+    supplier of the product is considered and the shortest quote wins."""
     return (
-        SupplierProduct.objects.filter(product_id=product_id, preferred=True)
+        SupplierProduct.objects.filter(product_id=product_id, supplier__is_active=True)
+        .order_by("-preferred", "lead_time_days", "supplier_id")
         .values_list("lead_time_days", flat=True)
         .first()
     )
 
 
-PURCHASE_ORDERS = SupplySource(name="purchase_orders", incoming=incoming, lead_time_days=lead_time_days)
+PURCHASE_ORDERS = SupplySource(
+    name="purchase_orders", incoming=incoming, lead_time_days=lead_time_days, promises=product_promises
+)

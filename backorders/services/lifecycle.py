@@ -82,7 +82,8 @@ def backorder_event_record(
 
 
 def newcomer_promises(*, customer, priority: str, placed_at, lines, policy=None) -> list[tuple]:
-    """(eta, basis, po line id) for each ``(product_id, shortfall)`` about to join its queue: what placement
+    """The dates (``eta.Eta``: promise, basis, po line id, expected date, confidence) for each
+    ``(product_id, shortfall)`` about to join its queue: what placement
     checks against the requested date and the customer's terms before writing anything."""
     from ..eta import eta_for_newcomer
 
@@ -130,10 +131,12 @@ def backorders_create(
                 eta_basis=basis,
                 eta_purchase_order_line_id=po_line_id,
                 eta_first=eta,
+                eta_expected=expected,
+                eta_confidence=confidence,
                 eta_updated_at=now,
                 sla_due_at=sla_due_at,
             )
-            for (line, shortfall), (eta, basis, po_line_id) in zip(lines, promises, strict=True)
+            for (line, shortfall), (eta, basis, po_line_id, expected, confidence) in zip(lines, promises, strict=True)
         ]
     )
     from ..events import events_record
@@ -220,6 +223,10 @@ def _expected_phrase(backorder: Backorder) -> str:
     day = f"{backorder.eta.day} {backorder.eta:%b %Y}"
     if backorder.eta_basis == Backorder.EtaBasis.PURCHASE_ORDER:
         return f" Expected {day} from an incoming purchase order."
+    if backorder.eta_basis == Backorder.EtaBasis.PURCHASE_ORDER_HISTORY:
+        return f" Promised {day}: an incoming purchase order and the supplier's measured delays."
     if backorder.eta_basis == Backorder.EtaBasis.LEAD_TIME:
         return f" Expected {day}, estimated from the supplier's lead time."
+    if backorder.eta_basis == Backorder.EtaBasis.LEAD_TIME_HISTORY:
+        return f" Promised {day}, estimated from the supplier's measured lead time."
     return f" Expected {day}."

@@ -294,7 +294,18 @@ def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(q
     still = Backorder.objects.get(order=orders["shop"])
     later = TODAY() + timedelta(days=30)
     chunk = [
-        (b.pk, later, "purchase_order", None, b.eta_first, b.eta, b.eta_basis, b.eta_purchase_order_line_id)
+        (
+            b.pk,
+            later,
+            "purchase_order",
+            None,
+            b.eta_first,
+            b.eta,
+            b.eta_basis,
+            b.eta_purchase_order_line_id,
+            later,
+            None,
+        )
         for b in (cancelled, still)
     ]
     before = set(Notification.objects.values_list("pk", flat=True))

@@ -1,0 +1,135 @@
+"""The dates of a product's waiting backorders, projected from its supply (reads only; ``eta`` writes them).
+
+Rules (per product, in allocation-queue order):
+1. Units free in the warehouses now are supply dated today.
+2. Then the open purchase-order lines (sent or partly received, units still to come), earliest expected date
+   first; a line whose date has passed counts as arriving today.
+3. Walking the queue, a backorder's ETA is the date of the supply at which the cumulative supply covers the
+   cumulative outstanding demand up to and including it (basis ``purchase_order``).
+4. Demand beyond all known supply: today + the quoted lead time of the supplier a new order would go to (the
+   preferred one, else the shortest quote of the product's active suppliers; basis ``lead_time``, an estimate).
+   An estimate already given that is still in the future is kept, so it does not slip a day each day.
+5. No supplier and no purchase order: no date (basis ``none``).
+
+That is the **expected date** (``eta_expected``: what the supplier says). The customer-facing **promise** (``eta``)
+is the date by which the supply arrived in ``ETA_SERVICE_LEVEL`` (90 %) of similar past cases (docs/promises.md;
+the learning lives with the supplier data, behind the supply port): each incoming line's expected date plus its
+supplier's measured slip (never earlier than the supplier's own date), walked in the order those dates fall (basis
+``purchase_order_history``); beyond known supply, today + the measured lead time (``lead_time_history``).
+``eta_confidence`` is the share of past cases in which such a date held. With too little history the rules above
+stand: promise = expected date, basis ``purchase_order`` / ``lead_time``, no confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db.models import F, Sum
+
+from inventory.models import StockItem
+
+from .models import Backorder
+from .supply import SupplyPromises, incoming_supply, lead_time_days, supply_promises
+
+B = Backorder.EtaBasis
+
+
+MEASURED_BASES = {B.PURCHASE_ORDER_HISTORY, B.LEAD_TIME_HISTORY}
+LEAD_TIME_BASES = {B.LEAD_TIME, B.LEAD_TIME_HISTORY}
+
+
+@dataclass
+class Supply:
+    free: int
+    lines: list[tuple[int, date, int]]  # (po line id, expected date, units still to come), earliest first
+    lead_time_days: int | None
+    promises: SupplyPromises = field(default_factory=SupplyPromises)
+
+
+class Eta(NamedTuple):
+    """A backorder's dates: the promise (customer-facing), its basis, the PO line that covers it at its expected
+    date, the expected date (the supplier's word) and the promise's measured confidence (None: not measured)."""
+
+    eta: date | None
+    basis: str
+    line_id: int | None
+    expected: date | None
+    confidence: float | None
+
+
+def _supply(product_id: int, today: date) -> Supply:
+    free = (
+        StockItem.objects.filter(product_id=product_id, on_hand__gt=F("allocated"))
+        .aggregate(units=Sum(F("on_hand") - F("allocated")))
+        .get("units")
+        or 0
+    )
+    lines = [(pk, max(expected, today), units) for pk, expected, units in incoming_supply(product_id)]
+    lines.sort(key=lambda line: (line[1], line[0]))
+    promises = supply_promises(product_id, service_level=settings.OMS["ETA_SERVICE_LEVEL"], today=today)
+    return Supply(free=free, lines=lines, lead_time_days=lead_time_days(product_id), promises=promises)
+
+
+def _project(demands, supply: Supply, today: date):
+    """Yield (eta, basis, po_line_id) for each cumulative demand, walking supply once (demands ascending)."""
+    index = 0
+    cumulative = supply.free
+    for needed in demands:
+        if needed <= supply.free:
+            yield today, B.PURCHASE_ORDER, None
+            continue
+        while index < len(supply.lines) and cumulative < needed:
+            cumulative += supply.lines[index][2]
+            index += 1
+        if cumulative >= needed and index > 0:
+            line_id, expected, _ = supply.lines[index - 1]
+            yield expected, B.PURCHASE_ORDER, line_id
+        elif supply.lead_time_days is not None:
+            yield today + timedelta(days=supply.lead_time_days), B.LEAD_TIME, None
+        else:
+            yield None, B.NONE, None
+
+
+def _promised(demands, supply: Supply, today: date):
+    """Yield (promise, basis, confidence) for each cumulative demand (ascending): the incoming lines re-dated to their
+    expected date + measured slip (never earlier than their own date), walked in the order those dates fall."""
+    slips = supply.promises.slips
+    lines = []
+    for line_id, expected, units in supply.lines:
+        slip = slips.get(line_id)
+        day = expected + timedelta(days=max(0, slip.days)) if slip else expected
+        lines.append((day, line_id, units, slip))
+    lines.sort(key=lambda line: (line[0], line[1]))
+    lead_time = supply.promises.lead_time
+    index = 0
+    cumulative = supply.free
+    for needed in demands:
+        if needed <= supply.free:
+            yield today, B.PURCHASE_ORDER, None
+            continue
+        while index < len(lines) and cumulative < needed:
+            cumulative += lines[index][2]
+            index += 1
+        if cumulative >= needed and index > 0:
+            day, _, _, slip = lines[index - 1]
+            yield (day, B.PURCHASE_ORDER_HISTORY, slip.confidence) if slip else (day, B.PURCHASE_ORDER, None)
+        elif lead_time is not None:
+            yield today + timedelta(days=max(0, lead_time.days)), B.LEAD_TIME_HISTORY, lead_time.confidence
+        elif supply.lead_time_days is not None:
+            yield today + timedelta(days=supply.lead_time_days), B.LEAD_TIME, None
+        else:
+            yield None, B.NONE, None
+
+
+def eta_project(demands, supply: Supply, today: date) -> Iterator[Eta]:
+    """Both projections side by side for each cumulative demand (ascending): the expected date by today's rules and
+    the promise at the service level. Two walks over the supply, nothing per row beyond them (set-based)."""
+    demands = list(demands)
+    for (expected, _, line_id), (promise, basis, confidence) in zip(
+        _project(demands, supply, today), _promised(demands, supply, today), strict=True
+    ):
+        yield Eta(promise, str(basis), line_id, expected, confidence)

@@ -1,0 +1,158 @@
+"""ETAs from measured supplier behaviour: the lead-time and slip learning, the service-level date, the fallback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from backorders.eta import eta_recompute_product
+from backorders.models import Backorder
+from suppliers.lead_times import product_promises, supplier_histories, weighted_quantile
+from tests.suppliers.factories import PurchaseOrderLineFactory, SupplierFactory, SupplierProductFactory
+from tests.suppliers.history import delivered_line
+
+TODAY = timezone.localdate
+
+
+def _history(supplier, product, *, on_time: int, late: int, late_by: int = 4, quoted: int = 10):
+    """``on_time`` lines delivered on their date and ``late`` lines ``late_by`` days after it."""
+    for index in range(on_time + late):
+        delivered_line(
+            supplier=supplier, product=product, ordered=TODAY() - timedelta(days=60 + index), quoted_days=quoted,
+            actual_days=quoted + (late_by if index >= on_time else 0),
+        )  # fmt: skip
+
+
+def _dates(backorder):
+    backorder.refresh_from_db()
+    return backorder.eta, backorder.eta_basis, backorder.eta_expected, backorder.eta_confidence
+
+
+def test_weighted_quantile_is_the_smallest_value_covering_the_level():
+    samples = [(0, 1.0)] * 9 + [(5, 1.0)]
+    assert weighted_quantile(samples, 0.9) == (0, 0.9)
+    assert weighted_quantile(samples, 0.95) == (5, 1.0)
+    # Weights count: a date that stood longer is a case more often.
+    assert weighted_quantile([(0, 1.0), (3, 9.0)], 0.5) == (3, 1.0)
+    assert weighted_quantile([(-2, 3.0), (1, 1.0)], 0.75) == (-2, 0.75)
+
+
+def test_slips_and_lead_times_are_learned_from_receipts_and_revisions(make_product):
+    supplier, product = SupplierFactory(), make_product()
+    ordered = TODAY() - timedelta(days=50)
+    # Promised day 10, moved on day 4 to day 15, delivered day 16: slips 6 (stood 4 days) and 1 (stood 12 days).
+    delivered_line(
+        supplier=supplier, product=product, ordered=ordered, quoted_days=10, actual_days=16, revised_to=15, revised_on=4
+    )
+    # Still open, due 5 days ago: counts as at least 5 days late (lead time at least today − order date).
+    PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, purchase_order__order_date=TODAY() - timedelta(days=20),
+        purchase_order__expected_date=TODAY() - timedelta(days=5),
+    )  # fmt: skip
+    history = supplier_histories(supplier_ids=[supplier.pk], today=TODAY())[(supplier.pk, product.pk)]
+    assert history.lines == 2
+    assert sorted(history.slips) == [(1, 12.0), (5, 20.0), (6, 4.0)]  # the open line's date stood 20 days
+    assert sorted(history.lead_times) == [(16, 1.0), (20, 1.0)]
+
+
+def test_purchase_order_date_plus_measured_slip_at_the_service_level(make_product, place):
+    supplier, product = SupplierFactory(), make_product()
+    other = make_product()
+    _history(supplier, other, on_time=8, late=2, late_by=4)  # supplier level: 10 lines, 2 of them 4 days late
+    order = place({product.sku: 3})
+    PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, purchase_order__expected_date=TODAY() + timedelta(days=5)
+    )
+    eta_recompute_product(product_id=product.pk)
+    backorder = Backorder.objects.get(order=order)
+    # 80 day-weights on time, 28 four days late: 74 % within 0 days, so the 90 % date is 4 days after the PO's.
+    assert _dates(backorder) == (
+        TODAY() + timedelta(days=9),
+        "purchase_order_history",
+        TODAY() + timedelta(days=5),
+        1.0,
+    )
+    assert backorder.eta_first == TODAY() + timedelta(days=9)
+    event = backorder.events.filter(kind="eta_changed").last()
+    assert event.data["basis"] == "purchase_order_history"
+
+    # A lower service level accepts the risk: the PO's own date.
+    with override_settings(OMS={**_oms(), "ETA_SERVICE_LEVEL": 0.7}):
+        eta_recompute_product(product_id=product.pk)
+    assert _dates(backorder) == (TODAY() + timedelta(days=5), "purchase_order_history", TODAY() + timedelta(days=5),
+                                 0.74)  # fmt: skip
+
+
+def _oms():
+    from django.conf import settings
+
+    return dict(settings.OMS)
+
+
+def test_too_little_history_keeps_the_quoted_date_and_says_so(make_product, place):
+    supplier, product = SupplierFactory(), make_product()
+    _history(supplier, product, on_time=5, late=4, late_by=10)  # 9 lines: below the minimum of 10
+    order = place({product.sku: 1})
+    PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, purchase_order__expected_date=TODAY() + timedelta(days=5)
+    )
+    eta_recompute_product(product_id=product.pk)
+    d5 = TODAY() + timedelta(days=5)
+    assert _dates(Backorder.objects.get(order=order)) == (d5, "purchase_order", d5, None)
+
+
+def test_supplier_product_history_wins_over_the_supplier_average(make_product):
+    supplier, product, other = SupplierFactory(), make_product(), make_product()
+    _history(supplier, product, on_time=10, late=0)  # this product always on time
+    _history(supplier, other, on_time=0, late=10, late_by=7)  # another product always a week late
+    line = PurchaseOrderLineFactory(product=product, purchase_order__supplier=supplier)
+    other_line = PurchaseOrderLineFactory(product=other, purchase_order__supplier=supplier)
+    mine = product_promises(product.pk, 0.9, TODAY()).slips[line.pk]
+    theirs = product_promises(other.pk, 0.9, TODAY()).slips[other_line.pk]
+    assert (mine.days, mine.scope, mine.samples) == (0, "supplier product", 10)
+    assert (theirs.days, theirs.scope) == (7, "supplier product")
+
+
+def test_measured_lead_time_beyond_known_supply(make_product, place):
+    supplier, product = SupplierFactory(), make_product()
+    SupplierProductFactory(supplier=supplier, product=product, lead_time_days=14, preferred=True)
+    _history(supplier, product, on_time=0, late=10, late_by=6, quoted=14)  # really takes 20 days
+    order = place({product.sku: 2})
+    backorder = Backorder.objects.get(order=order)
+    # Placement already promises the measured date (the "created" message carries it).
+    assert _dates(backorder) == (TODAY() + timedelta(days=20), "lead_time_history", TODAY() + timedelta(days=14), 1.0)
+    assert eta_recompute_product(product_id=product.pk) == 0
+
+
+def test_every_supplier_of_a_product_is_considered_for_the_lead_time(make_product, place):
+    product = make_product()
+    slow, quick = SupplierFactory(), SupplierFactory()
+    SupplierProductFactory(supplier=slow, product=product, lead_time_days=30, preferred=False)
+    SupplierProductFactory(supplier=quick, product=product, lead_time_days=12, preferred=False)
+    order = place({product.sku: 1})
+    d12 = TODAY() + timedelta(days=12)
+    # No preferred supplier: today's rule gave no date; now the shortest quote of the product's suppliers.
+    assert _dates(Backorder.objects.get(order=order)) == (d12, "lead_time", d12, None)
+
+
+@pytest.mark.postgres
+def test_the_api_shows_promise_expected_date_and_confidence(make_product, place, staff_client):
+    supplier, product = SupplierFactory(), make_product()
+    _history(supplier, product, on_time=8, late=2, late_by=4)
+    order = place({product.sku: 1})
+    PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, purchase_order__expected_date=TODAY() + timedelta(days=5)
+    )
+    eta_recompute_product(product_id=product.pk)
+    backorder = Backorder.objects.get(order=order)
+    body = staff_client.get(f"/api/v1/backorders/{backorder.pk}/").json()
+    assert (body["eta"], body["eta_basis"], body["eta_expected"], body["eta_confidence"]) == (
+        (TODAY() + timedelta(days=9)).isoformat(), "purchase_order_history", (TODAY() + timedelta(days=5)).isoformat(),
+        1.0,
+    )  # fmt: skip
+    product_body = staff_client.get(f"/api/v1/products/{product.sku}/").json()
+    assert product_body["backorder_eta_basis"] == "purchase_order_history"
+    assert product_body["backorder_eta_expected"] == (TODAY() + timedelta(days=5)).isoformat()
