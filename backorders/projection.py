@@ -129,6 +129,11 @@ def eta_project(demands, supply: Supply, today: date) -> Iterator[Eta]:
     """Both projections side by side for each cumulative demand (ascending): the expected date by today's rules and
     the promise at the service level. Two walks over the supply, nothing per row beyond them (set-based)."""
     demands = list(demands)
+    if not supply.promises.slips and supply.promises.lead_time is None:
+        # Nothing measured: the promise is the expected date (today's rules), one walk.
+        for expected, basis, line_id in _project(demands, supply, today):
+            yield Eta(expected, str(basis), line_id, expected, None)
+        return
     for (expected, _, line_id), (promise, basis, confidence) in zip(
         _project(demands, supply, today), _promised(demands, supply, today), strict=True
     ):

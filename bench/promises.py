@@ -295,7 +295,9 @@ def report(args, results, seconds: float) -> None:
         f"{seconds:.0f} s"
     )
     print()
-    print("| rule | first dates met | mean lateness (d) | p90 lateness (d) | mean earliness (d) | changes / backorder |")
+    print(
+        "| rule | first dates met | mean lateness (d) | p90 lateness (d) | mean earliness (d) | changes / backorder |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, f in (("today's rule (quoted: PO date / lead time)", quoted), ("measured promise (eta)", promise)):
         print(

@@ -314,6 +314,11 @@ CELERY_BEAT_SCHEDULE["sla-sweep"] = {"task": "backorders.tasks.sla_sweep", "sche
 # Import jobs whose message was lost (broker down) are re-sent; jobs whose worker died are closed (docs/import.md).
 CELERY_BEAT_SCHEDULE["import-jobs-sweep"] = {"task": "exchange.tasks.import_jobs_sweep", "schedule": 120.0}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
+# Forecast quality (docs/planning.md): every product's methods backtested; planning uses the best one per product.
+CELERY_BEAT_SCHEDULE["forecast-backtests"] = {
+    "task": "suppliers.tasks.forecast_backtests_nightly",
+    "schedule": 24 * 3600.0,
+}
 # The staff overview's figures, precomputed into the shared cache (a run left waiting past the next one is dropped).
 CELERY_BEAT_SCHEDULE["dashboard-overview-refresh"] = {
     "task": "backorders.tasks.dashboard_overview_refresh",

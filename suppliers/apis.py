@@ -12,8 +12,11 @@ from core.errors import NotFoundError
 from core.filters import UpdatedSinceFilter
 
 from . import selectors, services
+from .forecast import BacktestPage
 from .planning import replenishment_plan
 from .serializers import (
+    BacktestQuerySerializer,
+    BacktestRowOutputSerializer,
     PlanningQuerySerializer,
     PlanningRowOutputSerializer,
     PurchaseOrderCreateInputSerializer,
@@ -230,6 +233,27 @@ class PlanningApi(StaffApi, generics.ListAPIView):
     @extend_schema(
         summary="Replenishment plan: forecast, safety stock, reorder point, stockout risk per product (riskiest first)",
         parameters=[PlanningQuerySerializer],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PlanningBacktestApi(StaffApi, generics.ListAPIView):
+    """Forecast quality per product: a rolling-origin backtest of the moving average and the seasonal method against
+    the naive and seasonal-naive baselines (suppliers.forecast). Only the page shown is computed."""
+
+    serializer_class = BacktestRowOutputSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        query = BacktestQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        return BacktestPage(skus=data.get("sku"), window=data["window"], horizon=data["horizon"], folds=data["folds"])
+
+    @extend_schema(
+        summary="Forecast backtest per product: WAPE, bias and skill of each method (rolling origin)",
+        parameters=[BacktestQuerySerializer],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

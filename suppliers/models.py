@@ -157,3 +157,28 @@ class ReceiptLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.purchase_order_line_id}"
+
+
+class ForecastChoice(models.Model):
+    """The forecast method planning uses for a product: the one that backtested best (suppliers.forecast), with how
+    good it was. Refreshed nightly (``forecast_backtests_refresh``); a product without one uses the moving average."""
+
+    class Method(models.TextChoices):
+        MOVING_AVERAGE = "moving_average", "Moving average"
+        SEASONAL = "seasonal", "Seasonal (Holt-Winters, weekly + yearly)"
+
+    product = models.OneToOneField("inventory.Product", on_delete=models.CASCADE, related_name="forecast_choice")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    wape = models.FloatField(null=True, blank=True)
+    bias = models.FloatField(null=True, blank=True)
+    skill_vs_naive = models.FloatField(null=True, blank=True)
+    skill_vs_seasonal_naive = models.FloatField(null=True, blank=True)
+    # The method's average daily forecast over the next four weeks, as of computed_on (what planning uses).
+    forecast_daily = models.FloatField(default=0)
+    window_days = models.PositiveSmallIntegerField()
+    horizon_days = models.PositiveSmallIntegerField()
+    folds = models.PositiveSmallIntegerField()
+    computed_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.method} (WAPE {self.wape})"

@@ -4,7 +4,8 @@ The rules, in a planner's words (docs/planning.md says the same with an example)
 - **Demand** is what customers ordered per day (order lines by the day their order was placed), whether it was
   served from stock or backordered: a backorder is demand too. Days without orders count as zero.
 - **Forecast**: the average daily demand over the look-back window (default 8 weeks), and how much it varies
-  from day to day (standard deviation).
+  from day to day (standard deviation). Where the nightly backtest found the seasonal method better for a product
+  (``ForecastChoice``, suppliers.forecast), its four-week forecast replaces the average (the spread stays).
 - **Lead time**: the preferred supplier's quoted lead time. No preferred supplier, no plan (shown as such).
 - **Safety stock** = z × σ(daily demand) × √(lead time), where z comes from the service level (95 % → 1.645):
   the buffer that covers demand swings while a replenishment is on its way.
@@ -29,7 +30,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import SupplierProduct
+from .models import ForecastChoice, SupplierProduct
 from .selectors import incoming_lines, suggested_order_quantity
 
 DEFAULT_WINDOW_DAYS = 56
@@ -136,6 +137,10 @@ def replenishment_plan(
         .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
         .values_list("product_id", "units")
     )
+    choices = {
+        choice.product_id: choice
+        for choice in ForecastChoice.objects.filter(product_id__in=ids, computed_on__gte=today - timedelta(days=2))
+    }
     preferred = {
         sp.product_id: sp
         for sp in SupplierProduct.objects.filter(product_id__in=ids, preferred=True).select_related("supplier")
@@ -144,6 +149,9 @@ def replenishment_plan(
     rows = []
     for product in products:
         forecast = forecast_from_totals(units=units[product.pk], squares=squares[product.pk], window_days=window_days)
+        choice = choices.get(product.pk)
+        if choice is not None and choice.method == ForecastChoice.Method.SEASONAL:
+            forecast = Forecast(daily=choice.forecast_daily, deviation=forecast.deviation, window_days=window_days)
         available = max(0, stock.get(product.pk, 0))
         position = available + incoming[product.pk] - waiting.get(product.pk, 0)
         sp = preferred.get(product.pk)
@@ -152,6 +160,9 @@ def replenishment_plan(
             "sku": product.sku,
             "name": product.name,
             "forecast_daily": round(forecast.daily, 2),
+            "forecast_method": choice.method if choice else ForecastChoice.Method.MOVING_AVERAGE.value,
+            "forecast_wape": choice.wape if choice else None,
+            "forecast_skill_vs_naive": choice.skill_vs_naive if choice else None,
             "demand_deviation": round(forecast.deviation, 2),
             "available": available,
             "incoming": incoming[product.pk],

@@ -184,7 +184,16 @@ class PlanningQuerySerializer(serializers.Serializer):
 class PlanningRowOutputSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
-    forecast_daily = serializers.FloatField(help_text="Average units ordered a day over the window.")
+    forecast_daily = serializers.FloatField(
+        help_text="Units a day expected: the window's average, or the seasonal method's where it backtests better."
+    )
+    forecast_method = serializers.ChoiceField(
+        choices=["moving_average", "seasonal"], help_text="The method that backtested best (nightly)."
+    )
+    forecast_wape = serializers.FloatField(
+        allow_null=True, help_text="Its backtest WAPE (null: not backtested yet or too little history)."
+    )
+    forecast_skill_vs_naive = serializers.FloatField(allow_null=True, help_text="1 − its error ÷ the naive error.")
     demand_deviation = serializers.FloatField(help_text="Standard deviation of the daily units.")
     available = serializers.IntegerField(help_text="Units on hand not yet reserved.")
     incoming = serializers.IntegerField(help_text="Units still to come on sent purchase orders.")
@@ -202,4 +211,50 @@ class PlanningRowOutputSerializer(serializers.Serializer):
     )
     stockout_risk = serializers.FloatField(
         allow_null=True, help_text="Chance (0–1) that lead-time demand exceeds the position; null without supplier."
+    )
+
+
+class BacktestQuerySerializer(serializers.Serializer):
+    window = serializers.IntegerField(
+        min_value=14, max_value=365, default=56, help_text="Days of history each method sees at an origin."
+    )
+    horizon = serializers.IntegerField(min_value=1, max_value=56, default=7, help_text="Days forecast per origin.")
+    folds = serializers.IntegerField(min_value=1, max_value=12, default=4, help_text="Origins, horizon days apart.")
+    sku = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=200)
+
+
+class BacktestMethodOutputSerializer(serializers.Serializer):
+    wape = serializers.FloatField(allow_null=True, help_text="Σ|forecast − actual| ÷ Σ actual.")
+    bias = serializers.FloatField(allow_null=True, help_text="Σ(forecast − actual) ÷ Σ actual (positive: too high).")
+    skill_vs_naive = serializers.FloatField(allow_null=True, help_text="1 − its error ÷ the naive forecast's.")
+    skill_vs_seasonal_naive = serializers.FloatField(
+        allow_null=True, help_text="1 − its error ÷ the seasonal-naive (same weekday last week) forecast's."
+    )
+
+
+class BacktestMethodsOutputSerializer(serializers.Serializer):
+    moving_average = BacktestMethodOutputSerializer()
+    seasonal = BacktestMethodOutputSerializer()
+
+
+class BacktestBaselineOutputSerializer(serializers.Serializer):
+    wape = serializers.FloatField(allow_null=True)
+
+
+class BacktestBaselinesOutputSerializer(serializers.Serializer):
+    naive = BacktestBaselineOutputSerializer()
+    seasonal_naive = BacktestBaselineOutputSerializer()
+
+
+class BacktestRowOutputSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ok", "insufficient_history"])
+    history_days = serializers.IntegerField(help_text="Days since the product's first order (within two years).")
+    needed_days = serializers.IntegerField(help_text="28 + horizon × folds.")
+    methods = BacktestMethodsOutputSerializer(required=False, help_text="Absent with insufficient_history.")
+    baselines = BacktestBaselinesOutputSerializer(required=False)
+    best_method = serializers.ChoiceField(choices=["moving_average", "seasonal"], required=False)
+    planning_method = serializers.ChoiceField(
+        choices=["moving_average", "seasonal"], help_text="What planning uses now (from the nightly backtest)."
     )

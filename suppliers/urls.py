@@ -16,4 +16,5 @@ urlpatterns = [
     ),
     path("shortages/", apis.ShortageListApi.as_view(), name="shortage-list"),
     path("planning/", apis.PlanningApi.as_view(), name="planning"),
+    path("planning/backtest/", apis.PlanningBacktestApi.as_view(), name="planning-backtest"),
 ]

@@ -338,6 +338,8 @@ def test_order_detail_has_lines_and_backorders(make_product, place, staff_client
             "quantity_outstanding": 2,
             "eta": None,
             "eta_basis": "none",
+            "eta_expected": None,
+            "eta_confidence": None,
             "sla_due_at": None,
             "sla_breached": False,
             "alternatives": [],
