@@ -65,7 +65,7 @@ class Clock:
 
 def setup(products: int, rng: random.Random):
     from inventory.models import Warehouse
-    from inventory.services import product_create, stock_adjust
+    from inventory.services import product_create
     from suppliers.services import supplier_create, supplier_product_upsert
 
     Warehouse.objects.create(code="MAIN", name="Main")

@@ -202,6 +202,7 @@ SPECTACULAR_SETTINGS = {
         "PriorityEnum": "orders.models.Order.Priority",
         "ImportKindEnum": "exchange.models.ImportJob.Kind",
         "ImportJobStatusEnum": "exchange.models.ImportJob.Status",
+        "ForecastMethodEnum": "suppliers.models.ForecastChoice.Method",
     },
 }
 

@@ -11,6 +11,8 @@ from rest_framework import serializers
 
 from core.api import StrictSerializer
 
+from .models import ForecastChoice
+
 MAX_QUANTITY = 1_000_000
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 
@@ -188,7 +190,7 @@ class PlanningRowOutputSerializer(serializers.Serializer):
         help_text="Units a day expected: the window's average, or the seasonal method's where it backtests better."
     )
     forecast_method = serializers.ChoiceField(
-        choices=["moving_average", "seasonal"], help_text="The method that backtested best (nightly)."
+        choices=ForecastChoice.Method.choices, help_text="The method that backtested best (nightly)."
     )
     forecast_wape = serializers.FloatField(
         allow_null=True, help_text="Its backtest WAPE (null: not backtested yet or too little history)."
@@ -254,7 +256,7 @@ class BacktestRowOutputSerializer(serializers.Serializer):
     needed_days = serializers.IntegerField(help_text="28 + horizon × folds.")
     methods = BacktestMethodsOutputSerializer(required=False, help_text="Absent with insufficient_history.")
     baselines = BacktestBaselinesOutputSerializer(required=False)
-    best_method = serializers.ChoiceField(choices=["moving_average", "seasonal"], required=False)
+    best_method = serializers.ChoiceField(choices=ForecastChoice.Method.choices, required=False)
     planning_method = serializers.ChoiceField(
-        choices=["moving_average", "seasonal"], help_text="What planning uses now (from the nightly backtest)."
+        choices=ForecastChoice.Method.choices, help_text="What planning uses now (from the nightly backtest)."
     )
