@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 import config.openapi  # noqa: F401  (registers the Api-Key scheme with drf-spectacular)
 from config.health import health
-from dashboard.apis import MetricsApi
+from dashboard.apis import BackorderCostApi, MetricsApi
 from fulfilment.views import order_status
 
 api_v1 = [
@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("notifications.urls")),
     path("", include("exchange.urls")),
     path("metrics/", MetricsApi.as_view(), name="api-metrics"),
+    path("reports/backorder-cost/", BackorderCostApi.as_view(), name="api-backorder-cost"),
 ]
 
 # Swagger UI and Redoc (self-hosted, see SPECTACULAR_SETTINGS) set inline styles; Redoc runs a blob: worker.

@@ -19,6 +19,7 @@ from core.permissions import SAFE_METHODS
 from .views import backorders as backorder_views
 from .views import imports as import_views
 from .views import products as inventory_views
+from .views import reports as report_views
 from .views import suppliers as supplier_views
 from .views import terms as terms_views
 
@@ -57,6 +58,7 @@ urlpatterns = [
     path("products/<int:pk>/", staff_only(inventory_views.product), name="product"),
     path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
     path("planning/", staff_only(supplier_views.planning), name="planning"),
+    path("reports/backorder-cost/", staff_only(report_views.backorder_cost), name="backorder_cost"),
     path(
         "planning/<int:product_id>/draft-po/",
         staff_only(inventory_views.draft_po),

@@ -139,6 +139,7 @@ class PurchaseOrderDetailApi(StaffApi, APIView):
             reason=data["reason"],
             expected_date=data.get("expected_date"),
             lines={line["sku"]: line["expected_date"] for line in data.get("lines", [])},
+            expedite_cost=data["expedite_cost"],
             user=request.user,
         )
         return _po_response(number)

@@ -121,6 +121,9 @@ class ExpectedDateRevision(models.Model):
     old_date = models.DateField()
     new_date = models.DateField()
     reason = models.CharField(max_length=500, blank=True)
+    # What moving the date cost (air freight, an expedite fee), split over the revised lines by units still to come;
+    # reported in the cost of backorders (docs/promises.md).
+    expedite_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -128,6 +131,9 @@ class ExpectedDateRevision(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expedite_cost__gte=0), name="daterevision_expedite_cost_non_negative")
+        ]
 
     def __str__(self) -> str:
         return f"{self.line_id}: {self.old_date} → {self.new_date}"

@@ -79,6 +79,10 @@ class PurchaseOrderReviseInputSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
     expected_date = serializers.DateField(required=False)
     lines = LineDateInputSerializer(many=True, required=False, max_length=500)
+    expedite_cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False, default=Decimal("0"),
+        help_text="What moving the date costs (air freight, a fee): split over the revised lines by units to come.",
+    )  # fmt: skip
 
 
 class ReasonInputSerializer(StrictSerializer):
@@ -98,6 +102,7 @@ class DateRevisionOutputSerializer(serializers.Serializer):
     old_date = serializers.DateField()
     new_date = serializers.DateField()
     reason = serializers.CharField()
+    expedite_cost = serializers.DecimalField(max_digits=12, decimal_places=2)
     created_at = serializers.DateTimeField()
 
 

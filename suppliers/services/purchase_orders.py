@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -189,14 +190,18 @@ def purchase_order_revise_dates(
     reason: str,
     expected_date: date | None = None,
     lines: dict[str, date] | None = None,
+    expedite_cost: Decimal = Decimal("0"),
     user=None,
 ) -> PurchaseOrder:
-    """Move expected dates; each changed line keeps a revision row (when, old → new, why).
+    """Move expected dates; each changed line keeps a revision row (when, old → new, why, what it cost).
 
     ``expected_date`` moves the order and every line still to come; ``lines`` (SKU → date) moves single lines.
+    ``expedite_cost`` (what pulling the date in costs) is split over the revised lines by units still to come.
     """
     if not reason or not reason.strip():
         raise InvalidInput("Say why the date moves (reason is required).", details={"reason": reason})
+    if expedite_cost < 0:
+        raise InvalidInput("An expedite cost cannot be negative.", details={"expedite_cost": str(expedite_cost)})
     lines = lines or {}
     if expected_date is None and not lines:
         raise InvalidInput("Give an expected_date or line dates to revise.")
@@ -234,6 +239,7 @@ def purchase_order_revise_dates(
         line.expected_date = new
         line.save(update_fields=["expected_date"])
         changed_products.add(line.product_id)
+    _split_expedite_cost(revisions, Decimal(expedite_cost))
     ExpectedDateRevision.objects.bulk_create(revisions)
     if expected_date is not None and expected_date != purchase_order.expected_date:
         purchase_order.expected_date = expected_date
@@ -269,3 +275,15 @@ def purchase_order_confirm(
         purchase_order.confirmed_at = timezone.now()
         purchase_order.save(update_fields=["confirmed_at", "updated_at"])
     return purchase_order
+
+
+def _split_expedite_cost(revisions: list, cost: Decimal) -> None:
+    """Spread the cost over the revisions by each line's units still to come (cents exact: the rest on the first)."""
+    if not revisions or not cost:
+        return
+    weights = [max(1, revision.line.quantity_outstanding) for revision in revisions]
+    total = sum(weights)
+    shares = [(cost * weight / total).quantize(Decimal("0.01"), rounding=ROUND_DOWN) for weight in weights]
+    shares[0] += cost - sum(shares)
+    for revision, share in zip(revisions, shares, strict=True):
+        revision.expedite_cost = share

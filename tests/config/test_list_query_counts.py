@@ -26,6 +26,7 @@ STAFF_LISTS = [
     "/api/v1/purchase-orders/",
     "/api/v1/shortages/",
     "/api/v1/planning/",
+    "/api/v1/planning/backtest/",
     "/api/v1/notifications/",
     "/api/v1/notifications/?status=pending",
     "/api/v1/webhooks/",
