@@ -288,3 +288,26 @@ class WorkRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of product {self.product_id} (requested {self.requested_at:%Y-%m-%d %H:%M:%S})"
+
+
+class AllocationRecord(models.Model):
+    """What one allocation run did (``backorders.services.allocation_run``): the free units it found, who got what
+    in queue order, and the first backorders it passed over with why (docs/promises.md, "Explain every place in the
+    queue"). Written in the run's transaction, one row per run that had free stock and a queue."""
+
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="allocation_records")
+    run_at = models.DateTimeField(db_index=True)
+    # What most recently brought units in ("receipt PO-…", "adjustment …"): ties the run to a receipt.
+    source = models.CharField(max_length=200, blank=True)
+    units_free = models.PositiveIntegerField()
+    units_allocated = models.PositiveIntegerField()
+    served = models.JSONField(default=list)  # [{backorder, position, units, outstanding_after}] in queue order
+    passed_over = models.JSONField(default=list)  # [{backorder, position, waiting}]: the first still waiting
+    passed_over_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-run_at", "-id"]
+        indexes = [models.Index(fields=["product", "run_at"], name="allocrecord_product_run_idx")]
+
+    def __str__(self) -> str:
+        return f"allocation of {self.product_id} at {self.run_at:%Y-%m-%d %H:%M}: {self.units_allocated} unit(s)"

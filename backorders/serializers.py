@@ -8,6 +8,7 @@ from rest_framework import serializers
 from notifications.selectors import notifications_for_backorder
 from notifications.serializers import NotificationSummaryOutput, notifications_summary
 
+from .explain import queue_explanation
 from .models import Backorder, BackorderEvent
 from .substitutes import alternatives_for_products
 
@@ -108,7 +109,30 @@ class BackorderEventOutputSerializer(serializers.Serializer):
         return event
 
 
+class QueueTermOutput(serializers.Serializer):
+    name = serializers.ChoiceField(
+        choices=["priority_class", "tier", "customer_value", "waiting_time", "sla_urgency", "score"]
+    )
+    value = serializers.CharField()
+    points = serializers.CharField(allow_null=True, help_text="Score points it adds (null: it orders, not scores).")
+    detail = serializers.CharField()
+
+
+class QueueAheadOutput(serializers.Serializer):
+    higher_priority = serializers.IntegerField(help_text="Waiting backorders of a higher priority class.")
+    higher_score = serializers.IntegerField(help_text="Same class, higher score (tier, customer value).")
+    placed_earlier = serializers.IntegerField(help_text="Same class and score, placed earlier.")
+
+
+class QueueExplanationOutput(serializers.Serializer):
+    position = serializers.IntegerField(allow_null=True)
+    summary = serializers.CharField(help_text='e.g. "3rd in line: critical order, placed 12 days ago".')
+    terms = QueueTermOutput(many=True)
+    ahead = QueueAheadOutput()
+
+
 class BackorderDetailOutputSerializer(BackorderOutputSerializer):
+    queue_explanation = serializers.SerializerMethodField(help_text="Why it is where it is in the queue.")
     events = BackorderEventOutputSerializer(many=True, source="events.all")
     alternatives = serializers.SerializerMethodField(help_text="Substitutes in stock now (empty once not waiting).")
     notifications = serializers.SerializerMethodField(help_text="What the customer was told, newest first.")
@@ -116,6 +140,10 @@ class BackorderDetailOutputSerializer(BackorderOutputSerializer):
     @extend_schema_field(AlternativeOutput(many=True))
     def get_alternatives(self, backorder):
         return alternatives_of(backorder, self.context)
+
+    @extend_schema_field(QueueExplanationOutput)
+    def get_queue_explanation(self, backorder):
+        return queue_explanation(backorder)
 
     @extend_schema_field(NotificationSummaryOutput(many=True))
     def get_notifications(self, backorder):

@@ -224,6 +224,9 @@ def simulate(args, rng, catalogue, sim_clock):
                 done[pk] = day
         if offset % 30 == 29:
             print(f"  day {offset + 1}: {len(first)} backorders so far", flush=True)
+        if offset % 91 == 90 and offset + 1 < args.days:
+            # The table so far (the same figures, judged at this evening): a long run shows its trend as it goes.
+            report(args, {"first": first, "done": done, "changes": changes, "end": day}, None, days=offset + 1)
     return {"first": first, "done": done, "changes": changes, "end": START + timedelta(days=args.days - 1)}
 
 
@@ -284,15 +287,16 @@ def _figures(first_dates: dict, done: dict, changes: dict, which: int, end: date
     }
 
 
-def report(args, results, seconds: float) -> None:
+def report(args, results, seconds: float | None, days: int | None = None) -> None:
     first, done, changes, end = results["first"], results["done"], results["changes"], results["end"]
     quoted = _figures(first, done, changes, 1, end)
     promise = _figures(first, done, changes, 0, end)
     print()
     print(
-        f"{args.days} days, {args.products} products, 5 suppliers, ~{args.orders_per_day:g} orders/day, "
-        f"seed {args.seed}, service level {args.level:.0%}: {len(first)} backorders ({len(done)} allocated), "
-        f"{seconds:.0f} s"
+        f"{days or args.days} days, {args.products} products, 5 suppliers, ~{args.orders_per_day:g} orders/day, "
+        f"seed {args.seed}, service level {args.level:.0%}: {len(first)} backorders ({len(done)} allocated)"
+        + (f", {seconds:.0f} s" if seconds is not None else " (so far)"),
+        flush=True,
     )
     print()
     print(

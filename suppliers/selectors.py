@@ -128,3 +128,15 @@ def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
             }
         )
     return rows
+
+
+def allocation_runs_for_purchase_order(*, purchase_order, limit: int = 20) -> list:
+    """The allocation runs its receipts set off (newest first): who got the units and who was passed over, and why."""
+    from backorders.models import AllocationRecord
+
+    product_ids = [line.product_id for line in purchase_order.lines.all()]
+    return list(
+        AllocationRecord.objects.filter(product_id__in=product_ids, source__endswith=f" {purchase_order.number}")
+        .select_related("product")
+        .order_by("-run_at", "-id")[:limit]
+    )

@@ -136,8 +136,42 @@ class PurchaseOrderOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
+class AllocationServedOutput(serializers.Serializer):
+    backorder = serializers.IntegerField()
+    position = serializers.IntegerField(allow_null=True, help_text="Its place in the queue when served.")
+    units = serializers.IntegerField()
+    outstanding_after = serializers.IntegerField(allow_null=True)
+
+
+class AllocationPassedOverOutput(serializers.Serializer):
+    backorder = serializers.IntegerField()
+    position = serializers.IntegerField(help_text="Its place in line after the run.")
+    waiting = serializers.IntegerField()
+    why = serializers.CharField()
+
+
+class AllocationRunOutput(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    run_at = serializers.DateTimeField()
+    source = serializers.CharField()
+    units_free = serializers.IntegerField()
+    units_allocated = serializers.IntegerField()
+    served = AllocationServedOutput(many=True)
+    passed_over = AllocationPassedOverOutput(many=True, help_text="The first backorders still waiting, with why.")
+    passed_over_count = serializers.IntegerField()
+
+
 class PurchaseOrderDetailOutputSerializer(PurchaseOrderOutputSerializer):
     lines = PurchaseOrderLineDetailOutputSerializer(many=True)
+    allocation_runs = serializers.SerializerMethodField(
+        help_text="The allocation runs its receipts set off, newest first: who got what, who was passed over, why."
+    )
+
+    @extend_schema_field(AllocationRunOutput(many=True))
+    def get_allocation_runs(self, purchase_order):
+        from .selectors import allocation_runs_for_purchase_order
+
+        return AllocationRunOutput(allocation_runs_for_purchase_order(purchase_order=purchase_order), many=True).data
 
 
 class IncomingOutputSerializer(serializers.Serializer):

@@ -186,7 +186,10 @@ def allocation_run(*, product_id: int, max_attempts: int) -> int:
         return 0
     AllocationRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1, runs=F("runs") + 1, last_run_at=now)
     try:
-        units = backorders_allocate(product_id=product_id)
+        with transaction.atomic():
+            before = allocation_record_start(product_id=product_id)
+            units = backorders_allocate(product_id=product_id)
+            allocation_record_write(product_id=product_id, before=before, units=units)
     except Exception as exc:
         AllocationRun.objects.filter(pk=run.pk).update(last_error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -235,3 +238,73 @@ def eta_recompute_run(*, product_id: int) -> int:
         if not WorkRequest.objects.filter(kind=WorkRequest.Kind.ETA, product_id=product_id).exists():
             break
     return written
+
+
+# --- the record of each allocation run (docs/promises.md, "Explain every place in the queue") -------------------
+
+PASSED_OVER_SHOWN = 50
+SERVED_SHOWN = 500
+
+
+def allocation_record_start(*, product_id: int) -> tuple[int, int] | None:
+    """Under the product's stock lock (the engine takes it again in the same transaction): the last event id so far
+    and the free units, or None when there is nothing to hand out (no record then)."""
+    from django.db.models import Max
+
+    from inventory.locks import stock_items_lock_for_products
+
+    from ..models import BackorderEvent
+
+    free = sum(max(0, item.available) for item in stock_items_lock_for_products([product_id]))
+    if free <= 0:
+        return None
+    last = BackorderEvent.objects.aggregate(last=Max("id"))["last"] or 0
+    return last, free
+
+
+def allocation_record_write(*, product_id: int, before: tuple[int, int] | None, units: int) -> None:
+    """One row for the run: who got what (this run's allocation events, in queue order) and the first backorders
+    still waiting (passed over: the units ran out before their turn). Three reads and one insert."""
+    from ..allocation import _source_reference
+    from ..models import AllocationRecord, BackorderEvent
+    from ..selectors import backorder_queue
+
+    if before is None:
+        return
+    last_event, free = before
+    served = [
+        {"backorder": pk, "position": (data or {}).get("queue_position"), "units": quantity,
+         "outstanding_after": (data or {}).get("outstanding_after")}
+        for pk, quantity, data in BackorderEvent.objects.filter(
+            pk__gt=last_event, backorder__product_id=product_id,
+            kind__in=[BackorderEvent.Kind.ALLOCATED, BackorderEvent.Kind.PARTIALLY_ALLOCATED],
+        ).order_by("pk").values_list("backorder_id", "quantity", "data")[:SERVED_SHOWN]
+    ]  # fmt: skip
+    queue = backorder_queue(product_id=product_id)
+    offset = len([s for s in served if s["outstanding_after"]])  # a partly served one is still first in line
+    passed = [
+        {"backorder": pk, "position": index, "waiting": quantity - allocated - cancelled}
+        for index, (pk, quantity, allocated, cancelled) in enumerate(
+            queue.values_list("pk", "quantity", "quantity_allocated", "quantity_cancelled")[:PASSED_OVER_SHOWN],
+            start=1,
+        )
+    ]
+    if not served and not passed:
+        return
+    why = (
+        f"the {free} free unit(s) went to the {len(served)} backorder(s) ahead in the queue"
+        if served
+        else f"the {free} free unit(s) could not be given (nothing was allocated in this run)"
+    )
+    for entry in passed:
+        entry["why"] = why
+    AllocationRecord.objects.create(
+        product_id=product_id,
+        run_at=timezone.now(),
+        source=_source_reference(product_id)[:200],
+        units_free=free,
+        units_allocated=units,
+        served=served,
+        passed_over=[p for p in passed if p["backorder"] not in {s["backorder"] for s in served}],
+        passed_over_count=queue.count() - offset,
+    )

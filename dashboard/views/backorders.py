@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from backorders.explain import queue_explanation
 from backorders.models import PRIORITY_RANKS, Backorder
 from backorders.services import backorder_priority_change
 from core.errors import DomainError
@@ -119,6 +120,7 @@ def detail(request, pk: int):
         "order": order,
         "timeline": timeline,
         "alternatives": _alternatives(backorder),
+        "explanation": queue_explanation(backorder),
         "priorities": list(PRIORITY_RANKS),
         "next_url": request.get_full_path(),
     }

@@ -156,3 +156,62 @@ def test_the_api_shows_promise_expected_date_and_confidence(make_product, place,
     product_body = staff_client.get(f"/api/v1/products/{product.sku}/").json()
     assert product_body["backorder_eta_basis"] == "purchase_order_history"
     assert product_body["backorder_eta_expected"] == (TODAY() + timedelta(days=5)).isoformat()
+
+
+def test_queue_explanation_names_the_terms(make_product, place, staff_client, channel_client):
+    from backorders.services import backorder_priority_change
+    from tests.orders.factories import CustomerFactory
+
+    product = make_product()
+    first = place({product.sku: 1})
+    gold = CustomerFactory(tier="gold")
+    second = place({product.sku: 1}, customer=gold)
+    third = place({product.sku: 1})
+    backorder = Backorder.objects.get(order=third)
+    from django.contrib.auth import get_user_model
+
+    backorder_priority_change(
+        backorder=Backorder.objects.get(order=first), priority="critical", reason="hospital",
+        user=get_user_model().objects.get(username="staff"),
+    )  # fmt: skip
+    body = staff_client.get(f"/api/v1/backorders/{backorder.pk}/").json()["queue_explanation"]
+    assert body["position"] == 3
+    assert body["ahead"] == {"higher_priority": 1, "higher_score": 1, "placed_earlier": 0}
+    assert body["summary"] == "3rd in line: normal order, placed 0 days ago"
+    assert [t["name"] for t in body["terms"]] == ["priority_class", "tier", "customer_value", "waiting_time", "score"]
+    gold_view = staff_client.get(f"/api/v1/backorders/{Backorder.objects.get(order=second).pk}/").json()
+    assert gold_view["queue_explanation"]["summary"] == "2nd in line: normal order, gold customer, placed 0 days ago"
+    assert gold_view["queue_explanation"]["terms"][1]["points"] == "20.00"
+    critical = staff_client.get(f"/api/v1/backorders/{Backorder.objects.get(order=first).pk}/").json()
+    assert critical["queue_explanation"]["summary"].startswith("1st in line: critical order")
+
+
+def test_each_allocation_run_is_recorded_and_visible_from_the_receipt(make_product, place, staff_client, warehouse):
+    from backorders.models import AllocationRecord
+    from backorders.services import allocation_run
+    from suppliers import services as supply
+
+    product = make_product()
+    orders = [place({product.sku: quantity}) for quantity in (2, 3, 4)]
+    supply.supplier_create(code="acme", name="Acme")
+    po = supply.purchase_order_create(
+        supplier_code="acme", warehouse_code=warehouse.code, expected_date=TODAY() + timedelta(days=3),
+        lines=[supply.PurchaseOrderLineRequest(product.sku, 4)], send=True,
+    )  # fmt: skip
+    supply.purchase_order_receive(purchase_order=po, lines=[supply.ReceiptLineRequest(product.sku, 4)])
+    assert allocation_run(product_id=product.pk, max_attempts=5) == 4
+    record = AllocationRecord.objects.get(product=product)
+    first, second, third = (Backorder.objects.get(order=o) for o in orders)
+    assert (record.units_free, record.units_allocated, record.source) == (4, 4, f"receipt {po.number}")
+    assert record.served == [
+        {"backorder": first.pk, "position": 1, "units": 2, "outstanding_after": 0},
+        {"backorder": second.pk, "position": 2, "units": 2, "outstanding_after": 1},
+    ]
+    why = "the 4 free unit(s) went to the 2 backorder(s) ahead in the queue"
+    assert record.passed_over == [{"backorder": third.pk, "position": 2, "waiting": 4, "why": why}]
+    assert record.passed_over_count == 1
+    runs = staff_client.get(f"/api/v1/purchase-orders/{po.number}/").json()["allocation_runs"]
+    assert [(run["units_allocated"], run["passed_over_count"]) for run in runs] == [(4, 1)]
+    assert runs[0]["passed_over"][0]["why"] == why
+    assert allocation_run(product_id=product.pk, max_attempts=5) == 0  # nothing free: no record
+    assert AllocationRecord.objects.count() == 1
