@@ -45,6 +45,7 @@ class SupplySource:
     incoming: Callable[[int], list[tuple[int, date, int]]]
     lead_time_days: Callable[[int], int | None]
     promises: Callable[[int, float, date], SupplyPromises] | None = None
+    overdue: Callable[[int, date], int] | None = None  # units promised by that day and not yet arrived
 
 
 _sources: dict[str, SupplySource] = {}
@@ -82,3 +83,8 @@ def supply_promises(product_id: int, *, service_level: float, today: date) -> Su
         slips.update(learned.slips)
         lead_time = lead_time or learned.lead_time
     return SupplyPromises(slips=slips, lead_time=lead_time)
+
+
+def overdue_supply(product_id: int, today: date) -> int:
+    """Units the sources promised by ``today`` (their original date) that have not arrived: a supplier delay."""
+    return sum(source.overdue(product_id, today) for source in _sources.values() if source.overdue is not None)

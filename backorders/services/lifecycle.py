@@ -116,9 +116,13 @@ def backorders_create(
             placed_at=order.placed_at,
             lines=[(line.product_id, shortfall) for line, shortfall in lines],
         )
+    from ..reasons import backorder_reasons
+
+    reasons = backorder_reasons(product_ids=[line.product_id for line, _ in lines])
     backorders = Backorder.objects.bulk_create(
         [
             Backorder(
+                reason=reasons[line.product_id],
                 order_line=line,
                 order=order,
                 product_id=line.product_id,

@@ -215,3 +215,23 @@ def test_each_allocation_run_is_recorded_and_visible_from_the_receipt(make_produ
     assert runs[0]["passed_over"][0]["why"] == why
     assert allocation_run(product_id=product.pk, max_attempts=5) == 0  # nothing free: no record
     assert AllocationRecord.objects.count() == 1
+
+
+def test_the_reason_says_what_caused_the_backorder(make_product, place, warehouse):
+    from inventory.services import stock_adjust
+
+    plain, late, held, spiking = (make_product(stock=s) for s in (0, 0, 3, 0))
+    PurchaseOrderLineFactory(
+        product=late, purchase_order__order_date=TODAY() - timedelta(days=12),
+        purchase_order__expected_date=TODAY() - timedelta(days=1),
+    )  # fmt: skip
+    stock_adjust(sku=held.sku, warehouse_code=warehouse.code, quantity=-3, reason="Quality hold: batch 7 dented")
+
+    def reason(product, units):
+        return Backorder.objects.get(order=place({product.sku: units})).reason
+
+    assert reason(plain, 1) == "stockout"
+    assert reason(late, 1) == "supplier_delay"  # 10 units due yesterday have not come
+    assert reason(held, 1) == "quality_hold"
+    assert reason(spiking, 6) == "demand_spike"  # 6 units today against nothing the 28 days before
+    assert reason(plain, 2) == "stockout"  # 3 units in a day: below the spike floor of 5
