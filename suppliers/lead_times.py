@@ -12,6 +12,9 @@ The rules (docs/promises.md says the same with the formulas and an example):
   stands.
 - At a service level p (0.9), the measured figure is the smallest number of days d such that the (weighted)
   share of samples ≤ d is at least p; that share is its **confidence**.
+- A line already k days past its expected date is measured on the cases that were at least k days late (the
+  days still to wait: slip − k); with fewer than 3 of them, the longest delay seen minus k (at least 1 day),
+  confidence 0 (nothing that late was ever measured often enough to say more).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from backorders.supply import Measured, SupplyPromises
 from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, ReceiptLine, SupplierProduct
 
 CLOSED_STATUSES = (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED)
+LATE_MIN_SAMPLES = 3
 
 
 @dataclass
@@ -167,13 +171,25 @@ def _slips(ordered: date, original: date, revisions, *, until: date, arrived: da
     return samples
 
 
-def _measure(histories, supplier_id: int, product_id: int, level: float, kind: str) -> Measured | None:
+def _measure(
+    histories, supplier_id: int, product_id: int, level: float, kind: str, late_by: int = 0
+) -> Measured | None:
+    """The measured figure at ``level``; for a line already ``late_by`` days past its date, from the cases that were
+    at least that late (the days still to wait: slip − late_by), since a line that is late tends to stay late."""
     minimum = settings.OMS["ETA_MIN_HISTORY"]
     for key, scope in (((supplier_id, product_id), "supplier product"), ((supplier_id, None), "supplier")):
         history = histories.get(key)
-        if history is not None and history.lines >= minimum:
-            days, share = weighted_quantile(getattr(history, kind), level)
-            return Measured(days=days, confidence=math.floor(share * 1000) / 1000, samples=history.lines, scope=scope)
+        if history is None or history.lines < minimum:
+            continue
+        samples = getattr(history, kind)
+        if late_by > 0:
+            later = [(days - late_by, weight) for days, weight in samples if days >= late_by]
+            if len(later) < LATE_MIN_SAMPLES:  # hardly ever this late: the longest delay seen, still to come
+                return Measured(days=max(1, max(d for d, _ in samples) - late_by), confidence=0.0,
+                                samples=len(later), scope=scope)  # fmt: skip
+            samples = later
+        days, share = weighted_quantile(samples, level)
+        return Measured(days=days, confidence=math.floor(share * 1000) / 1000, samples=history.lines, scope=scope)
     return None
 
 
@@ -186,17 +202,18 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
             product_id=product_id,
             purchase_order__status__in=PurchaseOrder.INCOMING,
             quantity_received__lt=F("quantity_ordered"),
-        ).values_list("pk", "purchase_order__supplier_id")
+        ).values_list("pk", "purchase_order__supplier_id", "expected_date")
     )
     candidates = list(
         SupplierProduct.objects.filter(product_id=product_id, supplier__is_active=True).values_list(
             "supplier_id", "preferred"
         )
     )
-    histories = supplier_histories(supplier_ids=[s for _, s in open_lines] + [s for s, _ in candidates], today=today)
+    histories = supplier_histories(supplier_ids=[s for _, s, _ in open_lines] + [s for s, _ in candidates], today=today)
     slips = {}
-    for line_id, supplier_id in open_lines:
-        measured = _measure(histories, supplier_id, product_id, service_level, "slips")
+    for line_id, supplier_id, expected in open_lines:
+        late_by = max(0, (today - expected).days)
+        measured = _measure(histories, supplier_id, product_id, service_level, "slips", late_by=late_by)
         if measured is not None:
             slips[line_id] = measured
     preferred = [supplier_id for supplier_id, is_preferred in candidates if is_preferred]

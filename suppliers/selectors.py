@@ -140,3 +140,29 @@ def allocation_runs_for_purchase_order(*, purchase_order, limit: int = 20) -> li
         .select_related("product")
         .order_by("-run_at", "-id")[:limit]
     )
+
+
+def forecast_quality_summary() -> dict:
+    """The planning page's panel: per method, how many products use it and how good it backtested (one query)."""
+    from django.db.models import Avg, Count
+
+    from inventory.models import Product
+
+    from .models import ForecastChoice
+    from .services.forecasting import DEFAULT_FOLDS, DEFAULT_HORIZON_DAYS, DEFAULT_WINDOW_DAYS
+
+    methods = [
+        {"method": row["method"], "products": row["n"], "wape": row["wape"], "skill": row["skill"]}
+        for row in ForecastChoice.objects.filter(product__status=Product.Status.ACTIVE)
+        .values("method")
+        .annotate(n=Count("id"), wape=Avg("wape"), skill=Avg("skill_vs_naive"))
+        .order_by("method")
+    ]
+    active = Product.objects.filter(status=Product.Status.ACTIVE).count()
+    return {
+        "methods": methods,
+        "insufficient": max(0, active - sum(m["products"] for m in methods)),
+        "window": DEFAULT_WINDOW_DAYS,
+        "horizon": DEFAULT_HORIZON_DAYS,
+        "folds": DEFAULT_FOLDS,
+    }

@@ -15,6 +15,7 @@ from suppliers.planning import (
     replenishment_plan,
 )
 from suppliers.scorecard import supplier_purchase_orders, supplier_scorecards
+from suppliers.selectors import forecast_quality_summary
 
 CSV_FIELDS = [
     "lines_delivered", "on_time_rate", "lead_time_actual_days", "lead_time_quoted_days", "fill_rate", "eta_slips",
@@ -71,5 +72,6 @@ def planning(request):
         "window_days": DEFAULT_WINDOW_DAYS,
         "reorder_now": reorder_now,
         "to_order": sum(1 for row in rows if row["reorder_now"]),
+        "backtest": forecast_quality_summary(),
     }
     return render(request, "dashboard/planning.html", context)

@@ -235,3 +235,25 @@ def test_the_reason_says_what_caused_the_backorder(make_product, place, warehous
     assert reason(held, 1) == "quality_hold"
     assert reason(spiking, 6) == "demand_spike"  # 6 units today against nothing the 28 days before
     assert reason(plain, 2) == "stockout"  # 3 units in a day: below the spike floor of 5
+
+
+def test_a_line_already_late_is_promised_from_the_cases_that_were_as_late(make_product):
+    supplier, product = SupplierFactory(), make_product()
+    # 10 lines: 6 on time, 4 delivered 3, 6, 8 and 10 days late (each date stood 10 days, then the lateness).
+    for index, late in enumerate([0] * 6 + [3, 6, 8, 10]):
+        delivered_line(
+            supplier=supplier, product=product, ordered=TODAY() - timedelta(days=80 + index), quoted_days=10,
+            actual_days=10 + late,
+        )  # fmt: skip
+    due = PurchaseOrderLineFactory(product=product, purchase_order__supplier=supplier)
+    overdue = PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, purchase_order__order_date=TODAY() - timedelta(days=15),
+        purchase_order__expected_date=TODAY() - timedelta(days=5),
+    )  # fmt: skip
+    slips = product_promises(product.pk, 0.9, TODAY()).slips
+    # Not yet due: over all 11 cases, weighted by the days each date stood (the open line counts as 5 late, 15 days):
+    # 0 d: 60, 3 d: 13, 5 d: 15, 6 d: 16, 8 d: 18, 10 d: 20 of 142 → 86 % within 8 days, so 10.
+    # 5 days late already: of the cases at least that late (5, 6, 8, 10 → 0, 1, 3, 5 still to wait; weights 15, 16,
+    # 18, 20 of 69), 71 % within 3 more days, so 5.
+    assert slips[due.pk].days == 10
+    assert slips[overdue.pk].days == 5

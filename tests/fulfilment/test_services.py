@@ -162,9 +162,11 @@ def test_nothing_to_ship(make_product, place):
 # RELEASE, standing for BEGIN and COMMIT. An in-stock order: the locking statement (products, their stock, the queue's
 # demand and the customer in one round trip) and one statement writing the order, lines, allocations and counters.
 # A backordered order also reads the customer's terms and the allocation policy, computes its ETA, writes its
-# backorders, events and outbox rows and records its ETA request durably (backorders.WorkRequest).
+# backorders, events and outbox rows and records its ETA request durably (backorders.WorkRequest). Its promise reads
+# the supply's learned figures (open lines, the product's suppliers; their history when there are any) and its
+# reason what caused it (quality holds, overdue supply, the day's demand): docs/promises.md.
 IN_STOCK_QUERIES = 4
-BACKORDERED_QUERIES = 24  # a product never stocked: its product and the customer are read apart
+BACKORDERED_QUERIES = 29  # a product never stocked: its product and the customer are read apart
 
 
 @pytest.mark.postgres  # the one-statement forms are PostgreSQL's; the embedded SQLite takes the ORM path
