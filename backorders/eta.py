@@ -100,7 +100,9 @@ def eta_recompute_product(*, product_id: int) -> int:
         cumulative += row[1] - row[2] - row[3]
         demands.append(cumulative)
     changed = []
-    for row, (eta, basis, line_id, expected, confidence) in zip(rows, eta_project(demands, supply, today), strict=True):
+    for row, (eta, basis, line_id, expected, confidence, _) in zip(
+        rows, eta_project(demands, supply, today), strict=True
+    ):
         pk, _, _, _, old_eta, old_basis, old_line, eta_first, old_expected, old_confidence = row
         if basis in LEAD_TIME_BASES and old_basis == basis and old_eta is not None and old_eta >= today:
             # a standing estimate does not slip a day each day

@@ -59,6 +59,7 @@ class Eta(NamedTuple):
     line_id: int | None
     expected: date | None
     confidence: float | None
+    overdue_units: int = 0  # the product's supply promised by today and not arrived (a supplier delay)
 
 
 def _supply(product_id: int, today: date) -> Supply:
@@ -132,9 +133,9 @@ def eta_project(demands, supply: Supply, today: date) -> Iterator[Eta]:
     if not supply.promises.slips and supply.promises.lead_time is None:
         # Nothing measured: the promise is the expected date (today's rules), one walk.
         for expected, basis, line_id in _project(demands, supply, today):
-            yield Eta(expected, str(basis), line_id, expected, None)
+            yield Eta(expected, str(basis), line_id, expected, None, supply.promises.overdue_units)
         return
     for (expected, _, line_id), (promise, basis, confidence) in zip(
         _project(demands, supply, today), _promised(demands, supply, today), strict=True
     ):
-        yield Eta(promise, str(basis), line_id, expected, confidence)
+        yield Eta(promise, str(basis), line_id, expected, confidence, supply.promises.overdue_units)

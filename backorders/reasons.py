@@ -12,57 +12,60 @@ In this order, the first that applies (docs/promises.md, "The cost of backorders
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from inventory.models import StockMovement
+from inventory.models import Product, StockMovement
 from orders.models import OrderLine
 
 from .models import Backorder
-from .supply import overdue_supply
 
 R = Backorder.Reason
-QUALITY_WORDS = re.compile(r"quality|hold|quarantin|defect", re.IGNORECASE)
+QUALITY_WORDS = r"quality|hold|quarantin|defect"
 QUALITY_DAYS = 14
 SPIKE_FACTOR = 3
 SPIKE_MIN_UNITS = 5
 BASELINE_DAYS = 28
 
 
-def backorder_reasons(*, product_ids) -> dict[int, str]:
-    """The reason for a new backorder of each product (three queries plus one per supply source)."""
-    ids = sorted(set(product_ids))
+def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
+    """The reason for a new backorder of each product (``overdue_units``: what its supply owes by today, read with
+    its ETA). One query: a recent quality adjustment, and the demand of the last 24 hours and the 28 days before."""
+    ids = sorted(overdue_units)
     now = timezone.now()
-    today = timezone.localdate()
-    held = {
-        product_id
-        for product_id, reason in StockMovement.objects.filter(
-            stock_item__product_id__in=ids, quantity__lt=0, created_at__gte=now - timedelta(days=QUALITY_DAYS)
-        ).values_list("stock_item__product_id", "reason")
-        if QUALITY_WORDS.search(reason or "")
-    }
-    overdue = {product_id for product_id in ids if overdue_supply(product_id, today) > 0}
     since = now - timedelta(days=1)
-    baseline_start = since - timedelta(days=BASELINE_DAYS)
-    demand = {
-        row["product_id"]: row
-        for row in OrderLine.objects.filter(product_id__in=ids, order__placed_at__gte=baseline_start)
-        .values("product_id")
-        .annotate(
-            recent=Sum("quantity", filter=Q(order__placed_at__gte=since)),
-            before=Sum("quantity", filter=Q(order__placed_at__lt=since)),
+
+    def units(**window):
+        return Subquery(
+            OrderLine.objects.filter(product_id=OuterRef("pk"), **window)
+            .order_by()
+            .values("product_id")
+            .annotate(n=Sum("quantity"))
+            .values("n")
         )
-    }
+
+    rows = (
+        Product.objects.filter(pk__in=ids)
+        .annotate(
+            held=Exists(
+                StockMovement.objects.filter(
+                    stock_item__product_id=OuterRef("pk"), quantity__lt=0,
+                    created_at__gte=now - timedelta(days=QUALITY_DAYS), reason__iregex=QUALITY_WORDS,
+                )
+            ),
+            recent=units(order__placed_at__gte=since),
+            before=units(order__placed_at__gte=since - timedelta(days=BASELINE_DAYS), order__placed_at__lt=since),
+        )
+        .values_list("pk", "held", "recent", "before")
+    )  # fmt: skip
     reasons = {}
-    for product_id in ids:
-        row = demand.get(product_id, {})
-        recent, average = row.get("recent") or 0, (row.get("before") or 0) / BASELINE_DAYS
-        if product_id in held:
+    for product_id, held, recent, before in rows:
+        recent, average = recent or 0, (before or 0) / BASELINE_DAYS
+        if held:
             reasons[product_id] = R.QUALITY_HOLD
-        elif product_id in overdue:
+        elif overdue_units[product_id] > 0:
             reasons[product_id] = R.SUPPLIER_DELAY
         elif recent >= SPIKE_MIN_UNITS and recent >= SPIKE_FACTOR * average:
             reasons[product_id] = R.DEMAND_SPIKE

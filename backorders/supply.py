@@ -37,6 +37,7 @@ class Measured:
 class SupplyPromises:
     slips: dict[int, Measured] = field(default_factory=dict)  # incoming line id → measured slip
     lead_time: Measured | None = None  # a new order's measured lead time (days from today)
+    overdue_units: int = 0  # units promised by today (original date) that have not arrived: a supplier delay
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ class SupplySource:
     incoming: Callable[[int], list[tuple[int, date, int]]]
     lead_time_days: Callable[[int], int | None]
     promises: Callable[[int, float, date], SupplyPromises] | None = None
-    overdue: Callable[[int, date], int] | None = None  # units promised by that day and not yet arrived
 
 
 _sources: dict[str, SupplySource] = {}
@@ -76,15 +76,12 @@ def supply_promises(product_id: int, *, service_level: float, today: date) -> Su
     """What every source has learned for the product (the first measured lead time wins, like ``lead_time_days``)."""
     slips: dict[int, Measured] = {}
     lead_time = None
+    overdue_units = 0
     for source in _sources.values():
         if source.promises is None:
             continue
         learned = source.promises(product_id, service_level, today)
         slips.update(learned.slips)
         lead_time = lead_time or learned.lead_time
-    return SupplyPromises(slips=slips, lead_time=lead_time)
-
-
-def overdue_supply(product_id: int, today: date) -> int:
-    """Units the sources promised by ``today`` (their original date) that have not arrived: a supplier delay."""
-    return sum(source.overdue(product_id, today) for source in _sources.values() if source.overdue is not None)
+        overdue_units += learned.overdue_units
+    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue_units)

@@ -202,16 +202,25 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
             product_id=product_id,
             purchase_order__status__in=PurchaseOrder.INCOMING,
             quantity_received__lt=F("quantity_ordered"),
-        ).values_list("pk", "purchase_order__supplier_id", "expected_date")
+        ).values_list(
+            "pk",
+            "purchase_order__supplier_id",
+            "expected_date",
+            "original_expected_date",
+            "quantity_ordered",
+            "quantity_received",
+        )  # fmt: skip
     )
     candidates = list(
         SupplierProduct.objects.filter(product_id=product_id, supplier__is_active=True).values_list(
             "supplier_id", "preferred"
         )
     )
-    histories = supplier_histories(supplier_ids=[s for _, s, _ in open_lines] + [s for s, _ in candidates], today=today)
+    histories = supplier_histories(
+        supplier_ids=[line[1] for line in open_lines] + [s for s, _ in candidates], today=today
+    )
     slips = {}
-    for line_id, supplier_id, expected in open_lines:
+    for line_id, supplier_id, expected, *_ in open_lines:
         late_by = max(0, (today - expected).days)
         measured = _measure(histories, supplier_id, product_id, service_level, "slips", late_by=late_by)
         if measured is not None:
@@ -224,7 +233,8 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
         measured = [_measure(histories, s, product_id, service_level, "lead_times") for s, _ in candidates]
         measured = [m for m in measured if m is not None]
         lead_time = min(measured, key=lambda m: (m.days, -m.confidence)) if measured else None
-    return SupplyPromises(slips=slips, lead_time=lead_time)
+    overdue = sum(ordered - received for _, _, _, original, ordered, received in open_lines if original <= today)
+    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue)
 
 
 def supplier_lead_time_profile(*, supplier_ids=None, service_level: float | None = None) -> dict[int, dict]:

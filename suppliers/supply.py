@@ -32,17 +32,6 @@ def lead_time_days(product_id: int) -> int | None:
     )
 
 
-def overdue(product_id: int, today: date) -> int:
-    """Units of open purchase-order lines first promised for today or earlier, still to come."""
-    return sum(
-        ordered - received
-        for ordered, received in incoming_lines(product_ids=[product_id])
-        .filter(original_expected_date__lte=today)
-        .values_list("quantity_ordered", "quantity_received")
-    )
-
-
 PURCHASE_ORDERS = SupplySource(
-    name="purchase_orders", incoming=incoming, lead_time_days=lead_time_days, promises=product_promises,
-    overdue=overdue,
-)  # fmt: skip
+    name="purchase_orders", incoming=incoming, lead_time_days=lead_time_days, promises=product_promises
+)

@@ -118,7 +118,12 @@ def backorders_create(
         )
     from ..reasons import backorder_reasons
 
-    reasons = backorder_reasons(product_ids=[line.product_id for line, _ in lines])
+    reasons = backorder_reasons(
+        overdue_units={
+            line.product_id: promise[5] if len(promise) > 5 else 0
+            for (line, _), promise in zip(lines, promises, strict=True)
+        }
+    )
     backorders = Backorder.objects.bulk_create(
         [
             Backorder(
@@ -140,7 +145,9 @@ def backorders_create(
                 eta_updated_at=now,
                 sla_due_at=sla_due_at,
             )
-            for (line, shortfall), (eta, basis, po_line_id, expected, confidence) in zip(lines, promises, strict=True)
+            for (line, shortfall), (eta, basis, po_line_id, expected, confidence, *_) in zip(
+                lines, promises, strict=True
+            )
         ]
     )
     from ..events import events_record

@@ -166,7 +166,7 @@ def test_nothing_to_ship(make_product, place):
 # the supply's learned figures (open lines, the product's suppliers; their history when there are any) and its
 # reason what caused it (quality holds, overdue supply, the day's demand): docs/promises.md.
 IN_STOCK_QUERIES = 4
-BACKORDERED_QUERIES = 29  # a product never stocked: its product and the customer are read apart
+BACKORDERED_QUERIES = 27  # a product never stocked: its product and the customer are read apart
 
 
 @pytest.mark.postgres  # the one-statement forms are PostgreSQL's; the embedded SQLite takes the ORM path
