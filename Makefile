@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-notifications bench-dashboard bench-api-lists bench-import clean
+.PHONY: install run demo test lint bench-orders bench-allocation bench-eta bench-promises bench-notifications bench-dashboard bench-api-lists bench-import clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-allocation: install
 
 bench-eta: install
 	$(BIN)/python bench/eta.py
+
+# Promise quality: a seeded simulated year through the real services (docs/promises.md); prints the table.
+bench-promises: install
+	$(BIN)/python -u bench/promises.py
 
 bench-notifications: install
 	$(BIN)/python bench/notifications.py

@@ -1,8 +1,8 @@
 """Promise quality: a seeded year of daily demand and supply through the real services on PostgreSQL.
 
-A catalogue (default 200 products) is sold every day (Poisson demand with a weekly rhythm, orders of one line placed
-through ``order_place``) and replenished from 5 suppliers of different reliability (lead-time noise, occasional
-slips, some announced with a date revision and some not, partial deliveries) through ``purchase_order_create``,
+A catalogue (default 60 products; ``--products 200`` for the full catalogue takes about an hour here) is sold every
+day (Poisson demand with a weekly rhythm, orders of one line placed through ``order_place``) and replenished from
+5 suppliers of different reliability (lead-time noise, occasional slips, some announced with a date revision and some not, partial deliveries) through ``purchase_order_create``,
 ``purchase_order_revise_dates`` and ``purchase_order_receive``. A planner reorders each evening from the preferred
 supplier when the inventory position falls to the demand over the quoted lead time. The background work (allocation
 and ETA recomputes) is run each evening from the durable work requests, as the worker would (``allocation_run``,
@@ -17,7 +17,7 @@ lateness and mean earliness (days, over all backorders with a first date), and d
 date differed from the evening before). Backorders still waiting at the end count only once their first date has
 passed (as late, by at least the days so far). Seeded and reproducible; nothing here asserts a figure.
 
-    python bench/promises.py [--products 200] [--days 365] [--orders-per-day 45] [--seed 7] [--level 0.9]
+    python bench/promises.py [--products 60] [--days 365] [--orders-per-day 6] [--seed 7] [--level 0.9]
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ def setup(products: int, rng: random.Random):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--products", type=int, default=200)
+    parser.add_argument("--products", type=int, default=60)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--orders-per-day", type=float, default=45)
+    parser.add_argument("--orders-per-day", type=float, default=6)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--level", type=float, default=0.9)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
