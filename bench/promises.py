@@ -2,7 +2,8 @@
 
 A catalogue (default 60 products; ``--products 200`` for the full catalogue takes about an hour here) is sold every
 day (Poisson demand with a weekly rhythm, orders of one line placed through ``order_place``) and replenished from
-5 suppliers of different reliability (lead-time noise, occasional slips, some announced with a date revision and some not, partial deliveries) through ``purchase_order_create``,
+5 suppliers of different reliability (lead-time noise, occasional slips, some announced with a date revision and some
+not, partial deliveries) through ``purchase_order_create``,
 ``purchase_order_revise_dates`` and ``purchase_order_receive``. A planner reorders each evening from the preferred
 supplier when the inventory position falls to the demand over the quoted lead time. The background work (allocation
 and ETA recomputes) is run each evening from the durable work requests, as the worker would (``allocation_run``,
