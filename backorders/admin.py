@@ -12,7 +12,7 @@ from core.permissions import permission_check
 from fulfilment import services as fulfilment_services
 
 from . import selectors, services
-from .models import AllocationPolicy, AllocationRun, Backorder, BackorderEvent
+from .models import AllocationPolicy, AllocationRecord, AllocationRun, Backorder, BackorderEvent
 
 
 class BackorderEventInline(admin.TabularInline):
@@ -207,3 +207,13 @@ class AllocationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         for run in queryset:
             services.allocation_run_reset(product_id=run.product_id)
         self.message_user(request, f"{queryset.count()} product(s) queued for allocation.", messages.SUCCESS)
+
+
+@admin.register(AllocationRecord)
+class AllocationRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each allocation run did: who got what, who was passed over and why (docs/promises.md)."""
+
+    list_display = ["product", "run_at", "source", "units_free", "units_allocated", "passed_over_count"]
+    list_filter = ["run_at"]
+    search_fields = ["product__sku", "source"]
+    date_hierarchy = "run_at"

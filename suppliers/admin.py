@@ -9,12 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.permissions import permission_check
 
 from . import services
 from .models import (
     ExpectedDateRevision,
+    ForecastChoice,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
@@ -212,7 +214,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
 @admin.register(ExpectedDateRevision)
 class ExpectedDateRevisionAdmin(admin.ModelAdmin):
-    list_display = ["line", "old_date", "new_date", "reason", "created_by", "created_at"]
+    list_display = ["line", "old_date", "new_date", "reason", "expedite_cost", "created_by", "created_at"]
     search_fields = ["line__purchase_order__number", "reason"]
 
     def has_add_permission(self, request):
@@ -243,3 +245,12 @@ class ReceiptAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ForecastChoice)
+class ForecastChoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The forecast method planning uses per product and how well it backtested (refreshed nightly)."""
+
+    list_display = ["product", "method", "wape", "bias", "skill_vs_naive", "skill_vs_seasonal_naive", "computed_on"]
+    list_filter = ["method", "computed_on"]
+    search_fields = ["product__sku"]
