@@ -210,7 +210,7 @@ def main() -> None:
     vacuum()
     recorded = min(timed(run_recorded)[0] for _ in range(args.repeat))
     print(
-        f"engine with the run's record (AllocationRecord): {recorded:.3f} s, ratio to the engine alone {recorded / full:.2f}"
+        f"engine with the run's record (AllocationRecord): {recorded:.3f} s, ratio to the engine {recorded / full:.2f}"
     )
     vacuum()
     (ready_seconds, written) = timed(ready_notifications)[1]
