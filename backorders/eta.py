@@ -304,7 +304,7 @@ def eta_for_newcomer(*, product_id: int, priority_rank: int, priority_score, pla
         .aggregate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))["units"]
         or 0
     )
-    [promise] = list(eta_project([ahead + quantity], _supply(product_id, today), today))
+    [promise] = [Eta(*row) for row in eta_project([ahead + quantity], _supply(product_id, today), today)]
     return promise
 
 
@@ -327,7 +327,7 @@ def product_promise(*, product) -> dict:
     today = timezone.localdate()
     supply = _supply(product.pk, today)
     waiting = waiting_demand_by_product(product_ids=[product.pk]).get(product.pk, 0)
-    [promise] = list(eta_project([waiting + 1], supply, today))
+    [promise] = [Eta(*row) for row in eta_project([waiting + 1], supply, today)]
     return {
         "next_restock_date": supply.lines[0][1] if supply.lines else None,
         "backorder_eta": promise.eta,
