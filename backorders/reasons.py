@@ -6,7 +6,8 @@ In this order, the first that applies (docs/promises.md, "The cost of backorders
 2. **supplier_delay**: units a supplier promised by today have not arrived (an incoming purchase-order line whose
    original expected date is today or earlier still has units to come): on time, they would have served it.
 3. **demand_spike**: the product's units ordered in the last 24 hours (this order included) are at least 3 × its
-   average day over the 28 days before, and at least 5 units.
+   average day over the 28 days before, and at least 5 units (a product that sold nothing in those 28 days has no
+   usual level to spike from: its first orders are a stockout).
 4. **stockout**: otherwise — ordinary demand met an empty shelf.
 """
 
@@ -67,7 +68,7 @@ def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
             reasons[product_id] = R.QUALITY_HOLD
         elif overdue_units[product_id] > 0:
             reasons[product_id] = R.SUPPLIER_DELAY
-        elif recent >= SPIKE_MIN_UNITS and recent >= SPIKE_FACTOR * average:
+        elif average > 0 and recent >= SPIKE_MIN_UNITS and recent >= SPIKE_FACTOR * average:
             reasons[product_id] = R.DEMAND_SPIKE
         else:
             reasons[product_id] = R.STOCKOUT

@@ -233,7 +233,11 @@ def test_the_reason_says_what_caused_the_backorder(make_product, place, warehous
     assert reason(plain, 1) == "stockout"
     assert reason(late, 1) == "supplier_delay"  # 10 units due yesterday have not come
     assert reason(held, 1) == "quality_hold"
-    assert reason(spiking, 6) == "demand_spike"  # 6 units today against nothing the 28 days before
+    assert reason(spiking, 6) == "stockout"  # a first order: no usual level to spike from
+    from orders.models import Order
+
+    Order.objects.filter(lines__product=spiking).update(placed_at=timezone.now() - timedelta(days=10))
+    assert reason(spiking, 6) == "demand_spike"  # 6 units today against 6 in the 28 days before (0.2 a day)
     assert reason(plain, 2) == "stockout"  # 3 units in a day: below the spike floor of 5
 
 
