@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import IsStaff
+from core.errors import DateOutOfRange
 
 from .costs import GROUPS, backorder_cost_report
 from .metrics import metrics_payload
@@ -33,17 +34,13 @@ class MetricsApi(APIView):
         return Response(metrics_payload(days=query.validated_data["days"]))
 
 
+MAX_RANGE_DAYS = 3660
+
+
 class BackorderCostQuerySerializer(serializers.Serializer):
     start = serializers.DateField(help_text="First day of the range (backorders created from this day).")
     end = serializers.DateField(help_text="Last day of the range (inclusive).")
     group_by = serializers.ChoiceField(choices=list(GROUPS), default="product")
-
-    def validate(self, attrs):
-        if attrs["end"] < attrs["start"]:
-            raise serializers.ValidationError({"end": "The range ends before it starts."})
-        if (attrs["end"] - attrs["start"]).days > 3660:
-            raise serializers.ValidationError({"end": "A range of at most ten years."})
-        return attrs
 
 
 class BackorderCostFiguresOutput(serializers.Serializer):
@@ -82,6 +79,7 @@ class BackorderCostApi(APIView):
     channel (dashboard/costs.py; docs/promises.md)."""
 
     permission_classes = [IsStaff]
+    extra_problem_statuses = {"get": [422]}  # date_out_of_range: the range ends before it starts, or is too long
 
     @extend_schema(
         summary="The cost of backorders over a date range, grouped (staff)",
@@ -91,4 +89,10 @@ class BackorderCostApi(APIView):
     def get(self, request):
         query = BackorderCostQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(BackorderCostOutput(backorder_cost_report(**query.validated_data)).data)
+        data = query.validated_data
+        # What the dates mean together is a business rule (422), not the shape of the request (400).
+        if data["end"] < data["start"]:
+            raise DateOutOfRange("The range ends before it starts.", details={"field": "end"})
+        if (data["end"] - data["start"]).days > MAX_RANGE_DAYS:
+            raise DateOutOfRange("A range of at most ten years.", details={"field": "end", "max_days": MAX_RANGE_DAYS})
+        return Response(BackorderCostOutput(backorder_cost_report(**data)).data)

@@ -84,7 +84,7 @@ def test_grouped_by_supplier_reason_and_channel(fixture, staff_client):
 
 def test_bad_ranges_are_refused_and_channels_cannot_see_it(fixture, staff_client, channel_client):
     response = staff_client.get("/api/v1/reports/backorder-cost/", {"start": TODAY(), "end": TODAY() - timedelta(1)})
-    assert response.status_code == 400
+    assert response.status_code == 422 and response.json()["code"] == "date_out_of_range"
     assert response["Content-Type"].startswith("application/problem+json")
     assert staff_client.get("/api/v1/reports/backorder-cost/", {**fixture, "group_by": "colour"}).status_code == 400
     assert staff_client.get("/api/v1/reports/backorder-cost/").status_code == 400
