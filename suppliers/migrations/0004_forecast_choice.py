@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0003_permissions'),
-        ('suppliers', '0002_permissions'),
+        ('suppliers', '0003_updated_at_confirmed_at'),
     ]
 
     operations = [

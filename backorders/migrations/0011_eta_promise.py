@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backorders', '0009_list_indexes'),
+        ('backorders', '0010_updated_at'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('suppliers', '0003_forecast_choice'),
+        ('suppliers', '0004_forecast_choice'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

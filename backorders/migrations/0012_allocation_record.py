@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backorders', '0010_eta_promise'),
+        ('backorders', '0011_eta_promise'),
         ('inventory', '0003_permissions'),
     ]
 
