@@ -21,7 +21,8 @@ from django.db.models import F
 
 from inventory.counters import stock_allocate, stock_allocate_sql
 from inventory.locks import stock_items_lock_for_products
-from inventory.models import StockItem, StockMovement
+from inventory.models import StockItem, StockMovement, Warehouse
+from inventory.routing import SELLABLE_SQL, sellable_units
 from orders.models import Allocation, Order, OrderLine
 from orders.services import orders_status_refresh
 
@@ -57,9 +58,10 @@ def backorders_allocate(*, product_id: int) -> int:
 
 _ALLOCATE_SQL = """
 WITH free AS (
-    SELECT id AS stock_item_id, on_hand - allocated AS avail,
-           SUM(on_hand - allocated) OVER (ORDER BY id) - (on_hand - allocated) AS start_at
-    FROM {stockitem} WHERE product_id = %(product)s AND on_hand > allocated
+    SELECT s.id AS stock_item_id, s.on_hand - s.allocated AS avail,
+           SUM(s.on_hand - s.allocated) OVER (ORDER BY s.id) - (s.on_hand - s.allocated) AS start_at
+    FROM {stockitem} s JOIN {warehouse} w ON w.id = s.warehouse_id
+    WHERE s.product_id = %(product)s AND s.on_hand > s.allocated AND {sellable}
 ),
 total AS (SELECT COALESCE(SUM(avail), 0) AS units FROM free),
 queue AS (
@@ -171,6 +173,8 @@ def _tables() -> dict[str, str]:
         "queue_order": queue_order_sql("b"),
         "allocate_stock": stock_allocate_sql("split"),
         "stockitem": StockItem._meta.db_table,
+        "warehouse": Warehouse._meta.db_table,
+        "sellable": SELLABLE_SQL,
         "backorder": Backorder._meta.db_table,
         "orderline": OrderLine._meta.db_table,
         "allocation": Allocation._meta.db_table,
@@ -181,7 +185,7 @@ def _tables() -> dict[str, str]:
 
 def _allocate_product_sql(*, product_id: int) -> int:
     items = stock_items_lock_for_products([product_id])
-    if sum(max(0, item.available) for item in items) <= 0:
+    if sum(sellable_units(item) for item in items) <= 0:
         return 0
     tables = _tables()
     with connection.cursor() as cursor:
@@ -220,10 +224,10 @@ def _allocate_product_sql(*, product_id: int) -> int:
 
 
 def _allocate_product_python(*, product_id: int) -> int:
-    items = [item for item in stock_items_lock_for_products([product_id]) if item.available > 0]
+    items = [item for item in stock_items_lock_for_products([product_id]) if sellable_units(item) > 0]
     if not items:
         return 0
-    free = sum(item.available for item in items)
+    free = sum(sellable_units(item) for item in items)
     queue = list(
         Backorder.objects.select_for_update(no_key=True)
         .filter(product_id=product_id, status__in=Backorder.WAITING)

@@ -64,7 +64,8 @@ class Eta(NamedTuple):
 
 def _supply(product_id: int, today: date) -> Supply:
     free = (
-        StockItem.objects.filter(product_id=product_id, on_hand__gt=F("allocated"))
+        StockItem.objects.sellable()
+        .filter(product_id=product_id, on_hand__gt=F("allocated"))
         .aggregate(units=Sum(F("on_hand") - F("allocated")))
         .get("units")
         or 0

@@ -173,7 +173,8 @@ def products_needing_allocation() -> list[int]:
     waiting = Backorder.objects.filter(product_id=OuterRef("product_id"), status__in=Backorder.WAITING)
     return sorted(
         set(
-            StockItem.objects.filter(on_hand__gt=F("allocated"))
+            StockItem.objects.sellable()
+            .filter(on_hand__gt=F("allocated"))
             .filter(Exists(waiting))
             .values_list("product_id", flat=True)
         )

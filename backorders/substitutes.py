@@ -50,7 +50,8 @@ def _free_now(product_ids: Iterable[int]) -> dict[int, int]:
         return {}
     free: dict[int, int] = defaultdict(int)
     for row in (
-        StockItem.objects.filter(product_id__in=ids)
+        StockItem.objects.sellable()
+        .filter(product_id__in=ids)
         .values("product_id")
         .annotate(free=Sum(F("on_hand") - F("allocated")))
     ):
@@ -109,6 +110,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     Returns the substitute's order line.
     """
     from inventory.locks import stock_items_lock_for_products
+    from inventory.routing import sellable_units
     from orders.models import Allocation, Order, OrderLine
     from orders.services import orders_status_refresh
 
@@ -155,7 +157,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     from .selectors import waiting_demand_by_product
 
     owed = waiting_demand_by_product(product_ids=[substitute.pk]).get(substitute.pk, 0)
-    free = max(0, sum(item.available for item in items) - owed)
+    free = max(0, sum(sellable_units(item) for item in items) - owed)
     if free < quantity:
         raise InsufficientStock(
             f"Only {free} of {sku} are free now; {quantity} are needed to replace the waiting units.",
@@ -190,7 +192,7 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     for item in items:
         if remaining <= 0:
             break
-        take = min(item.available, remaining)
+        take = min(sellable_units(item), remaining)
         if take <= 0:
             continue
         remaining -= take

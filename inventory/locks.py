@@ -19,18 +19,24 @@ from collections.abc import Callable, Iterable
 
 from django.db import connection
 
-from .models import Product, StockItem
+from .models import Product, StockItem, Warehouse
+from .routing import WAREHOUSE_FACTS, warehouse_annotations
 
 
 def stock_items_lock_for_products(product_ids: Iterable[int], **annotations) -> list[StockItem]:
-    """Lock every stock item of the given products (all warehouses), in pk order.
+    """Lock every stock item of the given products (all warehouses), in pk order, each with its warehouse's routing
+    facts (``warehouse_active``: see ``inventory.routing``; the warehouse row is read, not locked).
 
     ``annotations`` are read in the same statement (e.g. a scalar subquery), saving a round trip on hot paths.
     """
     ids = sorted(set(product_ids))
     if not ids:
         return []
-    queryset = StockItem.objects.select_for_update(no_key=True).filter(product_id__in=ids)
+    queryset = (
+        StockItem.objects.select_for_update(no_key=True, of=("self",))
+        .filter(product_id__in=ids)
+        .annotate(**warehouse_annotations())
+    )
     if annotations:
         queryset = queryset.annotate(**annotations)
     return list(queryset.order_by("pk"))
@@ -60,6 +66,7 @@ def stock_items_lock_for_skus(
         StockItem.objects.select_for_update(no_key=True, of=("self",))
         .select_related("product")
         .filter(product__sku__in=wanted)
+        .annotate(**warehouse_annotations())
     )
     if annotations is not None:
         queryset = queryset.annotate(**annotations())
@@ -75,10 +82,12 @@ def _sku_lock_statement(extras: tuple[tuple[str, str], ...]) -> str:
     qn = connection.ops.quote_name
     columns = [f"s.{qn(c.column)}" for c in StockItem._meta.concrete_fields]
     columns += [f"p.{qn(c.column)}" for c in Product._meta.concrete_fields]
+    columns += [f"w.{qn(Warehouse._meta.get_field(field).column)}" for _, field in WAREHOUSE_FACTS]
     columns += [f"({sql}) AS {qn(name)}" for name, sql in extras]
     return (
         f"SELECT {', '.join(columns)} FROM {qn(StockItem._meta.db_table)} s"
         f" JOIN {qn(Product._meta.db_table)} p ON p.id = s.product_id"
+        f" JOIN {qn(Warehouse._meta.db_table)} w ON w.id = s.warehouse_id"
         " WHERE p.sku = ANY(%s) ORDER BY s.id FOR NO KEY UPDATE OF s"
     )
 
@@ -90,7 +99,7 @@ def _lock_for_skus_sql(skus: list[str], sql_annotations: dict[str, tuple[str, li
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    n_item, n_product = len(_ITEM_FIELDS), len(_PRODUCT_FIELDS)
+    n_item, n_product, n_facts = len(_ITEM_FIELDS), len(_PRODUCT_FIELDS), len(WAREHOUSE_FACTS)
     items = []
     products: dict[int, Product] = {}
     for row in rows:
@@ -99,7 +108,10 @@ def _lock_for_skus_sql(skus: list[str], sql_annotations: dict[str, tuple[str, li
         product = products.get(product_row[0]) or Product.from_db(connection.alias, _PRODUCT_FIELDS, product_row)
         products[product.pk] = product
         item.product = product
-        for name, value in zip(names, row[n_item + n_product :], strict=True):
+        facts = row[n_item + n_product : n_item + n_product + n_facts]
+        for (name, _), value in zip(WAREHOUSE_FACTS, facts, strict=True):
+            setattr(item, name, value)
+        for name, value in zip(names, row[n_item + n_product + n_facts :], strict=True):
             setattr(item, name, value)
         items.append(item)
     return items

@@ -51,6 +51,12 @@ class Warehouse(models.Model):
         return self.code
 
 
+class StockItemQuerySet(models.QuerySet):
+    def sellable(self):
+        """Stock that may be allocated or promised (``inventory.routing``): in an active warehouse."""
+        return self.filter(warehouse__is_active=True)
+
+
 class StockItem(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_items")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_items")
@@ -59,6 +65,8 @@ class StockItem(models.Model):
     allocated = models.BigIntegerField(default=0)
     # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    objects = StockItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["product_id", "warehouse_id"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import F, Sum, Value
+from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from .models import Product, StockItem
@@ -10,7 +10,14 @@ from .models import Product, StockItem
 def products_with_availability():
     """Products annotated with ``available`` (on hand − allocated over every warehouse)."""
     return Product.objects.annotate(
-        available=Coalesce(Sum(F("stock_items__on_hand") - F("stock_items__allocated")), Value(0)),
+        # Only stock in active warehouses is available (inventory.routing); on hand counts every warehouse.
+        available=Coalesce(
+            Sum(
+                F("stock_items__on_hand") - F("stock_items__allocated"),
+                filter=Q(stock_items__warehouse__is_active=True),
+            ),
+            Value(0),
+        ),
         on_hand=Coalesce(Sum("stock_items__on_hand"), Value(0)),
     )
 

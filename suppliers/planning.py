@@ -123,10 +123,11 @@ def replenishment_plan(
         units[product_id] += day_units
         squares[product_id] += day_units * day_units
     stock = {
-        row["product_id"]: (row["on_hand"] or 0) - (row["allocated"] or 0)
-        for row in StockItem.objects.filter(product_id__in=ids)
+        row["product_id"]: row["free"] or 0
+        for row in StockItem.objects.sellable()
+        .filter(product_id__in=ids)
         .values("product_id")
-        .annotate(on_hand=Sum("on_hand"), allocated=Sum("allocated"))
+        .annotate(free=Sum(F("on_hand") - F("allocated")))
     }
     incoming: dict[int, int] = defaultdict(int)
     for line in incoming_lines(product_ids=ids).values("product_id", "quantity_ordered", "quantity_received"):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import F, Prefetch, Sum
+from django.db.models import F, Prefetch, Q, Sum
 
 from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
+
+SELLABLE = Q(warehouse__is_active=True)  # StockItem.objects.sellable() as an aggregate filter (inventory.routing)
 
 
 def supplier_list():
@@ -81,7 +83,7 @@ def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
         row["product_id"]: row
         for row in StockItem.objects.filter(product_id__in=ids)
         .values("product_id")
-        .annotate(on_hand=Sum("on_hand"), allocated=Sum("allocated"))
+        .annotate(units=Sum("on_hand"), free=Sum(F("on_hand") - F("allocated"), filter=SELLABLE))
     }
     incoming: dict[int, dict] = defaultdict(dict)
     for line in incoming_lines(product_ids=ids).values(
@@ -97,8 +99,8 @@ def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
     }
     rows = []
     for product in Product.objects.filter(pk__in=ids).order_by("sku"):
-        s = stock.get(product.pk, {"on_hand": 0, "allocated": 0})
-        available = max(0, (s["on_hand"] or 0) - (s["allocated"] or 0))
+        s = stock.get(product.pk, {"units": 0, "free": 0})
+        available = max(0, s["free"] or 0)  # only active warehouses' stock is available (inventory.routing)
         by_date = sorted(incoming[product.pk].items())
         incoming_total = sum(q for _, q in by_date)
         uncovered = max(0, demand[product.pk] - available - incoming_total)
@@ -109,7 +111,7 @@ def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
                 "sku": product.sku,
                 "name": product.name,
                 "demand": demand[product.pk],
-                "on_hand": s["on_hand"] or 0,
+                "on_hand": s["units"] or 0,
                 "available": available,
                 "incoming": incoming_total,
                 "incoming_by_date": [{"date": d, "quantity": q} for d, q in by_date],

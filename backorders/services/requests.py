@@ -252,10 +252,11 @@ def allocation_record_start(*, product_id: int) -> tuple[int, int] | None:
     from django.db.models import Max
 
     from inventory.locks import stock_items_lock_for_products
+    from inventory.routing import sellable_units
 
     from ..models import BackorderEvent
 
-    free = sum(max(0, item.available) for item in stock_items_lock_for_products([product_id]))
+    free = sum(sellable_units(item) for item in stock_items_lock_for_products([product_id]))
     if free <= 0:
         return None
     last = BackorderEvent.objects.aggregate(last=Max("id"))["last"] or 0

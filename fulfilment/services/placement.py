@@ -25,6 +25,7 @@ from core.errors import DateOutOfRange, InvalidInput
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_skus
 from inventory.models import Product, StockItem
+from inventory.routing import sellable_units
 from orders.exceptions import (
     DuplicateSku,
     IdempotencyKeyReused,
@@ -249,7 +250,7 @@ def _order_place_atomic(
     for line in sorted(lines, key=lambda line: products[line.sku].pk):
         product = products[line.sku]
         items = items_by_product.get(product.pk, [])
-        free = max(0, sum(item.available for item in items) - queued.get(product.pk, 0))
+        free = max(0, sum(sellable_units(item) for item in items) - queued.get(product.pk, 0))
         take = min(free, line.quantity)
         shortfall = line.quantity - take
         if shortfall and not product.can_backorder and backorder_consent != BackorderConsent.SHIP_AVAILABLE:
@@ -258,7 +259,7 @@ def _order_place_atomic(
         for item in items:
             if take <= 0:
                 break
-            q = min(item.available, take)
+            q = min(sellable_units(item), take)
             if q > 0:
                 picks.append((item, q))
                 item.allocated += q
@@ -368,7 +369,7 @@ def _order_place_atomic(
             product_ids=[
                 ol.product_id
                 for ol, _ in short_lines
-                if any(item.available > 0 for item in items_by_product.get(ol.product_id, []))
+                if any(sellable_units(item) > 0 for item in items_by_product.get(ol.product_id, []))
             ]
         )
     # Kept for the caller that renders the new order at once (no second read of what was just written).
