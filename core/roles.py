@@ -30,6 +30,7 @@ ROLES: dict[str, tuple[str, ...] | None] = {
     CUSTOMER_SERVICE: (
         *_view("inventory.product", "inventory.stockitem", "orders.customer", "orders.order", "orders.orderline"),
         *_view("orders.shipment", "backorders.backorder", "backorders.backorderevent"),
+        *_view("inventory.lot"),  # a recall: who got units of a lot
         *_view("notifications.notification", "notifications.notificationpreference", "notifications.incentive"),
         *_view("notifications.notificationattempt", "notifications.webhookendpointhealth"),
         *_view("notifications.webhookendpoint"),
@@ -52,6 +53,7 @@ ROLES: dict[str, tuple[str, ...] | None] = {
     ),
     PLANNER: (
         *_view("inventory.product", "inventory.warehouse", "inventory.stockitem", "inventory.stockmovement"),
+        *_view("inventory.lot"),
         *_view("orders.order", "orders.orderline", "backorders.backorder", "backorders.backorderevent"),
         *_view("backorders.allocationpolicy", "backorders.allocationrun"),
         *_view("suppliers.supplier", "suppliers.supplierproduct", "suppliers.purchaseorder"),
@@ -78,6 +80,8 @@ ROLES: dict[str, tuple[str, ...] | None] = {
         *_view("backorders.backorder", "suppliers.supplier", "suppliers.purchaseorder", "suppliers.purchaseorderline"),
         *_view("suppliers.receipt", "suppliers.receiptline"),
         "inventory.adjust_stock",
+        *_view("inventory.lot", "orders.lotallocation"),
+        "inventory.hold_lot",  # quality decides a recall: docs/lots.md
         "inventory.add_warehouse",
         "inventory.change_warehouse",
         "orders.ship_order",

@@ -20,6 +20,7 @@ def integrity_problems() -> list[str]:
     - allocated of each order line = sum of its allocations
     - backordered of each order line = units still waiting on its backorder
     - status of each order = what its lines say (orders.services.order_status_derive)
+    - lots (docs/lots.md): see ``_lot_problems``
     """
     from backorders.models import Backorder
     from orders.models import Allocation, OrderLine
@@ -70,6 +71,81 @@ def integrity_problems() -> list[str]:
                 f"!= waiting on backorder {line.waiting}"
             )
     problems.extend(_order_status_problems())
+    problems.extend(_lot_problems())
+    return problems
+
+
+def _lot_problems() -> list[str]:
+    """Lots against their ledger rows and lot allocations, and the stock items of lot-tracked products against
+    their lots:
+
+    - on_hand of each lot = sum of the ledger movements naming it; allocated = sum of its lot allocations
+    - each lot belongs to its stock item's product and warehouse
+    - on_hand and allocated of a lot-tracked stock item = sums over its lots; every movement of it names a lot
+    - each order line's lot allocations in a stock item add up to its allocation of that stock item
+    """
+    from inventory.models import Lot, Product
+    from orders.models import Allocation, LotAllocation
+
+    problems: list[str] = []
+    moved = StockMovement.objects.filter(lot=OuterRef("pk")).values("lot")
+    held = LotAllocation.objects.filter(lot=OuterRef("pk")).values("lot")
+    lots = (
+        Lot.objects.annotate(
+            ledger=Coalesce(Subquery(moved.annotate(t=Sum("quantity")).values("t")[:1]), Value(0)),
+            reserved=Coalesce(Subquery(held.annotate(t=Sum("quantity")).values("t")[:1]), Value(0)),
+        )
+        .filter(
+            ~Q(on_hand=F("ledger"))
+            | ~Q(allocated=F("reserved"))
+            | ~Q(product_id=F("stock_item__product_id"))
+            | ~Q(warehouse_id=F("stock_item__warehouse_id"))
+        )
+        .select_related("stock_item")
+    )
+    for lot in lots:
+        if lot.on_hand != lot.ledger:
+            problems.append(f"lot {lot.pk} {lot.number}: on_hand {lot.on_hand} != ledger {lot.ledger}")
+        if lot.allocated != lot.reserved:
+            problems.append(f"lot {lot.pk} {lot.number}: allocated {lot.allocated} != lot allocations {lot.reserved}")
+        if (lot.product_id, lot.warehouse_id) != (lot.stock_item.product_id, lot.stock_item.warehouse_id):
+            problems.append(f"lot {lot.pk} {lot.number}: product/warehouse differ from its stock item's")
+    lot_sums = Lot.objects.filter(stock_item=OuterRef("pk")).values("stock_item")
+    items = (
+        StockItem.objects.filter(product__tracking=Product.Tracking.LOT)
+        .annotate(
+            lots_on_hand=Coalesce(Subquery(lot_sums.annotate(t=Sum("on_hand")).values("t")[:1]), Value(0)),
+            lots_allocated=Coalesce(Subquery(lot_sums.annotate(t=Sum("allocated")).values("t")[:1]), Value(0)),
+        )
+        .filter(~Q(on_hand=F("lots_on_hand")) | ~Q(allocated=F("lots_allocated")))
+        .select_related("product", "warehouse")
+    )
+    for item in items:
+        problems.append(
+            f"stock {item.product.sku}@{item.warehouse.code}: on_hand/allocated {item.on_hand}/{item.allocated} "
+            f"!= sums of its lots {item.lots_on_hand}/{item.lots_allocated}"
+        )
+    unnamed = StockMovement.objects.filter(stock_item__product__tracking=Product.Tracking.LOT, lot__isnull=True)
+    for sku, count in unnamed.values_list("stock_item__product__sku").annotate(n=Sum(Value(1))).order_by():
+        problems.append(f"stock {sku}: {count} ledger movement(s) of a lot-tracked product name no lot")
+    by_lot = (
+        LotAllocation.objects.filter(
+            order_line_id=OuterRef("order_line_id"), lot__stock_item_id=OuterRef("stock_item_id")
+        )
+        .values("order_line_id")
+        .annotate(t=Sum("quantity"))
+        .values("t")[:1]
+    )
+    mismatched = (
+        Allocation.objects.filter(stock_item__product__tracking=Product.Tracking.LOT)
+        .annotate(lots=Coalesce(Subquery(by_lot), Value(0)))
+        .exclude(quantity=F("lots"))
+        .values_list("order_line_id", "stock_item_id", "quantity", "lots")
+    )
+    for line_id, item_id, quantity, in_lots in mismatched:
+        problems.append(
+            f"order line {line_id}: allocation of stock {item_id} {quantity} != its lot allocations {in_lots}"
+        )
     return problems
 
 

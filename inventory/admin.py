@@ -21,8 +21,8 @@ from .serializers import MAX_ADJUSTMENT
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "unit_price", "status", "backorderable", "available", "on_hand"]
-    list_filter = ["status", "backorderable"]
+    list_display = ["sku", "name", "unit_price", "status", "backorderable", "tracking", "available", "on_hand"]
+    list_filter = ["status", "backorderable", "tracking"]
     search_fields = ["sku", "name"]
     filter_horizontal = ["substitutes"]
     readonly_fields = ["created_at", "updated_at"]
@@ -31,8 +31,8 @@ class ProductAdmin(admin.ModelAdmin):
         return selectors.products_with_availability()
 
     def get_readonly_fields(self, request, obj=None):
-        # The SKU is the storefronts' key: fixed once created.
-        return [*self.readonly_fields, "sku"] if obj else self.readonly_fields
+        # The SKU is the storefronts' key, tracking decides whether stock has lots: both fixed once created.
+        return [*self.readonly_fields, "sku", "tracking"] if obj else self.readonly_fields
 
     @admin.display(ordering="available")
     def available(self, obj):
@@ -45,10 +45,14 @@ class ProductAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the services, so that discontinuing a product cancels what still waits for it.
         data = {name: form.cleaned_data[name] for name in ("name", "unit_price", "status", "backorderable")}
+        if form.cleaned_data.get("min_shelf_life_days") is not None:
+            data["min_shelf_life_days"] = form.cleaned_data["min_shelf_life_days"]
         if change:
             services.product_update(product=obj, **data)
         else:
-            created = services.product_create(sku=form.cleaned_data["sku"], **data)
+            created = services.product_create(
+                sku=form.cleaned_data["sku"], tracking=form.cleaned_data.get("tracking") or "none", **data
+            )
             obj.pk = created.pk
             obj._state.adding = False
 

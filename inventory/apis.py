@@ -21,6 +21,7 @@ from .serializers import (
     StockMovementOutputSerializer,
     WarehouseCreateInputSerializer,
     WarehouseOutputSerializer,
+    lots_from_input,
 )
 
 
@@ -128,6 +129,7 @@ class StockAdjustmentApi(APIView):
             quantity=data["quantity"],
             reason=data["reason"],
             reference=data["reference"],
+            lots=lots_from_input(data.get("lots")),
             user=request.user,
         )
         return Response(StockMovementOutputSerializer(movement).data, status=status.HTTP_201_CREATED)

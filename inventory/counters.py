@@ -15,7 +15,7 @@ from django.db.models import F
 
 from core.actors import actor_label, real_user
 
-from .models import StockItem, StockMovement
+from .models import Lot, StockItem, StockMovement
 
 
 def stock_movement_apply(
@@ -27,15 +27,34 @@ def stock_movement_apply(
     reference: str = "",
     user=None,
     allocated_delta: int = 0,
+    lot: Lot | None = None,
+    received_delta: int = 0,
+    quarantined_delta: int = 0,
 ) -> StockMovement:
-    """Move on_hand (and optionally allocated) of a *locked* stock item and write the ledger row."""
+    """Move on_hand (and optionally allocated) of a *locked* stock item and write the ledger row.
+
+    With ``lot`` (a lot-tracked product; the lot belongs to ``stock_item``, whose lock guards it) the lot's counters
+    move the same way, with its received and quarantined units, and the ledger row names the lot.
+    """
     StockItem.objects.filter(pk=stock_item.pk).update(
         on_hand=F("on_hand") + quantity, allocated=F("allocated") + allocated_delta
     )
     stock_item.on_hand += quantity
     stock_item.allocated += allocated_delta
+    if lot is not None:
+        Lot.objects.filter(pk=lot.pk).update(
+            on_hand=F("on_hand") + quantity,
+            allocated=F("allocated") + allocated_delta,
+            quantity_received=F("quantity_received") + received_delta,
+            quarantined=F("quarantined") + quarantined_delta,
+        )
+        lot.on_hand += quantity
+        lot.allocated += allocated_delta
+        lot.quantity_received += received_delta
+        lot.quarantined += quarantined_delta
     return StockMovement.objects.create(
         stock_item=stock_item,
+        lot=lot,
         kind=kind,
         quantity=quantity,
         reason=reason,
@@ -57,6 +76,29 @@ def stock_allocate(*, quantities: Mapping[int, int], items: Mapping[int, StockIt
         StockItem.objects.filter(pk=item_pk).update(allocated=F("allocated") + delta)
         if items is not None and item_pk in items:
             items[item_pk].allocated += delta
+
+
+def lot_allocate(*, quantities: Mapping[int, int], lots: Mapping[int, Lot] | None = None) -> None:
+    """Reserve units of lots (lot id → units, negative releases), beside ``stock_allocate`` of their stock items
+    (the caller holds those locks, which guard the lots). ``lots`` (lot id → the caller's copy) are kept in step."""
+    for lot_pk in sorted(quantities):
+        delta = quantities[lot_pk]
+        if not delta:
+            continue
+        Lot.objects.filter(pk=lot_pk).update(allocated=F("allocated") + delta)
+        if lots is not None and lot_pk in lots:
+            lots[lot_pk].allocated += delta
+
+
+def lot_allocate_sql(source: str) -> str:
+    """The set-based twin of ``lot_allocate``: a data-modifying CTE body adding ``qty`` per ``lot_id`` of the
+    relation ``source`` to the lots' ``allocated``."""
+    table = Lot._meta.db_table
+    return (
+        f"UPDATE {table} t SET allocated = t.allocated + x.qty"
+        f" FROM (SELECT lot_id, SUM(qty) AS qty FROM {source} GROUP BY lot_id) x"
+        " WHERE t.id = x.lot_id RETURNING t.id"
+    )
 
 
 def stock_release(*, quantities: Mapping[int, int]) -> None:

@@ -31,3 +31,27 @@ class CountBelowAllocated(DomainError):
     code = "count_below_allocated"
     status = HTTPStatus.CONFLICT
     title = "Counted fewer units than are reserved for orders"
+
+
+class LotRequired(DomainError):
+    code = "lot_required"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Lot-tracked product: say which lot(s) and expiry"
+
+
+class LotExpired(DomainError):
+    code = "lot_expired"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "The lot is expired"
+
+
+class LotNotActive(DomainError):
+    code = "lot_not_active"
+    status = HTTPStatus.CONFLICT
+    title = "The lot is quarantined or on hold"
+
+
+class UnknownLot(DomainError):
+    code = "unknown_lot"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Unknown lot"

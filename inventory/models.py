@@ -12,11 +12,19 @@ class Product(models.Model):
         ACTIVE = "active", "Active"
         DISCONTINUED = "discontinued", "Discontinued"
 
+    class Tracking(models.TextChoices):
+        NONE = "none", "None"
+        LOT = "lot", "Lot (and expiry)"
+
     sku = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     backorderable = models.BooleanField(default=True)
+    # Lot-tracked: every unit belongs to a lot (docs/lots.md); db_default: raw bulk inserts (imports, demo data).
+    tracking = models.CharField(max_length=8, choices=Tracking.choices, default=Tracking.NONE, db_default="none")
+    # What must remain of a lot's shelf life on the day it ships (0: anything not expired).
+    min_shelf_life_days = models.PositiveIntegerField(default=0, db_default=0, blank=True)
     # Same function, possibly another brand or size: offered while this product is backordered.
     substitutes = models.ManyToManyField("self", symmetrical=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -30,6 +38,10 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"
+
+    @property
+    def is_lot_tracked(self) -> bool:
+        return self.tracking == self.Tracking.LOT
 
     @property
     def can_backorder(self) -> bool:
@@ -86,15 +98,70 @@ class StockItem(models.Model):
         return self.on_hand - self.allocated
 
 
+class Lot(models.Model):
+    """Units of a lot-tracked product received under one lot number into one stock item (docs/lots.md).
+
+    ``on_hand`` and ``allocated`` are the lot's share of its stock item's counters (the stock item's are the sums of
+    its lots'); ``quarantined`` units (expired, short-dated or on hold) have left ``on_hand`` through the ledger, so
+    they are neither available nor ETA supply.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        QUARANTINED = "quarantined", "Quarantined (expired or short-dated)"
+        ON_HOLD = "on_hold", "On hold (recall)"
+
+    stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="lots")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="lots")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="lots")
+    number = models.CharField(max_length=64)
+    expiry_date = models.DateField(null=True, blank=True)  # None: does not expire
+    quantity_received = models.BigIntegerField(default=0)
+    on_hand = models.BigIntegerField(default=0)
+    allocated = models.BigIntegerField(default=0)
+    quarantined = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    hold_reason = models.CharField(max_length=200, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    class Meta:
+        ordering = ["product_id", "warehouse_id", "expiry_date", "id"]
+        permissions = [("hold_lot", "Can put a lot on hold (recall) and release it")]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse", "number"], name="lot_unique_number"),
+            models.CheckConstraint(condition=Q(quantity_received__gte=0), name="lot_received_non_negative"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="lot_on_hand_non_negative"),
+            models.CheckConstraint(condition=Q(allocated__gte=0), name="lot_allocated_non_negative"),
+            models.CheckConstraint(condition=Q(allocated__lte=F("on_hand")), name="lot_allocated_lte_on_hand"),
+            models.CheckConstraint(condition=Q(quarantined__gte=0), name="lot_quarantined_non_negative"),
+            models.CheckConstraint(condition=~Q(number=""), name="lot_number_not_empty"),
+        ]
+        indexes = [models.Index(fields=["stock_item", "expiry_date"], name="lot_stock_item_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.product_id}@{self.warehouse_id})"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated
+
+
 class StockMovement(models.Model):
-    """Append-only ledger: on_hand of a stock item is always the sum of its movements."""
+    """Append-only ledger: on_hand of a stock item is always the sum of its movements (and of a lot, the sum of the
+    movements naming it)."""
 
     class Kind(models.TextChoices):
         RECEIPT = "receipt", "Receipt"
         SHIPMENT = "shipment", "Shipment"
         ADJUSTMENT = "adjustment", "Adjustment"
+        QUARANTINE = "quarantine", "Quarantine (−) or release (+) of a lot"
 
     stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="movements")
+    # The lot moved, for a lot-tracked product (every movement of one names its lot).
+    lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     quantity = models.IntegerField()  # signed: + into stock, - out of stock
     reason = models.CharField(max_length=200, blank=True)

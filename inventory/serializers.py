@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from core.api import NonZeroIntegerField, StrictSerializer
 
+from .lots import LotInput
 from .models import Product
 
 # Signed adjustments are bounded so a typo cannot overflow the 32-bit stock counters.
@@ -23,6 +24,8 @@ class ProductOutputSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
     status = serializers.ChoiceField(choices=Product.Status.choices)
     backorderable = serializers.BooleanField()
+    tracking = serializers.ChoiceField(choices=Product.Tracking.choices)
+    min_shelf_life_days = serializers.IntegerField(help_text="Shelf life a lot must still have on the day it ships.")
     available = serializers.IntegerField(help_text="Units on hand minus allocated, over every warehouse.")
     on_hand = serializers.IntegerField(help_text="Units physically in stock, over every warehouse.")
     updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
@@ -34,6 +37,10 @@ class ProductCreateInputSerializer(StrictSerializer):
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     status = serializers.ChoiceField(choices=Product.Status.choices, default=Product.Status.ACTIVE)
     backorderable = serializers.BooleanField(default=True)
+    tracking = serializers.ChoiceField(
+        choices=Product.Tracking.choices, default=Product.Tracking.NONE, help_text="lot: every unit belongs to a lot."
+    )
+    min_shelf_life_days = serializers.IntegerField(min_value=0, max_value=3650, default=0)
 
 
 class ProductUpdateInputSerializer(StrictSerializer):
@@ -41,6 +48,7 @@ class ProductUpdateInputSerializer(StrictSerializer):
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
     backorderable = serializers.BooleanField(required=False)
+    min_shelf_life_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
 
 
 # --- warehouses and stock -----------------------------------------------------------------------
@@ -67,6 +75,23 @@ class StockItemOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
+class LotInputSerializer(StrictSerializer):
+    number = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_ADJUSTMENT)
+    expiry_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Required when units come in (null: the lot does not expire); not needed to remove units.",
+    )
+
+
+def lots_from_input(data: list[dict] | None) -> list[LotInput] | None:
+    """Validated lot inputs as the services take them (an expiry left out stays 'not said')."""
+    if data is None:
+        return None
+    return [LotInput(**lot) for lot in data]
+
+
 class StockAdjustmentInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=32, help_text="Warehouse code.")
@@ -78,6 +103,12 @@ class StockAdjustmentInputSerializer(StrictSerializer):
     )
     reason = serializers.CharField(max_length=200)
     reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    lots = LotInputSerializer(
+        many=True,
+        required=False,
+        max_length=100,
+        help_text="Required for a lot-tracked product (else 422 lot_required): its lots, adding up to |quantity|.",
+    )
 
 
 class StockMovementOutputSerializer(serializers.Serializer):

@@ -9,30 +9,63 @@ from django.utils import timezone
 from core.errors import InvalidInput
 
 from .counters import stock_movement_apply, stock_movements_apply_bulk
-from .exceptions import CountBelowAllocated, InsufficientStock, UnknownSku, UnknownWarehouse
+from .exceptions import CountBelowAllocated, InsufficientStock, LotRequired, UnknownSku, UnknownWarehouse
 from .locks import stock_items_lock, stock_items_lock_pairs
+from .lots import LotInput, lots_receive, lots_remove, lots_required_check
 from .models import Product, StockItem, StockMovement, Warehouse
 from .selectors import product_ids_by_sku, products_values_by_sku
 from .signals import product_unavailable, stock_added
 
 
 def product_create(
-    *, sku: str, name: str, unit_price: Decimal, status: str = Product.Status.ACTIVE, backorderable: bool = True
+    *,
+    sku: str,
+    name: str,
+    unit_price: Decimal,
+    status: str = Product.Status.ACTIVE,
+    backorderable: bool = True,
+    tracking: str = Product.Tracking.NONE,
+    min_shelf_life_days: int = 0,
 ) -> Product:
     if Product.objects.filter(sku=sku).exists():
         raise InvalidInput(f"A product with SKU {sku!r} already exists.", details={"sku": sku})
+    _tracking_check(tracking=tracking, min_shelf_life_days=min_shelf_life_days)
     try:
         with transaction.atomic():
             return Product.objects.create(
-                sku=sku, name=name, unit_price=unit_price, status=status, backorderable=backorderable
+                sku=sku,
+                name=name,
+                unit_price=unit_price,
+                status=status,
+                backorderable=backorderable,
+                tracking=tracking,
+                min_shelf_life_days=min_shelf_life_days,
             )
     except IntegrityError as exc:  # a concurrent create of the same SKU
         raise InvalidInput(f"A product with SKU {sku!r} already exists.", details={"sku": sku}) from exc
 
 
+def _tracking_check(*, tracking: str, min_shelf_life_days: int) -> None:
+    if tracking not in Product.Tracking.values:
+        raise InvalidInput(f"Unknown tracking {tracking!r}.", details={"tracking": tracking})
+    if min_shelf_life_days < 0:
+        raise InvalidInput(
+            "min_shelf_life_days cannot be negative.", details={"min_shelf_life_days": min_shelf_life_days}
+        )
+    if min_shelf_life_days and tracking != Product.Tracking.LOT:
+        raise InvalidInput(
+            "A minimum shelf life needs lot tracking (the expiry is known per lot).",
+            details={"min_shelf_life_days": min_shelf_life_days, "tracking": tracking},
+        )
+
+
 @transaction.atomic
 def product_update(*, product: Product, **fields) -> Product:
-    allowed = {"name", "unit_price", "status", "backorderable"}
+    """Name, price, status, backorderable and the minimum shelf life. Tracking is set when a product is created:
+    turning it on or off later would leave stock without lots (or lots without meaning)."""
+    allowed = {"name", "unit_price", "status", "backorderable", "min_shelf_life_days"}
+    if "min_shelf_life_days" in fields:
+        _tracking_check(tracking=product.tracking, min_shelf_life_days=fields["min_shelf_life_days"])
     changed = [name for name in fields if name in allowed]
     for name in changed:
         setattr(product, name, fields[name])
@@ -56,11 +89,19 @@ def stock_item_get_or_create(*, product: Product, warehouse: Warehouse) -> Stock
 
 @transaction.atomic
 def stock_adjust(
-    *, sku: str, warehouse_code: str, quantity: int, reason: str, reference: str = "", user=None
+    *,
+    sku: str,
+    warehouse_code: str,
+    quantity: int,
+    reason: str,
+    reference: str = "",
+    lots: list[LotInput] | None = None,
+    user=None,
 ) -> StockMovement:
     """A counted correction, found stock, customer return (+) or shrinkage (−).
 
-    Units that come in are offered to the backorder queue after commit.
+    A lot-tracked product names the lot(s) (``lot_required``; units in also their expiry): one ledger row per lot,
+    the first one returned. Units that come in are offered to the backorder queue after commit.
     """
     if quantity == 0:
         raise InvalidInput("An adjustment must change the quantity (it cannot be 0).", details={"quantity": 0})
@@ -72,8 +113,17 @@ def stock_adjust(
     warehouse = Warehouse.objects.filter(code=warehouse_code).first()
     if warehouse is None:
         raise UnknownWarehouse(f"Unknown warehouse {warehouse_code!r}.", details={"warehouse": warehouse_code})
+    lots_required_check(product=product, lots=lots, quantity=quantity, receiving=quantity > 0)
     item = stock_item_get_or_create(product=product, warehouse=warehouse)
     [item] = stock_items_lock([item.pk])
+    if lots:
+        kwargs = {"stock_item": item, "product": product, "lots": lots, "reason": reason, "reference": reference}
+        if quantity > 0:
+            movements = lots_receive(kind=StockMovement.Kind.ADJUSTMENT, user=user, **kwargs)
+            stock_added.send(sender=StockItem, stock_item_ids=[item.pk])
+        else:
+            movements = lots_remove(user=user, **kwargs)
+        return movements[0]
     if quantity < 0 and item.available < -quantity:
         raise InsufficientStock(
             f"Cannot remove {-quantity} of {sku} at {warehouse_code}: only {item.available} are unallocated.",
@@ -215,6 +265,16 @@ def stock_counts_apply(
     unknown_wh = sorted({c.warehouse_code for c in counts} - set(warehouses))
     if unknown_wh:
         raise UnknownWarehouse(f"Unknown warehouse: {', '.join(unknown_wh)}.", details={"warehouses": unknown_wh})
+    tracked = sorted(
+        Product.objects.filter(pk__in=set(products.values()), tracking=Product.Tracking.LOT).values_list(
+            "sku", flat=True
+        )
+    )
+    if tracked:
+        raise LotRequired(
+            f"Lot-tracked products are counted per lot (a stock adjustment naming the lot): {', '.join(tracked[:20])}.",
+            details={"skus": tracked[:100]},
+        )
     wanted = {(products[c.sku], warehouses[c.warehouse_code]): c for c in counts}
     pairs = sorted(wanted)
     if connection.vendor == "postgresql":

@@ -263,6 +263,26 @@ class Allocation(models.Model):
         return f"{self.quantity} of {self.stock_item_id} → line {self.order_line_id}"
 
 
+class LotAllocation(models.Model):
+    """Which lot's units an allocation of a lot-tracked product holds (the allocation's breakdown by lot: the sum over
+    a line's lots in a stock item is that line's allocation of the stock item)."""
+
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="lot_allocations", db_index=False)
+    lot = models.ForeignKey("inventory.Lot", on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="lotallocation_quantity_positive"),
+            models.UniqueConstraint(fields=["order_line", "lot"], name="lotallocation_unique_line_lot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of lot {self.lot_id} → line {self.order_line_id}"
+
+
 class Shipment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
     shipped_at = models.DateTimeField(auto_now_add=True)
@@ -282,6 +302,10 @@ class ShipmentLine(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
     stock_item = models.ForeignKey("inventory.StockItem", on_delete=models.PROTECT, related_name="+")
+    # The lot shipped, for a lot-tracked product (one shipment line per lot): the recall list reads these.
+    lot = models.ForeignKey(
+        "inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="shipment_lines"
+    )
     quantity = models.PositiveIntegerField()
 
     class Meta:

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from core.api import IsStaff, JSONParser
 from core.errors import NotFoundError
 from core.filters import UpdatedSinceFilter
+from inventory.serializers import lots_from_input
 
 from . import selectors, services
 from .forecast import BacktestPage
@@ -190,7 +191,10 @@ class PurchaseOrderReceiveApi(StaffApi, APIView):
         serializer.is_valid(raise_exception=True)
         receipt = services.purchase_order_receive(
             purchase_order=purchase_order,
-            lines=[services.ReceiptLineRequest(**line) for line in serializer.validated_data["lines"]],
+            lines=[
+                services.ReceiptLineRequest(**{**line, "lots": lots_from_input(line.get("lots"))})
+                for line in serializer.validated_data["lines"]
+            ],
             user=request.user,
         )
         response = _po_response(number)

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from inventory.serializers import LotInputSerializer
 
 from .models import ForecastChoice
 
@@ -92,6 +93,12 @@ class ReasonInputSerializer(StrictSerializer):
 class ReceiveLineInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    lots = LotInputSerializer(
+        many=True,
+        required=False,
+        max_length=100,
+        help_text="Required for a lot-tracked product (else 422 lot_required): its lots, adding up to quantity.",
+    )
 
 
 class ReceiveInputSerializer(StrictSerializer):

@@ -46,6 +46,7 @@ class PurchaseOrderLineRequest:
 class ReceiptLineRequest:
     sku: str
     quantity: int
+    lots: list | None = None  # inventory.lots.LotInput: required for a lot-tracked product (docs/lots.md)
 
 
 def _eta_request(product_ids) -> None:

@@ -10,6 +10,7 @@ from core.errors import InvalidInput, InvalidTransition
 from inventory.counters import stock_movement_apply
 from inventory.exceptions import UnknownSku
 from inventory.locks import stock_items_lock
+from inventory.lots import lots_receive, lots_required_check
 from inventory.models import StockItem, StockMovement
 from inventory.services import stock_item_get_or_create
 from inventory.signals import stock_added
@@ -47,6 +48,10 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
     unknown = [sku for sku in skus if sku not in plan]
     if unknown:
         raise UnknownSku(f"Not on {purchase_order.number}: {', '.join(unknown)}.", details={"skus": unknown})
+    for request in lines:  # before anything is written: a lot-tracked product's units name their lots
+        lots_required_check(
+            product=plan[request.sku].product, lots=request.lots, quantity=request.quantity, receiving=True
+        )
     # Lock order: stock items first (as every stock path does), then the purchase order and its lines.
     items = {
         plan[sku].product_id: stock_item_get_or_create(product=plan[sku].product, warehouse=purchase_order.warehouse)
@@ -90,14 +95,13 @@ def purchase_order_receive(*, purchase_order: PurchaseOrder, lines: list[Receipt
         line = po_lines[plan[request.sku].pk]
         PurchaseOrderLine.objects.filter(pk=line.pk).update(quantity_received=F("quantity_received") + request.quantity)
         line.quantity_received += request.quantity
-        stock_movement_apply(
-            stock_item=locked[items[line.product_id].pk],
-            kind=StockMovement.Kind.RECEIPT,
-            quantity=request.quantity,
-            reason=f"Receipt {receipt.pk}",
-            reference=purchase_order.number,
-            user=user,
-        )
+        movement = {"kind": StockMovement.Kind.RECEIPT, "reason": f"Receipt {receipt.pk}"}
+        movement.update(reference=purchase_order.number, user=user)
+        item = locked[items[line.product_id].pk]
+        if request.lots:
+            lots_receive(stock_item=item, product=plan[request.sku].product, lots=request.lots, **movement)
+        else:
+            stock_movement_apply(stock_item=item, quantity=request.quantity, **movement)
     done = all(line.quantity_outstanding == 0 for line in po_lines.values())
     purchase_order_transition(purchase_order=purchase_order, status=P.RECEIVED if done else P.PARTIALLY_RECEIVED)
     purchase_order.save(update_fields=["status", "received_at", "updated_at"])  # lines moved: a change

@@ -42,6 +42,8 @@ def test_products_list_shows_availability_over_all_warehouses(make_product, chan
         "unit_price": "4.50",
         "status": "active",
         "backorderable": True,
+        "tracking": "none",
+        "min_shelf_life_days": 0,
         "available": 12,
         "on_hand": 15,
     }
@@ -86,6 +88,8 @@ def test_staff_creates_and_updates_a_product(staff_client):
         "unit_price": "12.30",
         "status": "active",
         "backorderable": False,
+        "tracking": "none",
+        "min_shelf_life_days": 0,
         "available": 0,
         "on_hand": 0,
     }
