@@ -16,14 +16,19 @@ notifications in the same transaction.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from inventory.counters import stock_allocate, stock_allocate_sql
+from inventory.counters import lot_allocate_sql, stock_allocate, stock_allocate_sql
 from inventory.locks import stock_items_lock_for_products
-from inventory.models import StockItem, StockMovement, Warehouse
+from inventory.lots import lot_facts, lots_attach, lots_take
+from inventory.models import Lot, StockItem, StockMovement, Warehouse
 from inventory.routing import SELLABLE_SQL, sellable_units
-from orders.models import Allocation, Order, OrderLine
+from orders.lots import lot_allocations_add
+from orders.models import Allocation, LotAllocation, Order, OrderLine
 from orders.services import orders_status_refresh
 
 from .models import Backorder, BackorderEvent
@@ -57,12 +62,7 @@ def backorders_allocate(*, product_id: int) -> int:
 
 
 _ALLOCATE_SQL = """
-WITH free AS (
-    SELECT s.id AS stock_item_id, s.on_hand - s.allocated AS avail,
-           SUM(s.on_hand - s.allocated) OVER (ORDER BY s.id) - (s.on_hand - s.allocated) AS start_at
-    FROM {stockitem} s JOIN {warehouse} w ON w.id = s.warehouse_id
-    WHERE s.product_id = %(product)s AND s.on_hand > s.allocated AND {sellable}
-),
+WITH {free},
 total AS (SELECT COALESCE(SUM(avail), 0) AS units FROM free),
 queue AS (
     SELECT b.id, b.order_id, b.order_line_id,
@@ -81,7 +81,7 @@ give AS (
     WHERE q.before_units < t.units
 ),
 split AS (
-    SELECT g.order_line_id, f.stock_item_id,
+    SELECT g.order_line_id, f.stock_item_id{split_lot},
            LEAST(g.before_units + g.qty, f.start_at + f.avail) - GREATEST(g.before_units, f.start_at) AS qty
     FROM give g JOIN free f
       ON f.start_at < g.before_units + g.qty AND g.before_units < f.start_at + f.avail
@@ -115,10 +115,10 @@ upd_single_orders AS (
 ),
 ins_allocations AS (
     INSERT INTO {allocation} AS a (order_line_id, stock_item_id, quantity, created_at)
-    SELECT order_line_id, stock_item_id, qty, now() FROM split
+    SELECT order_line_id, stock_item_id, qty, now() FROM {allocation_source}
     ON CONFLICT (order_line_id, stock_item_id) DO UPDATE SET quantity = a.quantity + EXCLUDED.quantity
     RETURNING a.id
-),
+),{lot_ctes}
 upd_stock AS ({allocate_stock}),
 ins_events AS (
     INSERT INTO {event} (backorder_id, kind, quantity, message, data, actor, created_at)
@@ -140,6 +140,37 @@ SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
            AND EXISTS (SELECT 1 FROM {orderline} x WHERE x.order_id = g.order_id AND x.id <> g.order_line_id)),
        (SELECT COUNT(*) FROM upd_single_orders)
 """
+
+# The free units: of an untracked product, each sellable stock item's; of a lot-tracked one, the free units of each
+# lot good enough to ship (active, expiring on or after today + the product's minimum shelf life, or never), in
+# the same stock item order and within a stock item first-expiring first (FEFO: docs/lots.md).
+_FREE_ITEMS = """free AS (
+    SELECT s.id AS stock_item_id, s.on_hand - s.allocated AS avail,
+           SUM(s.on_hand - s.allocated) OVER (ORDER BY s.id) - (s.on_hand - s.allocated) AS start_at
+    FROM {stockitem} s JOIN {warehouse} w ON w.id = s.warehouse_id
+    WHERE s.product_id = %(product)s AND s.on_hand > s.allocated AND {sellable}
+)"""
+_FREE_LOTS = """free AS (
+    SELECT t.id AS lot_id, t.stock_item_id, t.on_hand - t.allocated AS avail,
+           SUM(t.on_hand - t.allocated) OVER fefo - (t.on_hand - t.allocated) AS start_at
+    FROM {lot} t JOIN {stockitem} s ON s.id = t.stock_item_id JOIN {warehouse} w ON w.id = s.warehouse_id
+    WHERE t.product_id = %(product)s AND t.status = 'active' AND t.on_hand > t.allocated AND {sellable}
+      AND (t.expiry_date IS NULL OR t.expiry_date >= %(min_expiry)s)
+    WINDOW fefo AS (ORDER BY s.id, t.expiry_date NULLS LAST, t.id)
+)"""
+# A lot-tracked product's split has one row per (line, lot): the allocations add them up per stock item, the lot
+# allocations and the lots' counters take them as they are.
+_LOT_CTES = """
+ins_lot_allocations AS (
+    INSERT INTO {lotallocation} AS a (order_line_id, lot_id, quantity, created_at)
+    SELECT order_line_id, lot_id, qty, now() FROM split
+    ON CONFLICT (order_line_id, lot_id) DO UPDATE SET quantity = a.quantity + EXCLUDED.quantity
+    RETURNING a.id
+),
+upd_lots AS ({allocate_lots}),"""
+_LOT_ALLOCATION_SOURCE = (
+    "(SELECT order_line_id, stock_item_id, SUM(qty) AS qty FROM split GROUP BY order_line_id, stock_item_id) sp"
+)
 
 # Orders whose last waiting units were just reserved leave "backordered" (orders.services.order_status_derive).
 # Those with one line did so in the statement above; those with lines of other products are locked first, in
@@ -168,8 +199,11 @@ def _id_array(ids) -> str:
     return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
-def _tables() -> dict[str, str]:
-    return {
+def _tables(*, lots: bool = False) -> dict[str, str]:
+    tables = {
+        "lot": Lot._meta.db_table,
+        "lotallocation": LotAllocation._meta.db_table,
+        "allocate_lots": lot_allocate_sql("split"),
         "queue_order": queue_order_sql("b"),
         "allocate_stock": stock_allocate_sql("split"),
         "stockitem": StockItem._meta.db_table,
@@ -181,13 +215,19 @@ def _tables() -> dict[str, str]:
         "event": BackorderEvent._meta.db_table,
         "order": Order._meta.db_table,
     }
+    tables["free"] = (_FREE_LOTS if lots else _FREE_ITEMS).format(**tables)
+    tables["split_lot"] = ", f.lot_id" if lots else ""
+    tables["allocation_source"] = _LOT_ALLOCATION_SOURCE if lots else "split"
+    tables["lot_ctes"] = _LOT_CTES.format(**tables) if lots else ""
+    return tables
 
 
 def _allocate_product_sql(*, product_id: int) -> int:
-    items = stock_items_lock_for_products([product_id])
+    items = stock_items_lock_for_products([product_id], **lot_facts())
+    tracked = lots_attach(items)
     if sum(sellable_units(item) for item in items) <= 0:
         return 0
-    tables = _tables()
+    tables = _tables(lots=tracked)
     with connection.cursor() as cursor:
         # Lock the waiting queue in key order (no window function here: PostgreSQL refuses it with FOR UPDATE).
         cursor.execute(
@@ -201,7 +241,12 @@ def _allocate_product_sql(*, product_id: int) -> int:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             _ALLOCATE_SQL.format(**tables),
-            {"product": product_id, "policy": policy_active().name, "source": _source_reference(product_id)},
+            {
+                "product": product_id,
+                "policy": policy_active().name,
+                "source": _source_reference(product_id),
+                "min_expiry": timezone.localdate() + timedelta(days=items[0].product_min_shelf_life or 0),
+            },
         )
         units, _, first_event, last_event, event_count, completed_orders, _ = cursor.fetchone()
         if completed_orders:
@@ -224,7 +269,9 @@ def _allocate_product_sql(*, product_id: int) -> int:
 
 
 def _allocate_product_python(*, product_id: int) -> int:
-    items = [item for item in stock_items_lock_for_products([product_id]) if sellable_units(item) > 0]
+    locked = stock_items_lock_for_products([product_id], **lot_facts())
+    lots_attach(locked)
+    items = [item for item in locked if sellable_units(item) > 0]
     if not items:
         return 0
     free = sum(sellable_units(item) for item in items)
@@ -248,9 +295,11 @@ def _allocate_product_python(*, product_id: int) -> int:
         for item in items:
             if remaining <= 0:
                 break
-            q = min(item.available, remaining)
+            q = min(sellable_units(item), remaining)
             if q <= 0:
                 continue
+            if hasattr(item, "fefo_lots"):  # lot-tracked: FEFO within the stock item
+                lot_allocations_add(picks=[(backorder.order_line_id, lot, n) for lot, n in lots_take(item, q)])
             stock_allocate(quantities={item.pk: q}, items={item.pk: item})
             remaining -= q
             updated = Allocation.objects.filter(order_line_id=backorder.order_line_id, stock_item=item).update(

@@ -110,7 +110,9 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     Returns the substitute's order line.
     """
     from inventory.locks import stock_items_lock_for_products
+    from inventory.lots import lots_attach, lots_take
     from inventory.routing import sellable_units
+    from orders.lots import lot_allocations_add
     from orders.models import Allocation, Order, OrderLine
     from orders.services import orders_status_refresh
 
@@ -138,6 +140,9 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
         for item in stock_items_lock_for_products([*order_product_ids, substitute.pk])
         if item.product_id == substitute.pk
     ]
+    for item in items:
+        item.product = substitute
+    lots_attach(items)  # a lot-tracked substitute: its FEFO lots good enough to ship
     order = Order.objects.select_for_update(no_key=True, of=("self",)).get(pk=backorder.order_id)
     lines = {
         line.product_id: line
@@ -196,6 +201,8 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
         if take <= 0:
             continue
         remaining -= take
+        if hasattr(item, "fefo_lots"):
+            lot_allocations_add(picks=[(sub_line.pk, lot, n) for lot, n in lots_take(item, take)])
         stock_allocate(quantities={item.pk: take}, items={item.pk: item})
         if not Allocation.objects.filter(order_line=sub_line, stock_item=item).update(quantity=F("quantity") + take):
             Allocation.objects.create(order_line=sub_line, stock_item=item, quantity=take)

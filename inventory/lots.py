@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import InvalidInput
@@ -51,19 +52,68 @@ def lot_is_eligible(lot: Lot, *, min_expiry: date) -> bool:
     return lot.status == Lot.Status.ACTIVE and (lot.expiry_date is None or lot.expiry_date >= min_expiry)
 
 
-def lots_fefo(*, stock_item_ids: Iterable[int], min_expiry: date) -> dict[int, list[Lot]]:
+def lot_facts() -> dict:
+    """Annotations for a stock item lock (``inventory.locks``): the product's tracking and minimum shelf life, read in
+    the locking statement (scalar subqueries: the product row is read, not locked)."""
+    from django.db.models import OuterRef, Subquery
+
+    product = Product.objects.filter(pk=OuterRef("product_id"))
+    return {
+        "product_tracking": Subquery(product.values("tracking")[:1]),
+        "product_min_shelf_life": Subquery(product.values("min_shelf_life_days")[:1]),
+    }
+
+
+def lots_fefo(*, stock_item_ids: Iterable[int], min_expiry: dict[int, date]) -> dict[int, list[Lot]]:
     """The eligible lots with free units of these stock items (whose locks the caller holds), FEFO-ordered per
-    stock item: stock item id → lots."""
+    stock item: stock item id → lots. ``min_expiry``: product id → the earliest expiry it may ship with."""
     by_item: dict[int, list[Lot]] = {}
-    lots = (
-        Lot.objects.filter(stock_item_id__in=list(stock_item_ids), status=Lot.Status.ACTIVE)
-        .exclude(expiry_date__lt=min_expiry)
-        .order_by("stock_item_id", "expiry_date", "pk")  # PostgreSQL sorts NULL last in ascending order
+    lots = Lot.objects.filter(stock_item_id__in=list(stock_item_ids), status=Lot.Status.ACTIVE).order_by(
+        "stock_item_id", F("expiry_date").asc(nulls_last=True), "pk"
     )
     for lot in lots:
-        if lot.available > 0:
+        if lot.available > 0 and lot_is_eligible(lot, min_expiry=min_expiry[lot.product_id]):
             by_item.setdefault(lot.stock_item_id, []).append(lot)
     return by_item
+
+
+def lots_attach(items: Iterable[StockItem], *, ship_date: date | None = None) -> bool:
+    """Give each *locked* stock item of a lot-tracked product its eligible lots, FEFO-ordered (``fefo_lots``), and the
+    units they hold (``lot_units``, which ``inventory.routing.sellable_units`` respects). Untracked items are left
+    alone (no query when there are none). An item's product is ``item.product`` or the ``lot_facts`` annotations.
+    Returns whether any item is lot-tracked."""
+    tracked = [item for item in items if _tracking(item) == Product.Tracking.LOT]
+    if not tracked:
+        return False
+    day = ship_date or timezone.localdate()
+    min_expiry = {item.product_id: day + timedelta(days=_min_shelf_life(item)) for item in tracked}
+    by_item = lots_fefo(stock_item_ids=[item.pk for item in tracked], min_expiry=min_expiry)
+    for item in tracked:
+        item.fefo_lots = by_item.get(item.pk, [])
+        item.lot_units = sum(lot.available for lot in item.fefo_lots)
+    return True
+
+
+def _tracking(item) -> str:
+    if hasattr(item, "product_tracking"):
+        return item.product_tracking
+    return item.product.tracking
+
+
+def _min_shelf_life(item) -> int:
+    if hasattr(item, "product_min_shelf_life"):
+        return item.product_min_shelf_life
+    return item.product.min_shelf_life_days
+
+
+def lots_take(item: StockItem, quantity: int) -> list[tuple[Lot, int]]:
+    """Take ``quantity`` units of an item prepared by ``lots_attach`` from its FEFO lots, keeping the copies (and
+    ``lot_units``) in step: the caller then writes them (``orders.lots.lot_allocations_add``)."""
+    picks = lots_pick(item.fefo_lots, quantity)
+    for lot, q in picks:
+        lot.allocated += q
+    item.lot_units -= sum(q for _, q in picks)
+    return picks
 
 
 def lots_pick(lots: list[Lot], quantity: int) -> list[tuple[Lot, int]]:

@@ -25,5 +25,8 @@ def warehouse_annotations() -> dict:
 
 
 def sellable_units(item) -> int:
-    """Units of a locked stock item that may be allocated or promised: its free units in an active warehouse."""
-    return max(0, item.available) if item.warehouse_active else 0
+    """Units of a locked stock item that may be allocated or promised: its free units in an active warehouse (of a
+    lot-tracked product, only those of lots good enough to ship: ``lot_units``, set by ``inventory.lots``)."""
+    units = max(0, item.available) if item.warehouse_active else 0
+    lot_units = getattr(item, "lot_units", None)
+    return units if lot_units is None else min(units, lot_units)

@@ -57,6 +57,8 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     """
     from django.db.models import F
 
+    from inventory.models import Product
+    from orders.lots import lot_allocations_add, lot_allocations_take
     from orders.models import Allocation, Order, OrderLine
     from orders.services import orders_status_refresh
 
@@ -65,6 +67,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     if len(reason) > 300:
         raise InvalidPriority("Keep the reason under 300 characters.", details={"reason": len(reason)})
     stock_items_lock_for_products([backorder.product_id])
+    tracked = Product.objects.filter(pk=backorder.product_id, tracking=Product.Tracking.LOT).exists()
     current = Backorder.objects.get(pk=backorder.pk)
     if not current.is_waiting:
         raise BackorderClosed(
@@ -131,6 +134,11 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
                 quantity=F("quantity") + q
             ):
                 Allocation.objects.create(order_line=target_line, stock_item_id=allocation.stock_item_id, quantity=q)
+            if tracked:  # the lot units change hands with the allocation
+                taken = lot_allocations_take(
+                    order_line_id=donor_line.pk, stock_item_id=allocation.stock_item_id, quantity=q, release=False
+                )
+                lot_allocations_add(picks=[(target_line.pk, lot_id, n) for lot_id, n in taken], move_counters=False)
         OrderLine.objects.filter(pk=donor_line.pk).update(
             quantity_allocated=F("quantity_allocated") - movable,
             quantity_backordered=F("quantity_backordered") + movable,

@@ -16,6 +16,7 @@ from core.errors import InvalidInput
 from inventory.counters import stock_release
 from orders.exceptions import DuplicateSku, NothingToCancel, OrderClosed
 from orders.locks import order_lock_with_stock
+from orders.lots import lot_allocations_take
 from orders.models import Allocation, Order, OrderLine
 from orders.services import orders_status_refresh
 
@@ -107,6 +108,8 @@ def _allocations_release(*, line: OrderLine, quantity: int) -> set[int]:
         else:
             Allocation.objects.filter(pk=allocation.pk).update(quantity=F("quantity") - q)
         stock_release(quantities={allocation.stock_item_id: q})
+        if line.product.is_lot_tracked:  # the lots expiring last go back first
+            lot_allocations_take(order_line_id=line.pk, stock_item_id=allocation.stock_item_id, quantity=q)
         released.add(allocation.stock_item_id)
         remaining -= q
     return released

@@ -24,6 +24,7 @@ from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput
 from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_skus
+from inventory.lots import lots_attach, lots_take
 from inventory.models import Product, StockItem
 from inventory.routing import sellable_units
 from orders.exceptions import (
@@ -33,6 +34,7 @@ from orders.exceptions import (
     PriorityNotAllowed,
     TierNotAllowed,
 )
+from orders.lots import lot_allocations_add
 from orders.models import Allocation, Order, OrderLine, SalesChannel
 from orders.selectors import (
     UNREAD,
@@ -244,6 +246,8 @@ def _order_place_atomic(
         current = customer_from_snapshot(locked[0].customer_row, channel=channel)
         terms, policy = locked[0].terms_row, locked[0].policy_row
     customer_obj = customer_upsert(data=customer, channel=channel, current=current)
+    lots_attach(locked)  # lot-tracked products: their FEFO lots good enough to ship (no query without any)
+    lot_picks: dict[int, list] = defaultdict(list)  # product id → (lot, units)
 
     plans = []
     refused = []
@@ -262,6 +266,8 @@ def _order_place_atomic(
             q = min(sellable_units(item), take)
             if q > 0:
                 picks.append((item, q))
+                if hasattr(item, "fefo_lots"):
+                    lot_picks[product.pk] += lots_take(item, q)
                 item.allocated += q
                 take -= q
         plans.append((product, line.quantity, picks, shortfall))
@@ -351,6 +357,10 @@ def _order_place_atomic(
             per_item[item.pk] += q
     # The order, its lines, their allocations and the stock counters: one statement on PostgreSQL.
     order_records_create(order=order, lines=order_lines, allocations=allocations, stock_quantities=per_item)
+    if lot_picks:
+        lot_allocations_add(
+            picks=[(ol.pk, lot, q) for ol in order_lines for lot, q in lot_picks.get(ol.product_id, ())]
+        )
 
     short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
     backorders = []

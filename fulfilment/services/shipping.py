@@ -13,7 +13,7 @@ from inventory.counters import stock_movement_apply
 from inventory.models import StockMovement
 from orders.exceptions import NothingToShip, OrderClosed, OrderNotReady
 from orders.locks import order_lock_with_stock
-from orders.models import Allocation, Order, OrderLine, Shipment, ShipmentLine
+from orders.models import Allocation, LotAllocation, Order, OrderLine, Shipment, ShipmentLine
 from orders.services import customer_lifetime_value_add, orders_status_refresh
 
 
@@ -39,27 +39,35 @@ def order_ship(*, order: Order, user=None, tracking_reference: str = "") -> Ship
     lines_by_pk = {line.pk: line for line in lines}
     shipped_per_line: dict[int, int] = defaultdict(int)
     shipment_lines = []
+    by_lot = _lot_allocations(allocations, lines_by_pk)
     for allocation in allocations:
         item = order.stock_items_locked[allocation.stock_item_id]
-        stock_movement_apply(
-            stock_item=item,
-            kind=StockMovement.Kind.SHIPMENT,
-            quantity=-allocation.quantity,
-            allocated_delta=-allocation.quantity,
-            reason="Shipped to customer",
-            reference=order.number,
-            user=user,
-        )
-        shipment_lines.append(
-            ShipmentLine(
-                shipment=shipment,
-                order_line_id=allocation.order_line_id,
-                stock_item_id=allocation.stock_item_id,
-                quantity=allocation.quantity,
+        # A lot-tracked product's units leave lot by lot: one ledger row and one shipment line per lot.
+        parts = by_lot.get((allocation.order_line_id, allocation.stock_item_id)) or [(None, allocation.quantity)]
+        for lot, quantity in parts:
+            stock_movement_apply(
+                stock_item=item,
+                kind=StockMovement.Kind.SHIPMENT,
+                quantity=-quantity,
+                allocated_delta=-quantity,
+                reason="Shipped to customer",
+                reference=order.number,
+                user=user,
+                lot=lot,
             )
-        )
+            shipment_lines.append(
+                ShipmentLine(
+                    shipment=shipment,
+                    order_line_id=allocation.order_line_id,
+                    stock_item_id=allocation.stock_item_id,
+                    lot=lot,
+                    quantity=quantity,
+                )
+            )
         shipped_per_line[allocation.order_line_id] += allocation.quantity
     ShipmentLine.objects.bulk_create(shipment_lines)
+    if by_lot:
+        LotAllocation.objects.filter(order_line_id__in=shipped_per_line).delete()
     Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
     for line_pk, quantity in shipped_per_line.items():
         OrderLine.objects.filter(pk=line_pk).update(
@@ -76,3 +84,20 @@ def order_ship(*, order: Order, user=None, tracking_reference: str = "") -> Ship
         amount=sum(lines_by_pk[pk].unit_price * quantity for pk, quantity in shipped_per_line.items()),
     )
     return shipment
+
+
+def _lot_allocations(allocations: list[Allocation], lines_by_pk: dict) -> dict[tuple[int, int], list]:
+    """(order line id, stock item id) → [(lot, units)] of the lot-tracked allocations among these (no query when the
+    order has none: the lines' products say so)."""
+    tracked = [a for a in allocations if lines_by_pk[a.order_line_id].product.is_lot_tracked]
+    if not tracked:
+        return {}
+    parts: dict[tuple[int, int], list] = defaultdict(list)
+    rows = (
+        LotAllocation.objects.filter(order_line_id__in={a.order_line_id for a in tracked})
+        .select_related("lot")
+        .order_by("lot__expiry_date", "lot_id")
+    )
+    for row in rows:
+        parts[(row.order_line_id, row.lot.stock_item_id)].append((row.lot, row.quantity))
+    return parts
