@@ -28,6 +28,8 @@ class Backorder(models.Model):
         SUPPLIER_DELAY = "supplier_delay", "Supplier delay"
         QUALITY_HOLD = "quality_hold", "Quality hold"
         DEMAND_SPIKE = "demand_spike", "Demand spike"
+        # Units reserved from a lot that expired, fell under the minimum shelf life or was recalled (docs/lots.md).
+        LOT_EXPIRED = "lot_expired", "Lot expired or recalled"
 
     class EtaBasis(models.TextChoices):
         PURCHASE_ORDER_HISTORY = "purchase_order_history", "Incoming purchase order + the supplier's measured slips"

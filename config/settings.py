@@ -311,6 +311,8 @@ CELERY_BEAT_SCHEDULE["pending-work-sweep"] = {
 }
 # The customer's terms: waiting units past auto_cancel_after_days are cancelled (daily); SLA breaches raise priority.
 CELERY_BEAT_SCHEDULE["terms-auto-cancel"] = {"task": "fulfilment.tasks.terms_auto_cancel", "schedule": 24 * 3600.0}
+# Lots expired or too short-dated to ship leave sellable stock; their reserved units wait again (docs/lots.md).
+CELERY_BEAT_SCHEDULE["lots-expiry-sweep"] = {"task": "fulfilment.tasks.lots_expiry_sweep", "schedule": 24 * 3600.0}
 CELERY_BEAT_SCHEDULE["sla-sweep"] = {"task": "backorders.tasks.sla_sweep", "schedule": 300.0}
 # Import jobs whose message was lost (broker down) are re-sent; jobs whose worker died are closed (docs/import.md).
 CELERY_BEAT_SCHEDULE["import-jobs-sweep"] = {"task": "exchange.tasks.import_jobs_sweep", "schedule": 120.0}

@@ -11,3 +11,11 @@ def terms_auto_cancel() -> int:
     from .services.terms import backorders_cancel_expired
 
     return backorders_cancel_expired()
+
+
+@shared_task(acks_late=True)
+def lots_expiry_sweep() -> int:
+    """Daily: lots expired or under their product's minimum shelf life are quarantined (docs/lots.md)."""
+    from .services.lots import lots_quarantine_due
+
+    return lots_quarantine_due()

@@ -48,6 +48,36 @@ def lot_min_expiry(*, product: Product, ship_date: date | None = None) -> date:
     return (ship_date or timezone.localdate()) + timedelta(days=product.min_shelf_life_days)
 
 
+# Which status a lot may move to (``lot_transition``): a hold can be put on a quarantined lot too (the recall is
+# recorded), and only a hold is lifted (``from_hold``: to active, or to quarantined when it is too late meanwhile).
+LOT_TRANSITIONS: dict[str, set[str]] = {
+    Lot.Status.ACTIVE: {Lot.Status.QUARANTINED, Lot.Status.ON_HOLD},
+    Lot.Status.QUARANTINED: {Lot.Status.ON_HOLD},
+    Lot.Status.ON_HOLD: set(),
+}
+_FROM_HOLD = {Lot.Status.ACTIVE, Lot.Status.QUARANTINED}
+
+
+def lot_transition(*, lot: Lot, status: str, from_hold: bool = False) -> None:
+    """The one check of a lot's status change (the caller writes it with the units it moves)."""
+    from core.errors import InvalidTransition
+
+    allowed = _FROM_HOLD if from_hold and lot.status == Lot.Status.ON_HOLD else LOT_TRANSITIONS[lot.status]
+    if from_hold and lot.status != Lot.Status.ON_HOLD:
+        allowed = set()
+    if status not in allowed:
+        raise InvalidTransition(
+            f"Lot {lot.number} is {lot.status}; it cannot be "
+            + ("released (only a lot on hold can)." if from_hold else f"put {status.replace('_', ' ')}."),
+            details={"from": lot.status, "to": status},
+        )
+
+
+def lot_due_for_quarantine(lot: Lot, *, product: Product, today: date) -> bool:
+    """Expired, or expiring too soon to meet the product's minimum shelf life if shipped today."""
+    return lot.expiry_date is not None and lot.expiry_date < today + timedelta(days=product.min_shelf_life_days)
+
+
 def lot_is_eligible(lot: Lot, *, min_expiry: date) -> bool:
     return lot.status == Lot.Status.ACTIVE and (lot.expiry_date is None or lot.expiry_date >= min_expiry)
 
