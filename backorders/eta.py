@@ -77,7 +77,6 @@ def eta_recompute_product(*, product_id: int) -> int:
         # The stock lock serialises this read with allocation and order placement for the product.
         stock_items_lock_for_products([product_id])
         today = timezone.localdate()
-        supply = _supply(product_id, today)
         rows = list(
             Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
             .order_by(*QUEUE_ORDER)
@@ -94,6 +93,10 @@ def eta_recompute_product(*, product_id: int) -> int:
                 "eta_confidence",
             )  # fmt: skip
         )
+        if not rows:
+            # Nothing waiting (a receipt or a new purchase order of a product without a queue): no supply to read.
+            return 0
+        supply = _supply(product_id, today)
     cumulative = 0
     demands = []
     for row in rows:

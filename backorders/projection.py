@@ -99,12 +99,19 @@ def _project(demands, supply: Supply, today: date):
 def _promised(demands, supply: Supply, today: date):
     """Yield (promise, basis, confidence) for each cumulative demand (ascending): the incoming lines re-dated to their
     expected date + measured slip (never earlier than their own date), walked in the order those dates fall."""
-    slips = supply.promises.slips
+    slips, shares = supply.promises.slips, supply.promises.shares
     lines = []
     for line_id, expected, units in supply.lines:
         slip = slips.get(line_id)
+        done = 0
+        for share, measured in shares.get(line_id, ()):
+            # The first share of a line that tends to come in parts, by its own (earlier) date.
+            part = int(share * units) - done
+            if part > 0 and measured.days < slip.days:
+                lines.append((expected + timedelta(days=max(0, measured.days)), line_id, part, measured))
+                done += part
         day = expected + timedelta(days=max(0, slip.days)) if slip else expected
-        lines.append((day, line_id, units, slip))
+        lines.append((day, line_id, units - done, slip))
     lines.sort(key=lambda line: (line[0], line[1]))
     lead_time = supply.promises.lead_time
     index = 0

@@ -38,6 +38,9 @@ class SupplyPromises:
     slips: dict[int, Measured] = field(default_factory=dict)  # incoming line id → measured slip
     lead_time: Measured | None = None  # a new order's measured lead time (days from today)
     overdue_units: int = 0  # units promised by today (original date) that have not arrived: a supplier delay
+    # incoming line id → ((share, measured slip), ...): the first quarter, half... of a line that nothing has arrived
+    # of yet, when they come sooner than the whole (partial deliveries); the rest comes by the line's slip
+    shares: dict[int, tuple[tuple[float, Measured], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def lead_time_days(product_id: int) -> int | None:
 def supply_promises(product_id: int, *, service_level: float, today: date) -> SupplyPromises:
     """What every source has learned for the product (the first measured lead time wins, like ``lead_time_days``)."""
     slips: dict[int, Measured] = {}
+    shares: dict[int, tuple] = {}
     lead_time = None
     overdue_units = 0
     for source in _sources.values():
@@ -82,6 +86,7 @@ def supply_promises(product_id: int, *, service_level: float, today: date) -> Su
             continue
         learned = source.promises(product_id, service_level, today)
         slips.update(learned.slips)
+        shares.update(learned.shares)
         lead_time = lead_time or learned.lead_time
         overdue_units += learned.overdue_units
-    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue_units)
+    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue_units, shares=shares)

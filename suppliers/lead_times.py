@@ -28,6 +28,7 @@ from time import monotonic
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, Max
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from backorders.supply import Measured, SupplyPromises
@@ -36,6 +37,10 @@ from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, Rece
 
 CLOSED_STATUSES = (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED)
 LATE_MIN_SAMPLES = 3
+POSITION_MIN_SAMPLES = 5
+# Partial deliveries: the first quarter, half and three quarters of a line often come before the rest, so the units
+# of a line that nothing has arrived of yet are promised by share (the rest by the whole line's date).
+SHARES = (0.25, 0.5, 0.75)
 
 
 @dataclass
@@ -45,6 +50,11 @@ class History:
     lines: int = 0
     slips: list[tuple[int, float]] = field(default_factory=list)  # (days, weight)
     lead_times: list[tuple[int, float]] = field(default_factory=list)
+    # Per line, for the cases in a line's position (``position_samples``): its announced dates ((since, date),
+    # original first), the day it arrived in full (an open, overdue line: today, a lower bound), the days by which
+    # each of ``SHARES`` of it had arrived, and its first receipt (None: nothing yet).
+    dated: list[tuple[list[tuple[date, date]], date, tuple[date, ...], date | None]] = field(default_factory=list)
+    positions: dict[tuple[int, bool, bool], list[tuple[int, tuple[int, ...]]]] = field(default_factory=dict)  # memo
 
 
 def weighted_quantile(samples: list[tuple[int, float]], level: float) -> tuple[int, float]:
@@ -58,10 +68,6 @@ def weighted_quantile(samples: list[tuple[int, float]], level: float) -> tuple[i
         if last_of_value and running >= level * total - 1e-9:
             return days, running / total
     return ordered[-1][0], 1.0
-
-
-def _day(moment: datetime) -> date:
-    return timezone.localtime(moment).date()
 
 
 # Learned histories per supplier, kept per process while nothing they are made of changed: the same day, no new
@@ -111,13 +117,15 @@ def _read_histories(ids: list[int], today: date) -> dict[tuple[int, int | None],
         .exclude(purchase_order__status__in=CLOSED_STATUSES)
         .annotate(delivered_at=Max("receipt_lines__receipt__received_at"))
         .filter(delivered_at__gte=timezone.make_aware(datetime.combine(start, time.min)))
+        .annotate(delivered_on=TruncDate("delivered_at"))  # the local day, computed by the database
         .values_list(
             "pk",
             "product_id",
             "purchase_order__supplier_id",
             "purchase_order__order_date",
             "original_expected_date",
-            "delivered_at",
+            "delivered_on",
+            "quantity_ordered",
         )  # fmt: skip
     )
     overdue = list(
@@ -132,43 +140,126 @@ def _read_histories(ids: list[int], today: date) -> dict[tuple[int, int | None],
             "purchase_order__supplier_id",
             "purchase_order__order_date",
             "original_expected_date",
-            "expected_date",
+            "quantity_ordered",
         )  # fmt: skip
     )
-    revisions: dict[int, list[tuple[date, date]]] = defaultdict(list)
-    for line_id, new_date, created_at in (
-        ExpectedDateRevision.objects.filter(line_id__in=[row[0] for row in delivered + overdue])
-        .order_by("created_at", "id")
-        .values_list("line_id", "new_date", "created_at")
+    line_ids = [row[0] for row in delivered + overdue]
+    receipts: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for line_id, received_on, quantity in (
+        ReceiptLine.objects.filter(purchase_order_line_id__in=line_ids)
+        .order_by("receipt__received_at", "id")
+        .values_list("purchase_order_line_id", TruncDate("receipt__received_at"), "quantity")
     ):
-        revisions[line_id].append((_day(created_at), new_date))
+        receipts[line_id].append((received_on, quantity))
+    revisions: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    for line_id, new_date, created_on in (
+        ExpectedDateRevision.objects.filter(line_id__in=line_ids)
+        .order_by("created_at", "id")
+        .values_list("line_id", "new_date", TruncDate("created_at"))
+    ):
+        revisions[line_id].append((created_on, new_date))
 
-    def add(supplier_id, product_id, slips, lead_time):
+    def add(pk, supplier_id, product_id, announced, arrived, ordered, quantity):
+        slips = _slips(announced, until=arrived, arrived=arrived)
+        dated = (announced, arrived, *_shares_reached(receipts[pk], quantity, arrived))
         for key in ((supplier_id, product_id), (supplier_id, None)):
             history = histories[key]
             history.lines += 1
             history.slips.extend(slips)
-            history.lead_times.append((lead_time, 1.0))
+            history.lead_times.append(((arrived - ordered).days, 1.0))
+            history.dated.append(dated)
 
-    for pk, product_id, supplier_id, ordered, original, delivered_at in delivered:
-        on = _day(delivered_at)
-        add(
-            supplier_id, product_id, _slips(ordered, original, revisions[pk], until=on, arrived=on), (on - ordered).days
-        )
-    for pk, product_id, supplier_id, ordered, original, _expected in overdue:
-        add(supplier_id, product_id, _slips(ordered, original, revisions[pk], until=today, arrived=today),
-            (today - ordered).days)  # fmt: skip
+    for pk, product_id, supplier_id, ordered, original, on, quantity in delivered:
+        add(pk, supplier_id, product_id, _announced(ordered, original, revisions[pk], on), on, ordered, quantity)
+    for pk, product_id, supplier_id, ordered, original, quantity in overdue:
+        add(pk, supplier_id, product_id, _announced(ordered, original, revisions[pk], today), today, ordered, quantity)
     return dict(histories)
 
 
-def _slips(ordered: date, original: date, revisions, *, until: date, arrived: date) -> list[tuple[int, float]]:
+def _shares_reached(receipts: list[tuple[date, int]], quantity: int, arrived: date) -> tuple[tuple, date | None]:
+    """The days by which each of ``SHARES`` of a line had arrived (not yet: ``arrived``, the full line's day or, for
+    an open line, today), and the day of its first receipt."""
+    reached = []
+    for share in SHARES:
+        day = arrived
+        running = 0
+        for received_on, units in receipts:
+            running += units
+            if running >= share * quantity:
+                day = min(received_on, arrived)
+                break
+        reached.append(day)
+    return tuple(reached), (receipts[0][0] if receipts else None)
+
+
+def _announced(ordered: date, original: date, revisions, until: date) -> list[tuple[date, date]]:
+    """(since, date) of every date the supplier announced for a line up to ``until``: the original, then revisions."""
+    return [(ordered, original)] + [(on, new) for on, new in revisions if on <= until]
+
+
+def _slips(announced, *, until: date, arrived: date) -> list[tuple[int, float]]:
     """One (slip, weight) per announced date: arrived − date, weighted by the days it stood (at least one)."""
-    announced = [(ordered, original)] + [(on, new) for on, new in revisions if on <= until]
     samples = []
     for index, (since, announced_date) in enumerate(announced):
         end = announced[index + 1][0] if index + 1 < len(announced) else until
         samples.append(((arrived - announced_date).days, float(max(1, (end - since).days))))
     return samples
+
+
+def position_samples(
+    history: History, *, days_to_go: int, revised: bool, fresh: bool = False
+) -> list[tuple[int, tuple[int, ...]]]:
+    """The cases in a line's position: past dates of the same kind (the original date, or a revision) that still
+    stood ``days_to_go`` days before them (or, for a line already late, that many days after them, not delivered)
+    and, for a line nothing has arrived of (``fresh``), of which nothing had arrived by then. Each case: the days
+    from then to the delivery in full (from the date itself when it was still ahead) and to each of ``SHARES``.
+    Memoised."""
+    key = (days_to_go, revised, fresh)
+    if key in history.positions:
+        return history.positions[key]
+    samples = []
+    for announced, arrived, reached, first_receipt in history.dated:
+        for index, (since, announced_date) in enumerate(announced):
+            if (index > 0) != revised:
+                continue
+            moment = announced_date - timedelta(days=days_to_go)
+            end = announced[index + 1][0] if index + 1 < len(announced) else arrived
+            if since <= moment < end and not (fresh and first_receipt is not None and first_receipt <= moment):
+                start = max(announced_date, moment)
+                samples.append(((arrived - start).days, tuple((day - start).days for day in reached)))
+    history.positions[key] = samples
+    return samples
+
+
+def _measure_position(
+    histories, supplier_id: int, product_id: int, level: float, *, days_to_go: int, revised: bool, fresh: bool
+) -> tuple[Measured, tuple[Measured, ...]] | None:
+    """A line's slip measured on the cases in its position (``position_samples``): the days to add to its date (to
+    today for a line already late) at ``level``, for the whole line and (``fresh``) for each of ``SHARES`` of it.
+    None when fewer than ``POSITION_MIN_SAMPLES`` such cases."""
+    minimum = settings.OMS["ETA_MIN_HISTORY"]
+    for key, scope in (((supplier_id, product_id), "supplier product"), ((supplier_id, None), "supplier")):
+        history = histories.get(key)
+        if history is None or history.lines < minimum:
+            continue
+        samples = position_samples(history, days_to_go=days_to_go, revised=revised, fresh=fresh)
+        if len(samples) < POSITION_MIN_SAMPLES:
+            continue
+        shares = ()
+        if fresh:
+            shares = tuple(_quantile([s[1][i] for s in samples], level, scope) for i in range(len(SHARES)))
+        return _quantile([sample[0] for sample in samples], level, scope), shares
+    return None
+
+
+def _quantile(values: list[int], level: float, scope: str) -> Measured:
+    """The days a new case stays within with probability ``level``, from n past cases: their k-th smallest, k =
+    ⌈level · (n + 1)⌉ (at most n), which a new case exceeds with probability 1 − k / (n + 1) whatever the
+    distribution; confidence: the share of the past cases within it."""
+    ordered = sorted(values)
+    days = ordered[min(len(ordered), math.ceil(level * (len(ordered) + 1) - 1e-9)) - 1]
+    share = sum(1 for value in ordered if value <= days) / len(ordered)
+    return Measured(days=days, confidence=math.floor(share * 1000) / 1000, samples=len(values), scope=scope)
 
 
 def _measure(
@@ -220,9 +311,21 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
         supplier_ids=[line[1] for line in open_lines] + [s for s, _ in candidates], today=today
     )
     slips = {}
-    for line_id, supplier_id, expected, *_ in open_lines:
-        late_by = max(0, (today - expected).days)
-        measured = _measure(histories, supplier_id, product_id, service_level, "slips", late_by=late_by)
+    shares = {}
+    for line_id, supplier_id, expected, original, _, received in open_lines:
+        # The cases in the line's position first; too few of them: every case (a late line: those as late).
+        position = _measure_position(
+            histories, supplier_id, product_id, service_level, days_to_go=(expected - today).days,
+            revised=expected != original, fresh=received == 0,
+        )  # fmt: skip
+        if position is not None:
+            slips[line_id] = position[0]
+            if position[1]:
+                shares[line_id] = tuple(zip(SHARES, position[1], strict=True))
+            continue
+        measured = _measure(
+            histories, supplier_id, product_id, service_level, "slips", late_by=max(0, (today - expected).days)
+        )
         if measured is not None:
             slips[line_id] = measured
     preferred = [supplier_id for supplier_id, is_preferred in candidates if is_preferred]
@@ -234,7 +337,7 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
         measured = [m for m in measured if m is not None]
         lead_time = min(measured, key=lambda m: (m.days, -m.confidence)) if measured else None
     overdue = sum(ordered - received for _, _, _, original, ordered, received in open_lines if original <= today)
-    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue)
+    return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue, shares=shares)
 
 
 def supplier_lead_time_profile(*, supplier_ids=None, service_level: float | None = None) -> dict[int, dict]:

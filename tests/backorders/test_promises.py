@@ -68,7 +68,8 @@ def test_purchase_order_date_plus_measured_slip_at_the_service_level(make_produc
     )
     eta_recompute_product(product_id=product.pk)
     backorder = Backorder.objects.get(order=order)
-    # 80 day-weights on time, 28 four days late: 74 % within 0 days, so the 90 % date is 4 days after the PO's.
+    # The cases in its position (past dates that stood 5 days before them): 8 held, 2 were 4 days late: 80 % within
+    # 0 days, so the 90 % date is 4 days after the PO's.
     assert _dates(backorder) == (
         TODAY() + timedelta(days=9),
         "purchase_order_history",
@@ -83,7 +84,7 @@ def test_purchase_order_date_plus_measured_slip_at_the_service_level(make_produc
     with override_settings(OMS={**_oms(), "ETA_SERVICE_LEVEL": 0.7}):
         eta_recompute_product(product_id=product.pk)
     assert _dates(backorder) == (TODAY() + timedelta(days=5), "purchase_order_history", TODAY() + timedelta(days=5),
-                                 0.74)  # fmt: skip
+                                 0.8)  # fmt: skip
 
 
 def _oms():
@@ -255,9 +256,65 @@ def test_a_line_already_late_is_promised_from_the_cases_that_were_as_late(make_p
         purchase_order__expected_date=TODAY() - timedelta(days=5),
     )  # fmt: skip
     slips = product_promises(product.pk, 0.9, TODAY()).slips
-    # Not yet due: over all 11 cases, weighted by the days each date stood (the open line counts as 5 late, 15 days):
-    # 0 d: 60, 3 d: 13, 5 d: 15, 6 d: 16, 8 d: 18, 10 d: 20 of 142 → 86 % within 8 days, so 10.
-    # 5 days late already: of the cases at least that late (5, 6, 8, 10 → 0, 1, 3, 5 still to wait; weights 15, 16,
-    # 18, 20 of 69), 71 % within 3 more days, so 5.
+    # Due in 10 days: the 11 past dates that stood 10 days before them (the open one counts as 5 late so far):
+    # 0 ×6, 3, 5, 6, 8, 10; a new case stays within the k-th smallest of n with probability k / (n + 1), so at 90 %
+    # the ⌈0.9 × 12⌉ = 11th: 10 (the 10th, 8, holds for only 10 / 12 of new cases).
+    # 5 days late already: only 3 past dates still stood 5 days after them (too few to say), so of the cases at
+    # least that late, weighted by the days each date stood (5, 6, 8, 10 → 0, 1, 3, 5 still to wait; weights 15, 16,
+    # 18, 20 of 69): 71 % within 3 more days, so 5.
     assert slips[due.pk].days == 10
     assert slips[overdue.pk].days == 5
+
+
+def test_a_line_is_promised_from_the_cases_in_its_position(make_product):
+    supplier, product = SupplierFactory(), make_product()
+    # 10 lines quoted at 10 days: 5 delivered on their date; 5 whose supplier moved the date on day 7 to day 16 and
+    # delivered then (6 days after the original date, on the revised one).
+    for index in range(10):
+        moved = index >= 5
+        delivered_line(
+            supplier=supplier, product=product, ordered=TODAY() - timedelta(days=80 + index), quoted_days=10,
+            actual_days=16 if moved else 10, revised_to=16 if moved else None, revised_on=7 if moved else None,
+        )  # fmt: skip
+
+    def line(ordered_ago: int, due_in: int, revised: bool = False):
+        return PurchaseOrderLineFactory(
+            product=product, purchase_order__supplier=supplier,
+            purchase_order__order_date=TODAY() - timedelta(days=ordered_ago),
+            purchase_order__expected_date=TODAY() + timedelta(days=due_in),
+            original_expected_date=TODAY() + timedelta(days=due_in - (6 if revised else 0)),
+        )  # fmt: skip
+
+    just_ordered, unmoved_near, moved_near = line(1, 9), line(8, 2), line(10, 3, revised=True)
+    slips = product_promises(product.pk, 0.9, TODAY()).slips
+    # 9 days before their date, all 10 past dates stood: half slipped 6 days, so 6.
+    assert (slips[just_ordered.pk].days, slips[just_ordered.pk].samples) == (6, 10)
+    # 2 days before it, a date never moved held every time (the 5 that slipped had been moved by then): 0.
+    assert (slips[unmoved_near.pk].days, slips[unmoved_near.pk].confidence) == (0, 1.0)
+    # A moved date 3 days before it: the 5 moved dates that stood then all held: 0 (before, every date's slips
+    # together, weighted by the days they stood, said 6).
+    assert (slips[moved_near.pk].days, slips[moved_near.pk].samples) == (0, 5)
+
+
+def test_the_first_part_of_a_line_that_comes_in_parts_is_promised_sooner(make_product, place):
+    supplier, product = SupplierFactory(), make_product()
+    # 10 lines of 10 units quoted at 10 days: 6 came whole on their date; 4 came 6 units on the date, 4 eight days on.
+    for index in range(10):
+        delivered_line(
+            supplier=supplier, product=product, ordered=TODAY() - timedelta(days=80 + index), quoted_days=10,
+            actual_days=18 if index < 4 else 10, first_part=(10, 6) if index < 4 else None,
+        )  # fmt: skip
+    first, then = place({product.sku: 8}), place({product.sku: 5})
+    line = PurchaseOrderLineFactory(
+        product=product, purchase_order__supplier=supplier, quantity_ordered=20,
+        purchase_order__expected_date=TODAY() + timedelta(days=5),
+    )  # fmt: skip
+    learned = product_promises(product.pk, 0.9, TODAY())
+    # The whole line: 4 of 10 came 8 days late, so 8; a quarter and a half of it always came on the date: 0.
+    assert learned.slips[line.pk].days == 8
+    assert [(share, measured.days) for share, measured in learned.shares[line.pk]] == [(0.25, 0), (0.5, 0), (0.75, 8)]
+    eta_recompute_product(product_id=product.pk)
+    d5, d13 = TODAY() + timedelta(days=5), TODAY() + timedelta(days=13)
+    # 8 units: within the first half (10 units) of the line: its date. 13: the rest of the line's date.
+    assert _dates(Backorder.objects.get(order=first)) == (d5, "purchase_order_history", d5, 1.0)
+    assert _dates(Backorder.objects.get(order=then)) == (d13, "purchase_order_history", d5, 1.0)

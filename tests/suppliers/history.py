@@ -24,9 +24,11 @@ def delivered_line(
     revised_to: int | None = None,
     revised_on: int | None = None,
     quantity: int = 10,
+    first_part: tuple[int, int] | None = None,
 ):
     """A line ordered on ``ordered``, promised ``quoted_days`` later, delivered in full ``actual_days`` later (and, with
-    ``revised_to``, its date moved to ordered + revised_to on day ordered + revised_on)."""
+    ``revised_to``, its date moved to ordered + revised_to on day ordered + revised_on; with ``first_part`` = (days,
+    units), those units came first, ``days`` after the order)."""
     po = PurchaseOrderFactory(
         supplier=supplier, status=PurchaseOrder.Status.RECEIVED, order_date=ordered,
         expected_date=ordered + timedelta(days=quoted_days),
@@ -42,7 +44,11 @@ def delivered_line(
         line.expected_date = ordered + timedelta(days=revised_to)
     line.quantity_received = quantity
     line.save(update_fields=["quantity_received", "expected_date"])
-    receipt = Receipt.objects.create(purchase_order=po)
-    Receipt.objects.filter(pk=receipt.pk).update(received_at=noon(ordered + timedelta(days=actual_days)))
-    ReceiptLine.objects.create(receipt=receipt, purchase_order_line=line, quantity=quantity)
+    parts = [(actual_days, quantity)]
+    if first_part is not None:
+        parts = [first_part, (actual_days, quantity - first_part[1])]
+    for days, units in parts:
+        receipt = Receipt.objects.create(purchase_order=po)
+        Receipt.objects.filter(pk=receipt.pk).update(received_at=noon(ordered + timedelta(days=days)))
+        ReceiptLine.objects.create(receipt=receipt, purchase_order_line=line, quantity=units)
     return line
