@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Sum
@@ -29,8 +30,9 @@ from inventory.locks import stock_items_lock_for_products
 
 from .events import events_record
 from .models import Backorder, BackorderEvent
-from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project
+from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project, supplies_read
 from .queue import QUEUE_ORDER, ahead_of
+from .reasons import reasons_decide, reasons_read
 from .signals import after_eta_events, follow_ups_run
 
 # Rows written per transaction: each chunk holds the product's stock lock (and so blocks order intake for
@@ -292,23 +294,49 @@ def _write(changed) -> None:
     )  # fmt: skip
 
 
-def eta_for_newcomer(*, product_id: int, priority_rank: int, priority_score, placed_at, quantity: int) -> Eta:
-    """The dates (``Eta``: promise, basis, po line id, expected date, confidence) for a backorder joining the
-    product's queue now, by the recompute's rules: the supply that covers the waiting demand ahead of it in queue
-    order plus its own units.
+class NewcomerEta(NamedTuple):
+    """``Eta`` (same fields, same positions) of a backorder about to join its queue, and its reason."""
 
-    Order placement stores it on the new backorder, so the order's answer and its "backorder created" message
-    carry a date at once; the background recompute that follows confirms it (or moves it, and says so).
+    eta: date | None
+    basis: str
+    line_id: int | None
+    expected: date | None
+    confidence: float | None
+    overdue_units: int
+    reason: str
+
+
+def etas_for_newcomers(*, lines, priority_rank: int, priority_score, placed_at) -> list[NewcomerEta]:
+    """The dates of backorders about to join their products' queues now, one per ``(product_id, shortfall,
+    units ordered)``, by the recompute's rules: the supply that covers the waiting demand ahead of each in queue
+    order plus its own units; and each one's reason (``reasons``; the order's units count in its recent demand).
+
+    Everything is read in ONE round trip whatever the number of lines (``projection.supplies_read``): the demand
+    ahead, the free stock, the supply port's reads and the reasons' facts. Order placement stores the dates on the
+    new backorders, so the order's answer and its "backorder created" message carry a date at once; the background
+    recompute that follows confirms them (or moves them, and says so).
     """
     today = timezone.localdate()
-    ahead = (
-        Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
+    ids = sorted({product_id for product_id, _, _ in lines})
+    ahead_read = (
+        Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
         .filter(ahead_of(priority_rank=priority_rank, priority_score=priority_score, placed_at=placed_at))
-        .aggregate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))["units"]
-        or 0
+        .order_by()
+        .values("product_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+        .values_list("product_id", "units")
     )
-    [promise] = [Eta(*row) for row in eta_project([ahead + quantity], _supply(product_id, today), today)]
-    return promise
+    supplies, (ahead_rows, reason_rows) = supplies_read(ids, today, extra_reads=[ahead_read, reasons_read(ids)])
+    ahead = dict(ahead_rows)
+    etas = {}
+    for product_id, shortfall, _ in lines:
+        [etas[product_id]] = eta_project([(ahead.get(product_id) or 0) + shortfall], supplies[product_id], today)
+    reasons = reasons_decide(
+        reason_rows,
+        overdue_units={product_id: eta[5] for product_id, eta in etas.items()},
+        unwritten_units={product_id: ordered for product_id, _, ordered in lines},
+    )
+    return [NewcomerEta(*etas[product_id][:6], reasons[product_id]) for product_id, _, _ in lines]
 
 
 def eta_recompute_all() -> int:

@@ -8,8 +8,15 @@ from .models import BackorderEvent
 from .signals import backorder_events_recorded
 
 
-def events_record(events: list[BackorderEvent]) -> list[BackorderEvent]:
+def events_record(events: list[BackorderEvent], *, loaded: bool = False) -> list[BackorderEvent]:
+    """Write the events and announce them. ``loaded``: each event's backorder is the instance just written, with
+    its product and order (and the order's customer and channel) at hand, so listeners need not read them again."""
     created = BackorderEvent.objects.bulk_create(events)
-    if created:
-        backorder_events_recorded.send(sender=BackorderEvent, events=created)
+    events_announce(created, loaded=loaded)
     return created
+
+
+def events_announce(events: list[BackorderEvent], *, loaded: bool = False) -> None:
+    """Tell the listeners about events just written (by ``events_record``, or set-based by the caller)."""
+    if events:
+        backorder_events_recorded.send(sender=BackorderEvent, events=events, loaded=loaded)

@@ -34,8 +34,13 @@ BASELINE_DAYS = 28
 def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
     """The reason for a new backorder of each product (``overdue_units``: what its supply owes by today, read with
     its ETA). One query: a recent quality adjustment, and the demand of the last 24 hours and the 28 days before."""
-    ids = sorted(overdue_units)
-    now = timezone.now()
+    return reasons_decide(list(reasons_read(sorted(overdue_units))), overdue_units=overdue_units)
+
+
+def reasons_read(product_ids, now=None):
+    """What the reasons are decided on, per product: (id, held, units of the last 24 hours, units of the 28 days
+    before) — a read a caller may run in one round trip with others (``core.sql.fetch_together``)."""
+    now = now or timezone.now()
     since = now - timedelta(days=1)
 
     def units(**window):
@@ -47,8 +52,8 @@ def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
             .values("n")
         )
 
-    rows = (
-        Product.objects.filter(pk__in=ids)
+    return (
+        Product.objects.filter(pk__in=list(product_ids))
         .annotate(
             held=Exists(
                 StockMovement.objects.filter(
@@ -59,11 +64,18 @@ def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
             recent=units(order__placed_at__gte=since),
             before=units(order__placed_at__gte=since - timedelta(days=BASELINE_DAYS), order__placed_at__lt=since),
         )
+        .order_by()
         .values_list("pk", "held", "recent", "before")
     )  # fmt: skip
+
+
+def reasons_decide(rows, *, overdue_units: dict[int, int], unwritten_units: dict[int, int] | None = None):
+    """The rules above over ``reasons_read``'s rows. ``unwritten_units``: the units of the order being placed, when
+    the rows were read before its lines were written (its demand counts in the last 24 hours all the same)."""
+    unwritten = unwritten_units or {}
     reasons = {}
     for product_id, held, recent, before in rows:
-        recent, average = recent or 0, (before or 0) / BASELINE_DAYS
+        recent, average = (recent or 0) + unwritten.get(product_id, 0), (before or 0) / BASELINE_DAYS
         if held:
             reasons[product_id] = R.QUALITY_HOLD
         elif overdue_units[product_id] > 0:

@@ -44,11 +44,27 @@ class SupplyPromises:
 
 
 @dataclass(frozen=True)
+class SupplyRead:
+    """What the sources report for one product: its dated supply, the quoted lead time and what they learned."""
+
+    incoming: list[tuple[int, date, int]]
+    lead_time_days: int | None
+    promises: SupplyPromises
+
+
+# reads(product ids, service level, today) -> (reads for core.sql.fetch_together, finish(their rows) -> SupplyRead
+# per product id).
+Reads = Callable[[list[int], float, date], tuple[list, Callable[[list], dict[int, SupplyRead]]]]
+
+
+@dataclass(frozen=True)
 class SupplySource:
     name: str
     incoming: Callable[[int], list[tuple[int, date, int]]]
     lead_time_days: Callable[[int], int | None]
     promises: Callable[[int, float, date], SupplyPromises] | None = None
+    # Optional: the same three for many products, as reads the caller runs in one round trip with its own.
+    reads: Reads | None = None
 
 
 _sources: dict[str, SupplySource] = {}
@@ -90,3 +106,61 @@ def supply_promises(product_id: int, *, service_level: float, today: date) -> Su
         lead_time = lead_time or learned.lead_time
         overdue_units += learned.overdue_units
     return SupplyPromises(slips=slips, lead_time=lead_time, overdue_units=overdue_units, shares=shares)
+
+
+def _merged(reports: list[SupplyRead]) -> SupplyRead:
+    """The sources' reports for one product, merged as the functions above merge them: every dated line, the first
+    quoted lead time, every measured slip and share, the first measured lead time, the overdue units summed."""
+    slips: dict[int, Measured] = {}
+    shares: dict[int, tuple] = {}
+    lead_time = None
+    for report in reports:
+        slips.update(report.promises.slips)
+        shares.update(report.promises.shares)
+        lead_time = lead_time or report.promises.lead_time
+    return SupplyRead(
+        incoming=[line for report in reports for line in report.incoming],
+        lead_time_days=next((r.lead_time_days for r in reports if r.lead_time_days is not None), None),
+        promises=SupplyPromises(
+            slips=slips,
+            lead_time=lead_time,
+            overdue_units=sum(r.promises.overdue_units for r in reports),
+            shares=shares,
+        ),
+    )
+
+
+def supply_reads(product_ids: list[int], *, service_level: float, today: date):
+    """Every source's reads for these products, for the caller to run in one round trip with its own
+    (``core.sql.fetch_together``), and ``finish(rows of those reads) -> {product id: SupplyRead}``. A source without
+    ``reads`` is asked product by product when finishing (its own queries)."""
+    ids = list(product_ids)
+    plans = []
+    reads: list = []
+    for source in _sources.values():
+        if source.reads is not None:
+            source_reads, source_finish = source.reads(ids, service_level, today)
+            plans.append((source, len(reads), len(source_reads), source_finish))
+            reads += source_reads
+        else:
+            plans.append((source, 0, 0, None))
+
+    def finish(rows: list) -> dict[int, SupplyRead]:
+        per_source = []
+        for source, start, count, source_finish in plans:
+            if source_finish is not None:
+                per_source.append(source_finish(rows[start : start + count]))
+                continue
+            per_source.append(
+                {
+                    pk: SupplyRead(
+                        incoming=source.incoming(pk),
+                        lead_time_days=source.lead_time_days(pk),
+                        promises=source.promises(pk, service_level, today) if source.promises else SupplyPromises(),
+                    )
+                    for pk in ids
+                }
+            )
+        return {pk: _merged([reports[pk] for reports in per_source]) for pk in ids}
+
+    return reads, finish

@@ -81,3 +81,84 @@ def from_row_json(model, row: dict | None):
             value = field.to_python(value)
         values.append(value)
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+# --- several reads, one round trip ------------------------------------------------------------
+
+
+def fetch_together(reads: Sequence) -> list[list]:
+    """The rows of several reads in ONE round trip on PostgreSQL (elsewhere each read is evaluated on its own).
+
+    A read is a ``values_list()`` QuerySet (rows come back as that QuerySet would give them: tuples, or values with
+    ``flat=True``, each value through its field's ``to_python``) or plain SQL ``(sql, params, width)`` selecting
+    ``width`` columns (rows of texts). The
+    QuerySets stay the one description of each read; only the transport changes: each read becomes a scalar
+    subquery aggregating its rows (in their order) into a text array, so one statement carries them all.
+    """
+    if connection.vendor != "postgresql":
+        results = []
+        for read in reads:
+            if isinstance(read, tuple):
+                with connection.cursor() as cursor:
+                    cursor.execute(read[0], read[1])
+                    results.append([tuple(None if v is None else str(v) for v in row) for row in cursor.fetchall()])
+            else:
+                results.append(list(read))
+        return results
+    parts, params, decoders = [], [], []
+    for read in reads:
+        if isinstance(read, tuple):
+            sql, read_params, width = read
+            decoders.append(lambda rows: [tuple(row) for row in rows])
+        else:
+            compiler = read.query.get_compiler(connection=connection)
+            sql, read_params = compiler.as_sql()
+            width = len(compiler.select)
+            decoders.append(_values_list_decoder(read, compiler))
+        columns = ", ".join(f"c{i}" for i in range(width))
+        texts = ", ".join(f"t.c{i}::text" for i in range(width))
+        parts.append(f"(SELECT array_agg(ARRAY[{texts}]) FROM ({sql}) AS t({columns}))")
+        params.extend(read_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return [decode(rows or []) for decode, rows in zip(decoders, row, strict=True)]
+
+
+def _to_python(field):
+    kind = field.get_internal_type()
+    if kind == "BooleanField":
+        return lambda value: None if value is None else value in ("true", "t")
+    if kind == "JSONField":
+        import json
+
+        return lambda value: None if value is None else json.loads(value)
+    return lambda value: None if value is None else field.to_python(value)
+
+
+def _values_list_decoder(queryset, compiler):
+    """Rows of texts → what ``queryset`` (a values_list) yields: typed values in the order of its fields."""
+    from django.db.models.query import FlatValuesListIterable, ValuesListIterable
+
+    if queryset._iterable_class not in (ValuesListIterable, FlatValuesListIterable):
+        raise TypeError("fetch_together reads values_list() QuerySets")
+    # The columns come in the order the values_list names them (Django 5.2 selects them in that order).
+    convert = [_to_python(expression.output_field) for expression, _, _ in compiler.select]
+    flat = queryset._iterable_class is FlatValuesListIterable
+
+    def decode(rows):
+        typed = [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
+        return [row[0] for row in typed] if flat else typed
+
+    return decode
+
+
+def instances_read(queryset):
+    """``queryset``'s model instances as a read for ``fetch_together``: (the read, rows → instances as loaded)."""
+    model = queryset.model
+    names = [field.attname for field in model._meta.concrete_fields]
+
+    def build(rows):
+        return [model.from_db(connection.alias, names, list(row)) for row in rows]
+
+    return queryset.values_list(*names), build

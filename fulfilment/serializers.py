@@ -161,6 +161,9 @@ class OrderDetailOutputSerializer(OrderListOutputSerializer):
     def get_notifications(self, order):
         if not order.backorders.all():
             return []  # customer notifications are all about backorders: an order without any has none
+        placed = getattr(order, "placed_notifications", None)  # written while placing it: not read again
+        if placed is not None:
+            return notifications_summary(sorted(placed, key=lambda n: (n.created_at, n.pk), reverse=True))
         return notifications_summary(notifications_for_order(order))
 
 

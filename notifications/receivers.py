@@ -15,8 +15,8 @@ from .services import notifications_from_backorder_events
 
 
 @receiver(backorder_events_recorded, dispatch_uid="notifications.outbox_for_backorder_events")
-def outbox_for_backorder_events(sender, *, events, **kwargs) -> None:
-    notifications_from_backorder_events(events=events)
+def outbox_for_backorder_events(sender, *, events, loaded=False, **kwargs) -> None:
+    notifications_from_backorder_events(events=events, loaded=loaded)
 
 
 @dataclass

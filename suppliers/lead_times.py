@@ -78,23 +78,39 @@ _CACHE_SECONDS = 60.0
 _CACHE_SIZE = 512
 
 
+def history_stamp_sql() -> tuple[str, list, int]:
+    """What the cache's freshness is checked against: the last receipt line, date revision and purchase-order line
+    (SQL, params, columns), for a caller that reads it in passing (``core.sql.fetch_together``)."""
+    return (
+        f"SELECT (SELECT max(id) FROM {ReceiptLine._meta.db_table}),"
+        f" (SELECT max(id) FROM {ExpectedDateRevision._meta.db_table}),"
+        f" (SELECT max(id) FROM {PurchaseOrderLine._meta.db_table})",
+        [],
+        3,
+    )
+
+
+def history_stamp(today: date, row) -> tuple:
+    """The cache stamp from ``history_stamp_sql``'s row (ids as read: numbers or texts)."""
+    return (today, *(None if value is None else int(value) for value in row))
+
+
 def _stamp(today: date) -> tuple:
+    sql, params, _ = history_stamp_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT max(id) FROM {ReceiptLine._meta.db_table}),"
-            f" (SELECT max(id) FROM {ExpectedDateRevision._meta.db_table}),"
-            f" (SELECT max(id) FROM {PurchaseOrderLine._meta.db_table})"
-        )
-        return (today, *cursor.fetchone())
+        cursor.execute(sql, params)
+        return history_stamp(today, cursor.fetchone())
 
 
-def supplier_histories(*, supplier_ids, today: date) -> dict[tuple[int, int | None], History]:
+def supplier_histories(
+    *, supplier_ids, today: date, stamp: tuple | None = None
+) -> dict[tuple[int, int | None], History]:
     """Samples per (supplier, product) and per (supplier, None): cached per supplier (see ``_CACHE``); what is
-    missing is read with three queries whatever the history."""
+    missing is read with three queries whatever the history. ``stamp``: ``history_stamp`` read in passing."""
     ids = sorted(set(supplier_ids))
     if not ids:
         return {}
-    stamp = _stamp(today)
+    stamp = stamp or _stamp(today)
     now = monotonic()
     fresh = {i for i in ids if i in _CACHE and _CACHE[i][0] == stamp and now - _CACHE[i][1] < _CACHE_SECONDS}
     missing = [i for i in ids if i not in fresh]
@@ -310,6 +326,12 @@ def product_promises(product_id: int, service_level: float, today: date) -> Supp
     histories = supplier_histories(
         supplier_ids=[line[1] for line in open_lines] + [s for s, _ in candidates], today=today
     )
+    return promises_from(product_id, open_lines, candidates, histories, service_level, today)
+
+
+def promises_from(product_id: int, open_lines, candidates, histories, service_level: float, today: date):
+    """``product_promises`` from what was read: the product's open lines (id, supplier, expected date, original
+    date, ordered, received), its active suppliers (supplier, preferred) and their histories."""
     slips = {}
     shares = {}
     for line_id, supplier_id, expected, original, _, received in open_lines:

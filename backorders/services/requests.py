@@ -30,6 +30,14 @@ ON CONFLICT (product_id, kind) DO UPDATE SET requested_at = EXCLUDED.requested_a
 """
 
 
+def work_requests_upsert_sql(*, kind: str, product_ids: Iterable[int]) -> tuple[str, list]:
+    """``work_requests_record``'s statement (PostgreSQL; SQL, params), for a writer that sends it with its own."""
+    from ..models import WorkRequest
+
+    now = timezone.now()
+    return _UPSERT_SQL.format(table=WorkRequest._meta.db_table), [kind, now, now, sorted(set(product_ids))]
+
+
 def work_requests_record(*, kind: str, product_ids: Iterable[int]) -> list[int]:
     """Record that these products are owed work of this kind, in the caller's transaction (one statement).
     Returns the product ids, sorted (rows are locked in that order, so two requesters never wait in a circle)."""
@@ -41,7 +49,7 @@ def work_requests_record(*, kind: str, product_ids: Iterable[int]) -> list[int]:
     now = timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_UPSERT_SQL.format(table=WorkRequest._meta.db_table), [kind, now, now, ids])
+            cursor.execute(*work_requests_upsert_sql(kind=kind, product_ids=ids))
         return ids
     table = WorkRequest._meta.db_table
     with connection.cursor() as cursor:
@@ -113,14 +121,20 @@ def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
         enqueue_on_commit(allocate_product, product_id)
 
 
-def eta_request(*, product_ids: Iterable[int]) -> None:
-    """Ask the workers to recompute the ETAs of these products' waiting backorders, after commit."""
+def eta_request(*, product_ids: Iterable[int], recorded: bool = False) -> None:
+    """Ask the workers to recompute the ETAs of these products' waiting backorders, after commit. ``recorded``: the
+    caller wrote the request rows in its own statement (``work_requests_upsert_sql``)."""
     from core.queue import enqueue_on_commit
 
     from ..models import WorkRequest
     from ..tasks import eta_recompute
 
-    for product_id in work_requests_record(kind=WorkRequest.Kind.ETA, product_ids=product_ids):
+    ids = (
+        sorted(set(product_ids))
+        if recorded
+        else work_requests_record(kind=WorkRequest.Kind.ETA, product_ids=product_ids)
+    )
+    for product_id in ids:
         enqueue_on_commit(eta_recompute, product_id)
 
 

@@ -39,11 +39,12 @@ def promises_checked(
     is the more useful answer); under ``accept`` a line whose ETA is too late (or unknown) is marked at risk.
     """
     short = [(product, shortfall) for product, _, _, shortfall in plans if shortfall]
+    ordered = {product.pk: quantity for product, quantity, _, _ in plans}
     etas = newcomer_promises(
         customer=customer,
         priority=priority,
         placed_at=placed_at,
-        lines=[(product.pk, shortfall) for product, shortfall in short],
+        lines=[(product.pk, shortfall, ordered[product.pk]) for product, shortfall in short],
         policy=policy,
     )
     promises = {product.pk: promise for (product, _), promise in zip(short, etas, strict=True)}

@@ -362,6 +362,7 @@ def _order_place_atomic(
             picks=[(ol.pk, lot, q) for ol in order_lines for lot, q in lot_picks.get(ol.product_id, ())]
         )
 
+    order.placed_lines = order_lines  # with their products: what listeners and the answer need, not read again
     short_lines = [(ol, shortfall) for ol, (_, _, _, shortfall) in zip(order_lines, plans, strict=True) if shortfall]
     backorders = []
     if short_lines:
@@ -387,7 +388,7 @@ def _order_place_atomic(
     for backorder in backorders:
         backorder.product = products_by_id[backorder.product_id]
         backorder.order = order
-    order.placed_lines, order.placed_backorders = order_lines, backorders
+    order.placed_backorders = backorders
     order.placed_dropped = [
         {"sku": product.sku, "requested": quantity, "dropped": dropped[product.pk]}
         for product, quantity, _, _ in plans

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.sql import insert_sql
+from core.sql import fetch_together, insert_sql, instances_read
 
-from ..models import Notification, NotificationPreference
+from ..models import Notification, NotificationPreference, WebhookEndpoint
 from ..rendering import _plain
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,13 @@ def _notify_event_for(event) -> str | None:
     return None
 
 
-def notifications_from_backorder_events(*, events) -> list[Notification]:
+def notifications_from_backorder_events(*, events, loaded: bool = False) -> list[Notification]:
     """Write the outbox rows that these backorder events cause, in the caller's transaction.
+
+    ``loaded``: the events' backorders are at hand as just written, with their product, order, the order's customer
+    and channel (order placement): they are not read again; the customers' preferences and the channels' webhook
+    endpoints are read in one round trip, and the order's lines come from ``order.placed_lines``. The rows written
+    are kept on the order (``order.placed_notifications``) for the caller's answer.
 
     Events of one call are grouped per order and notification kind, so placing an order with three
     short lines sends one "backorder created" message listing all three.
@@ -98,14 +103,17 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
     relevant = [(event, kind) for event in events if (kind := _notify_event_for(event))]
     if not relevant:
         return []
-    backorders = {
-        b.pk: b
-        for b in Backorder.objects.select_related(
-            "order__customer__notification_preference", "order__channel", "product"
-        )
-        .prefetch_related("order__channel__webhook_endpoints")
-        .filter(pk__in={event.backorder_id for event, _ in relevant})
-    }
+    if loaded:
+        backorders = _as_loaded(event.backorder for event, _ in relevant)
+    else:
+        backorders = {
+            b.pk: b
+            for b in Backorder.objects.select_related(
+                "order__customer__notification_preference", "order__channel", "product"
+            )
+            .prefetch_related("order__channel__webhook_endpoints")
+            .filter(pk__in={event.backorder_id for event, _ in relevant})
+        }
     groups: dict[tuple[int, str], list] = defaultdict(list)
     for event, kind in relevant:
         backorder = backorders[event.backorder_id]
@@ -144,7 +152,40 @@ def notifications_from_backorder_events(*, events) -> list[Notification]:
     rows += _incentive_rows(eta_moved, timezone.now())
     # One insert for the whole batch: an ETA recompute can move thousands of backorders at once, and it
     # holds the product's stock lock while it does.
-    return _outbox_insert(rows)
+    written = _outbox_insert(rows)
+    if loaded:
+        for backorder in backorders.values():
+            backorder.order.placed_notifications = [n for n in written if n.order_id == backorder.order_id]
+    return written
+
+
+def _as_loaded(backorders) -> dict:
+    """The backorders as their writer holds them, with their customers' preferences and their channels' active
+    webhook endpoints attached as ``select_related``/``prefetch_related`` would (one round trip for both)."""
+    from orders.models import Customer
+
+    by_pk = {backorder.pk: backorder for backorder in backorders}
+    orders = {backorder.order_id: backorder.order for backorder in by_pk.values()}
+    customers = {order.customer_id: order.customer for order in orders.values()}
+    channels = {order.channel_id: order.channel for order in orders.values() if order.channel_id is not None}
+    preferences_read, preferences_build = instances_read(
+        NotificationPreference.objects.filter(customer_id__in=list(customers))
+    )
+    endpoints_read, endpoints_build = instances_read(WebhookEndpoint.objects.filter(channel_id__in=list(channels)))
+    rows = fetch_together([preferences_read, endpoints_read] if channels else [preferences_read])
+    preferences_rows, endpoint_rows = rows[0], rows[1] if channels else []
+    preferences = {p.customer_id: p for p in preferences_build(preferences_rows)}
+    for customer_id, customer in customers.items():
+        Customer.notification_preference.related.set_cached_value(customer, preferences.get(customer_id))
+    endpoints = endpoints_build(endpoint_rows)
+    for channel_id, channel in channels.items():
+        manager = channel.webhook_endpoints
+        queryset = manager.get_queryset()
+        queryset._result_cache = [e for e in endpoints if e.channel_id == channel_id]
+        queryset._prefetch_done = True
+        channel._prefetched_objects_cache = getattr(channel, "_prefetched_objects_cache", {})
+        channel._prefetched_objects_cache[WebhookEndpoint.channel.field.remote_field.cache_name] = queryset
+    return by_pk
 
 
 def _item(backorder, event=None) -> dict[str, Any]:
@@ -289,9 +330,13 @@ def _outbox_insert(rows: list[Notification]) -> list[Notification]:
 def _shipping_now(order) -> list[dict]:
     from orders.models import OrderLine
 
+    lines = getattr(order, "placed_lines", None)  # just written, with their products (order placement)
+    if lines is None:
+        lines = OrderLine.objects.filter(order=order, quantity_allocated__gt=0).select_related("product")
     return [
         {"sku": line.product.sku, "name": line.product.name, "quantity": line.quantity_allocated}
-        for line in OrderLine.objects.filter(order=order, quantity_allocated__gt=0).select_related("product")
+        for line in sorted(lines, key=lambda line: line.pk)
+        if line.quantity_allocated > 0
     ]
 
 

@@ -16,11 +16,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 HEALTH_CHECK = 1
 IN_STOCK_ROUND_TRIPS = 6  # API key, BEGIN, lock (products, stock, queue demand, customer), writes, COMMIT + health
-# Target ≤ 12; today: the ETA's four reads, the backorders and their events, the outbox (with its reads of the
-# customer's preference and the channel's webhooks), the durable ETA request, and the response's alternatives;
-# issue 18 added three: the supply's learned figures (open lines with their suppliers, the product's suppliers) and
-# the backorder's reason (one statement) — docs/promises.md.
-BACKORDERING_ROUND_TRIPS = 22
+# Target ≤ 12: health, API key, BEGIN, lock (+ customer, terms, policy), the dates and reasons of every short line in
+# one read (demand ahead, free stock, the supply port's lines, suppliers and history stamp, recent demand), the order
+# statement, one statement for the backorders, their events and the ETA request rows, the customer's preference and
+# the channel's webhook endpoints in one read, the outbox insert, COMMIT, the alternatives (substitutes) after it.
+BACKORDERING_ROUND_TRIPS = 11
 
 
 def _round_trips(client, body) -> int:

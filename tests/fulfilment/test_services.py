@@ -161,12 +161,13 @@ def test_nothing_to_ship(make_product, place):
 # Round trips of order placement (the hot path), pinned. In a test the service's transaction is a SAVEPOINT and
 # RELEASE, standing for BEGIN and COMMIT. An in-stock order: the locking statement (products, their stock, the queue's
 # demand and the customer in one round trip) and one statement writing the order, lines, allocations and counters.
-# A backordered order also reads the customer's terms and the allocation policy, computes its ETA, writes its
-# backorders, events and outbox rows and records its ETA request durably (backorders.WorkRequest). Its promise reads
-# the supply's learned figures (open lines, the product's suppliers; their history when there are any) and its
-# reason what caused it (quality holds, overdue supply, the day's demand): docs/promises.md.
+# A backordered order also reads the customer's terms and the allocation policy, then in ONE statement the dates'
+# inputs of all its short lines (the demand ahead, free stock, the supply port's open lines, suppliers and history
+# stamp) and its reasons' facts (eta.etas_for_newcomers), writes its backorders, events and ETA request rows in one
+# statement, reads the customer's preference and the channel's webhook endpoints in one, and inserts its outbox rows.
 IN_STOCK_QUERIES = 4
-BACKORDERED_QUERIES = 27  # a product never stocked: its product and the customer are read apart
+BACKORDERED_QUERIES = 18  # a product never stocked: its product, the customer, terms and policy are read apart
+# (here no policy exists yet: it is created, and read again when the backorders are written)
 
 
 @pytest.mark.postgres  # the one-statement forms are PostgreSQL's; the embedded SQLite takes the ORM path
