@@ -26,14 +26,16 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from core.sql import fetch_together_prepared
 from inventory.locks import stock_items_lock_for_products
 
 from .events import events_record
 from .models import Backorder, BackorderEvent
-from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project, supplies_read
+from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project, supplies_from, supplies_reads
 from .queue import QUEUE_ORDER, ahead_of
-from .reasons import reasons_decide, reasons_read
+from .reasons import reasons_decide, reasons_read, reasons_windows
 from .signals import after_eta_events, follow_ups_run
+from .supply import supply_sources
 
 # Rows written per transaction: each chunk holds the product's stock lock (and so blocks order intake for
 # that product) only briefly, even when a new purchase order moves every date of a long queue. On PostgreSQL
@@ -306,6 +308,20 @@ class NewcomerEta(NamedTuple):
     reason: str
 
 
+def _newcomer_reads(*, product_ids, priority_rank, priority_score, placed_at, since, baseline_since, quality_since):
+    """The reads of ``etas_for_newcomers``: the waiting demand ahead, the reasons' facts, the supply."""
+    ahead = (
+        Backorder.objects.filter(product_id__in=product_ids, status__in=Backorder.WAITING)
+        .filter(ahead_of(priority_rank=priority_rank, priority_score=priority_score, placed_at=placed_at))
+        .order_by()
+        .values("product_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+        .values_list("product_id", "units")
+    )
+    reasons = reasons_read(product_ids, since=since, baseline_since=baseline_since, quality_since=quality_since)
+    return [ahead, reasons, *supplies_reads(product_ids)]
+
+
 def etas_for_newcomers(*, lines, priority_rank: int, priority_score, placed_at) -> list[NewcomerEta]:
     """The dates of backorders about to join their products' queues now, one per ``(product_id, shortfall,
     units ordered)``, by the recompute's rules: the supply that covers the waiting demand ahead of each in queue
@@ -318,15 +334,18 @@ def etas_for_newcomers(*, lines, priority_rank: int, priority_score, placed_at) 
     """
     today = timezone.localdate()
     ids = sorted({product_id for product_id, _, _ in lines})
-    ahead_read = (
-        Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
-        .filter(ahead_of(priority_rank=priority_rank, priority_score=priority_score, placed_at=placed_at))
-        .order_by()
-        .values("product_id")
-        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
-        .values_list("product_id", "units")
+    # Built and compiled once per number of products (core.sql.fetch_together_prepared), then only the values move.
+    rows = fetch_together_prepared(
+        ("eta.newcomers", *(source.name for source in supply_sources())),
+        _newcomer_reads,
+        product_ids=ids,
+        priority_rank=priority_rank,
+        priority_score=priority_score,
+        placed_at=placed_at,
+        **reasons_windows(timezone.now()),
     )
-    supplies, (ahead_rows, reason_rows) = supplies_read(ids, today, extra_reads=[ahead_read, reasons_read(ids)])
+    ahead_rows, reason_rows = rows[0], rows[1]
+    supplies = supplies_from(ids, rows[2:], today)
     ahead = dict(ahead_rows)
     etas = {}
     for product_id, shortfall, _ in lines:

@@ -34,7 +34,7 @@ from core.sql import fetch_together
 from inventory.models import StockItem
 
 from .models import Backorder
-from .supply import SupplyPromises, SupplyRead, supply_reads
+from .supply import SupplyPromises, SupplyRead, supply_finish, supply_reads
 
 B = Backorder.EtaBasis
 
@@ -82,21 +82,26 @@ def supply_build(*, free: int, read: SupplyRead, today: date) -> Supply:
     return Supply(free=free or 0, lines=lines, lead_time_days=read.lead_time_days, promises=read.promises)
 
 
-def supplies_read(product_ids, today: date, extra_reads=()) -> tuple[dict[int, Supply], list]:
-    """The ``Supply`` of each product, read in one round trip (``core.sql.fetch_together``) with the caller's
-    ``extra_reads``, whose rows are returned beside them."""
+def supplies_reads(product_ids) -> list:
+    """What the ``Supply`` of these products is made of, as reads for ``core.sql.fetch_together`` (free stock, then
+    the supply port's reads); ``supplies_from`` turns their rows into each product's ``Supply``."""
+    return [free_units_read(product_ids), *supply_reads(list(product_ids))]
+
+
+def supplies_from(product_ids, rows: list, today: date) -> dict[int, Supply]:
+    free = dict(rows[0])
+    port = supply_finish(list(product_ids), rows[1:], service_level=settings.OMS["ETA_SERVICE_LEVEL"], today=today)
+    return {pk: supply_build(free=free.get(pk, 0), read=port[pk], today=today) for pk in product_ids}
+
+
+def supplies_read(product_ids, today: date) -> dict[int, Supply]:
+    """The ``Supply`` of each product, read in one round trip."""
     ids = sorted(set(product_ids))
-    reads, finish = supply_reads(ids, service_level=settings.OMS["ETA_SERVICE_LEVEL"], today=today)
-    results = fetch_together([free_units_read(ids), *extra_reads, *reads])
-    free = dict(results[0])
-    extra = results[1 : 1 + len(extra_reads)]
-    port = finish(results[1 + len(extra_reads) :])
-    return {pk: supply_build(free=free.get(pk, 0), read=port[pk], today=today) for pk in ids}, extra
+    return supplies_from(ids, fetch_together(supplies_reads(ids)), today)
 
 
 def _supply(product_id: int, today: date) -> Supply:
-    supplies, _ = supplies_read([product_id], today)
-    return supplies[product_id]
+    return supplies_read([product_id], today)[product_id]
 
 
 def _project(demands, supply: Supply, today: date):

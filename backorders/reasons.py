@@ -34,14 +34,24 @@ BASELINE_DAYS = 28
 def backorder_reasons(*, overdue_units: dict[int, int]) -> dict[int, str]:
     """The reason for a new backorder of each product (``overdue_units``: what its supply owes by today, read with
     its ETA). One query: a recent quality adjustment, and the demand of the last 24 hours and the 28 days before."""
-    return reasons_decide(list(reasons_read(sorted(overdue_units))), overdue_units=overdue_units)
+    rows = list(reasons_read(sorted(overdue_units), **reasons_windows(timezone.now())))
+    return reasons_decide(rows, overdue_units=overdue_units)
 
 
-def reasons_read(product_ids, now=None):
-    """What the reasons are decided on, per product: (id, held, units of the last 24 hours, units of the 28 days
-    before) — a read a caller may run in one round trip with others (``core.sql.fetch_together``)."""
-    now = now or timezone.now()
+def reasons_windows(now) -> dict:
+    """The moments the rules look back to from ``now``: the last 24 hours, the 28 days before, the quality days."""
     since = now - timedelta(days=1)
+    return {
+        "since": since,
+        "baseline_since": since - timedelta(days=BASELINE_DAYS),
+        "quality_since": now - timedelta(days=QUALITY_DAYS),
+    }
+
+
+def reasons_read(product_ids, *, since, baseline_since, quality_since):
+    """What the reasons are decided on, per product: (id, held, units of the last 24 hours, units of the 28 days
+    before) — a read a caller may run in one round trip with others (``core.sql.fetch_together``); the moments
+    from ``reasons_windows``."""
 
     def units(**window):
         return Subquery(
@@ -58,11 +68,11 @@ def reasons_read(product_ids, now=None):
             held=Exists(
                 StockMovement.objects.filter(
                     stock_item__product_id=OuterRef("pk"), quantity__lt=0,
-                    created_at__gte=now - timedelta(days=QUALITY_DAYS), reason__iregex=QUALITY_WORDS,
+                    created_at__gte=quality_since, reason__iregex=QUALITY_WORDS,
                 )
             ),
             recent=units(order__placed_at__gte=since),
-            before=units(order__placed_at__gte=since - timedelta(days=BASELINE_DAYS), order__placed_at__lt=since),
+            before=units(order__placed_at__gte=baseline_since, order__placed_at__lt=since),
         )
         .order_by()
         .values_list("pk", "held", "recent", "before")

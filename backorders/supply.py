@@ -52,19 +52,19 @@ class SupplyRead:
     promises: SupplyPromises
 
 
-# reads(product ids, service level, today) -> (reads for core.sql.fetch_together, finish(their rows) -> SupplyRead
-# per product id).
-Reads = Callable[[list[int], float, date], tuple[list, Callable[[list], dict[int, SupplyRead]]]]
-
-
 @dataclass(frozen=True)
 class SupplySource:
     name: str
     incoming: Callable[[int], list[tuple[int, date, int]]]
     lead_time_days: Callable[[int], int | None]
     promises: Callable[[int, float, date], SupplyPromises] | None = None
-    # Optional: the same three for many products, as reads the caller runs in one round trip with its own.
-    reads: Reads | None = None
+    # Optional: the same three for many products at once, as ``reads(product ids)``: a fixed number of reads that
+    # depend on the ids alone (QuerySets or SQL, for ``core.sql.fetch_together``: the caller runs them in one round
+    # trip with its own, and may keep the statement built), and ``finish(product ids, their rows, service level,
+    # today) -> {product id: SupplyRead}``.
+    reads: Callable[[list[int]], list] | None = None
+    finish: Callable[[list[int], list, float, date], dict[int, SupplyRead]] | None = None
+    read_count: int = 0  # how many reads ``reads`` gives
 
 
 _sources: dict[str, SupplySource] = {}
@@ -130,37 +130,32 @@ def _merged(reports: list[SupplyRead]) -> SupplyRead:
     )
 
 
-def supply_reads(product_ids: list[int], *, service_level: float, today: date):
-    """Every source's reads for these products, for the caller to run in one round trip with its own
-    (``core.sql.fetch_together``), and ``finish(rows of those reads) -> {product id: SupplyRead}``. A source without
-    ``reads`` is asked product by product when finishing (its own queries)."""
+def supply_reads(product_ids: list[int]) -> list:
+    """Every source's reads for these products (``SupplySource.reads``), for the caller to run in one round trip
+    with its own; ``supply_finish`` turns their rows into each product's ``SupplyRead``."""
+    return [read for source in _sources.values() if source.reads is not None for read in source.reads(product_ids)]
+
+
+def supply_finish(product_ids: list[int], rows: list, *, service_level: float, today: date) -> dict[int, SupplyRead]:
+    """The sources' reports from the rows of ``supply_reads``, merged per product; a source without ``reads`` is
+    asked product by product (its own queries)."""
     ids = list(product_ids)
-    plans = []
-    reads: list = []
+    per_source = []
+    start = 0
     for source in _sources.values():
         if source.reads is not None:
-            source_reads, source_finish = source.reads(ids, service_level, today)
-            plans.append((source, len(reads), len(source_reads), source_finish))
-            reads += source_reads
-        else:
-            plans.append((source, 0, 0, None))
-
-    def finish(rows: list) -> dict[int, SupplyRead]:
-        per_source = []
-        for source, start, count, source_finish in plans:
-            if source_finish is not None:
-                per_source.append(source_finish(rows[start : start + count]))
-                continue
-            per_source.append(
-                {
-                    pk: SupplyRead(
-                        incoming=source.incoming(pk),
-                        lead_time_days=source.lead_time_days(pk),
-                        promises=source.promises(pk, service_level, today) if source.promises else SupplyPromises(),
-                    )
-                    for pk in ids
-                }
-            )
-        return {pk: _merged([reports[pk] for reports in per_source]) for pk in ids}
-
-    return reads, finish
+            count = source.read_count
+            per_source.append(source.finish(ids, rows[start : start + count], service_level, today))
+            start += count
+            continue
+        per_source.append(
+            {
+                pk: SupplyRead(
+                    incoming=source.incoming(pk),
+                    lead_time_days=source.lead_time_days(pk),
+                    promises=source.promises(pk, service_level, today) if source.promises else SupplyPromises(),
+                )
+                for pk in ids
+            }
+        )
+    return {pk: _merged([reports[pk] for reports in per_source]) for pk in ids}

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REDIS, ROOT, drop_database, manage, percentile, pgbench_tps, recreate_database  # noqa: E402
 
-DB = "oms_bench_orders"
+DB = "oms_bench_orders" + os.environ.get("BENCH_DB_SUFFIX", "")
 SKUS = [f"HOT-{i:02d}" for i in range(20)]
 SHORT_SKUS = [f"OUT-{i:02d}" for i in range(20)]
 

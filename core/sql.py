@@ -9,6 +9,8 @@ expression per row instead (for example the id a previous CTE returned).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models.expressions import DatabaseDefault
@@ -105,6 +107,11 @@ def fetch_together(reads: Sequence) -> list[list]:
             else:
                 results.append(list(read))
         return results
+    sql, params, decoders = _compiled(reads)
+    return _run(sql, params, decoders)
+
+
+def _compiled(reads) -> tuple[str, list, list]:
     parts, params, decoders = [], [], []
     for read in reads:
         if isinstance(read, tuple):
@@ -119,10 +126,103 @@ def fetch_together(reads: Sequence) -> list[list]:
         texts = ", ".join(f"t.c{i}::text" for i in range(width))
         parts.append(f"(SELECT array_agg(ARRAY[{texts}]) FROM ({sql}) AS t({columns}))")
         params.extend(read_params)
+    return "SELECT " + ", ".join(parts), params, decoders
+
+
+def _run(sql: str, params: list, decoders: list) -> list[list]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return [decode(rows or []) for decode, rows in zip(decoders, row, strict=True)]
+
+
+# --- the same, built once per shape --------------------------------------------------------------
+
+_PREPARED: dict[tuple, tuple[str, list, list] | int] = {}  # the prepared statement, or how many tries failed
+_PREPARED_SIZE = 256
+
+
+def _nudged(value):
+    """A value of the same type, next to ``value`` (to tell which parameters come from which input)."""
+    if isinstance(value, bool) or value is None:
+        return None  # cannot be told apart reliably: not preparable
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, Decimal):
+        return value + Decimal("0.0001")
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, date):
+        return value + timedelta(days=1)
+    return None
+
+
+def fetch_together_prepared(key, build: Callable[..., Sequence], **inputs) -> list[list]:
+    """``fetch_together(build(**inputs))``, with the statement built once per shape (``key`` and the lengths of the
+    list inputs) and kept: a later call only puts its values where the inputs go. The QuerySets stay the one
+    description of the reads; what is saved is building and compiling them again (most of their cost).
+
+    Inputs are ids, numbers, decimals, dates and datetimes, or lists of them. The first call of a shape compiles the
+    reads twice, with the inputs and with each nudged (1 more, 1 µs later...): a parameter that follows an input is
+    that input's place, one that stays is a constant. If the two texts differ, or a parameter cannot be traced to
+    exactly one input, the shape is not kept and every call builds its reads (always correct, only slower).
+    """
+    if connection.vendor != "postgresql":
+        return fetch_together(build(**inputs))
+    names = sorted(inputs)
+    flat = [
+        (name, i) for name in names for i in (range(len(inputs[name])) if isinstance(inputs[name], list) else [None])
+    ]
+
+    def value(values, slot):
+        name, i = slot
+        return values[name] if i is None else values[name][i]
+
+    shape = (key, tuple(len(inputs[n]) if isinstance(inputs[n], list) else None for n in names))
+    prepared = _PREPARED.get(shape, 0)
+    if isinstance(prepared, int) and prepared < 3:  # not tried yet, or values that happened to coincide: again
+        sql, params, decoders = _compiled(build(**inputs))
+        nudged = {
+            name: [_nudged(v) for v in inputs[name]] if isinstance(inputs[name], list) else _nudged(inputs[name])
+            for name in names
+        }
+        traced = None
+        if all(value(nudged, slot) is not None for slot in flat):
+            other_sql, other_params, _ = _compiled(build(**nudged))
+            traced = _trace(sql, params, other_sql, other_params, flat, inputs, nudged, value, decoders)
+        if len(_PREPARED) >= _PREPARED_SIZE:
+            _PREPARED.clear()
+        _PREPARED[shape] = traced or prepared + 1
+        return _run(sql, params, decoders)
+    if isinstance(prepared, int):
+        return fetch_together(build(**inputs))
+    sql, slots, decoders = prepared
+    return _run(sql, [constant if slot is None else value(inputs, slot) for slot, constant in slots], decoders)
+
+
+def _trace(sql, params, other_sql, other_params, flat, inputs, nudged, value, decoders):
+    """(sql, [(input slot or None, constant)], decoders), or None when a parameter cannot be traced."""
+    if sql != other_sql or len(params) != len(other_params):
+        return None
+    slots = []
+    for param, other in zip(params, other_params, strict=True):
+        if type(param) is type(other) and param == other:
+            slots.append((None, param))
+            continue
+        found = [
+            slot
+            for slot in flat
+            if type(value(inputs, slot)) is type(param)
+            and value(inputs, slot) == param
+            and value(nudged, slot) == other
+        ]
+        if len(found) != 1:
+            return None
+        slots.append((found[0], None))
+    # Every input must show: one no parameter follows may be folded into the text (never trust such a shape).
+    if {slot for slot, _ in slots if slot is not None} != set(flat):
+        return None
+    return sql, slots, decoders
 
 
 def _to_python(field):
@@ -151,14 +251,3 @@ def _values_list_decoder(queryset, compiler):
         return [row[0] for row in typed] if flat else typed
 
     return decode
-
-
-def instances_read(queryset):
-    """``queryset``'s model instances as a read for ``fetch_together``: (the read, rows → instances as loaded)."""
-    model = queryset.model
-    names = [field.attname for field in model._meta.concrete_fields]
-
-    def build(rows):
-        return [model.from_db(connection.alias, names, list(row)) for row in rows]
-
-    return queryset.values_list(*names), build

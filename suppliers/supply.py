@@ -33,10 +33,10 @@ def lead_time_days(product_id: int) -> int | None:
     )
 
 
-def reads(product_ids: list[int], service_level: float, today: date):
+def reads(product_ids: list[int]) -> list:
     """``incoming``, ``lead_time_days`` and ``product_promises`` of many products as three reads the caller runs in
-    one round trip (the open lines, the active supplier products, the history cache's stamp) and what turns their
-    rows into each product's report. Same querysets and rules as the three functions; histories cached as there."""
+    one round trip with its own: the open lines, the active supplier products, the history cache's stamp. Same
+    querysets and rules as the three functions; ``finish`` turns the rows into each product's report."""
     open_lines = incoming_lines(product_ids=product_ids).values_list(
         "pk", "product_id", "purchase_order__supplier_id", "expected_date", "original_expected_date",
         "quantity_ordered", "quantity_received",
@@ -46,35 +46,36 @@ def reads(product_ids: list[int], service_level: float, today: date):
         .order_by("product_id", "-preferred", "lead_time_days", "supplier_id")
         .values_list("product_id", "supplier_id", "preferred", "lead_time_days")
     )
+    return [open_lines, offers, history_stamp_sql()]
 
-    def finish(rows: list) -> dict[int, SupplyRead]:
-        line_rows, offer_rows, [stamp_row] = rows
-        lines, candidates = defaultdict(list), defaultdict(list)
-        for pk, product_id, supplier_id, expected, original, ordered, received in line_rows:
-            lines[product_id].append((pk, supplier_id, expected, original, ordered, received))
-        for product_id, supplier_id, preferred, days in offer_rows:
-            candidates[product_id].append((supplier_id, preferred, days))
-        supplier_ids = [row[2] for row in line_rows] + [row[1] for row in offer_rows]
-        histories = supplier_histories(supplier_ids=supplier_ids, today=today, stamp=history_stamp(today, stamp_row))
-        return {
-            pk: SupplyRead(
-                incoming=[(line[0], line[2], line[4] - line[5]) for line in lines[pk]],
-                lead_time_days=candidates[pk][0][2] if candidates[pk] else None,
-                promises=promises_from(
-                    pk,
-                    lines[pk],
-                    [(s, preferred) for s, preferred, _ in candidates[pk]],
-                    histories,
-                    service_level,
-                    today,
-                ),
-            )  # fmt: skip
-            for pk in product_ids
-        }
 
-    return [open_lines, offers, history_stamp_sql()], finish
+def finish(product_ids: list[int], rows: list, service_level: float, today: date) -> dict[int, SupplyRead]:
+    line_rows, offer_rows, [stamp_row] = rows
+    lines, candidates = defaultdict(list), defaultdict(list)
+    for pk, product_id, supplier_id, expected, original, ordered, received in line_rows:
+        lines[product_id].append((pk, supplier_id, expected, original, ordered, received))
+    for product_id, supplier_id, preferred, days in offer_rows:
+        candidates[product_id].append((supplier_id, preferred, days))
+    supplier_ids = [row[2] for row in line_rows] + [row[1] for row in offer_rows]
+    histories = supplier_histories(supplier_ids=supplier_ids, today=today, stamp=history_stamp(today, stamp_row))
+    return {
+        pk: SupplyRead(
+            incoming=[(line[0], line[2], line[4] - line[5]) for line in lines[pk]],
+            lead_time_days=candidates[pk][0][2] if candidates[pk] else None,
+            promises=promises_from(
+                pk, lines[pk], [(s, preferred) for s, preferred, _ in candidates[pk]], histories, service_level, today
+            ),
+        )
+        for pk in product_ids
+    }
 
 
 PURCHASE_ORDERS = SupplySource(
-    name="purchase_orders", incoming=incoming, lead_time_days=lead_time_days, promises=product_promises, reads=reads
+    name="purchase_orders",
+    incoming=incoming,
+    lead_time_days=lead_time_days,
+    promises=product_promises,
+    reads=reads,
+    finish=finish,
+    read_count=3,
 )

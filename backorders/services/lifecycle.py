@@ -185,11 +185,11 @@ def backorders_create(
             eta_request_sql=work_requests_upsert_sql(kind=WorkRequest.Kind.ETA, product_ids=product_ids),
         )
         events_announce(events, loaded=True)
-        eta_request(product_ids=product_ids, recorded=True)
+        eta_request(product_ids=product_ids, recorded=True, one_message=True)
         return backorders
     Backorder.objects.bulk_create(backorders)
     events_record(events, loaded=True)
-    eta_request(product_ids=product_ids)
+    eta_request(product_ids=product_ids, one_message=True)
     return backorders
 
 

@@ -121,19 +121,24 @@ def allocation_request_for_products(*, product_ids: Iterable[int]) -> None:
         enqueue_on_commit(allocate_product, product_id)
 
 
-def eta_request(*, product_ids: Iterable[int], recorded: bool = False) -> None:
+def eta_request(*, product_ids: Iterable[int], recorded: bool = False, one_message: bool = False) -> None:
     """Ask the workers to recompute the ETAs of these products' waiting backorders, after commit. ``recorded``: the
-    caller wrote the request rows in its own statement (``work_requests_upsert_sql``)."""
+    caller wrote the request rows in its own statement (``work_requests_upsert_sql``). ``one_message``: a few
+    products (an order's short lines) in one message, run one after the other by one worker (one publish instead
+    of one per product); otherwise one message per product, so many products spread over the workers."""
     from core.queue import enqueue_on_commit
 
     from ..models import WorkRequest
-    from ..tasks import eta_recompute
+    from ..tasks import eta_recompute, eta_recompute_products
 
     ids = (
         sorted(set(product_ids))
         if recorded
         else work_requests_record(kind=WorkRequest.Kind.ETA, product_ids=product_ids)
     )
+    if one_message and len(ids) > 1:
+        enqueue_on_commit(eta_recompute_products, ids)
+        return
     for product_id in ids:
         enqueue_on_commit(eta_recompute, product_id)
 

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.sql import fetch_together, insert_sql, instances_read
+from core.sql import insert_sql
 
-from ..models import Notification, NotificationPreference, WebhookEndpoint
+from ..models import Notification, NotificationPreference
 from ..rendering import _plain
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,9 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
     if not relevant:
         return []
     if loaded:
-        backorders = _as_loaded(event.backorder for event, _ in relevant)
+        from .loaded import backorders_as_loaded
+
+        backorders = backorders_as_loaded(event.backorder for event, _ in relevant)
     else:
         backorders = {
             b.pk: b
@@ -157,35 +159,6 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
         for backorder in backorders.values():
             backorder.order.placed_notifications = [n for n in written if n.order_id == backorder.order_id]
     return written
-
-
-def _as_loaded(backorders) -> dict:
-    """The backorders as their writer holds them, with their customers' preferences and their channels' active
-    webhook endpoints attached as ``select_related``/``prefetch_related`` would (one round trip for both)."""
-    from orders.models import Customer
-
-    by_pk = {backorder.pk: backorder for backorder in backorders}
-    orders = {backorder.order_id: backorder.order for backorder in by_pk.values()}
-    customers = {order.customer_id: order.customer for order in orders.values()}
-    channels = {order.channel_id: order.channel for order in orders.values() if order.channel_id is not None}
-    preferences_read, preferences_build = instances_read(
-        NotificationPreference.objects.filter(customer_id__in=list(customers))
-    )
-    endpoints_read, endpoints_build = instances_read(WebhookEndpoint.objects.filter(channel_id__in=list(channels)))
-    rows = fetch_together([preferences_read, endpoints_read] if channels else [preferences_read])
-    preferences_rows, endpoint_rows = rows[0], rows[1] if channels else []
-    preferences = {p.customer_id: p for p in preferences_build(preferences_rows)}
-    for customer_id, customer in customers.items():
-        Customer.notification_preference.related.set_cached_value(customer, preferences.get(customer_id))
-    endpoints = endpoints_build(endpoint_rows)
-    for channel_id, channel in channels.items():
-        manager = channel.webhook_endpoints
-        queryset = manager.get_queryset()
-        queryset._result_cache = [e for e in endpoints if e.channel_id == channel_id]
-        queryset._prefetch_done = True
-        channel._prefetched_objects_cache = getattr(channel, "_prefetched_objects_cache", {})
-        channel._prefetched_objects_cache[WebhookEndpoint.channel.field.remote_field.cache_name] = queryset
-    return by_pk
 
 
 def _item(backorder, event=None) -> dict[str, Any]:
@@ -323,7 +296,9 @@ def _outbox_insert(rows: list[Notification]) -> list[Notification]:
         written += Notification.objects.filter(
             dedupe_key__in=[row.dedupe_key for row in batch], status=Notification.Status.PENDING
         ).order_by("pk")
-    notifications_enqueue_on_commit(notification_ids=[n.pk for n in written])
+    notifications_enqueue_on_commit(
+        notification_ids=[n.pk for n in written], channels={n.pk: n.channel for n in written}
+    )
     return written
 
 
@@ -343,9 +318,12 @@ def _shipping_now(order) -> list[dict]:
 # --- enqueue after commit ---------------------------------------------------------------------
 
 
-def notifications_enqueue_on_commit(*, notification_ids: list[int]) -> None:
+def notifications_enqueue_on_commit(*, notification_ids: list[int], channels: dict[int, str] | None = None) -> None:
+    """Publish after commit; ``channels`` (id → channel), when the caller knows them, spares reading them then."""
     if notification_ids:
-        transaction.on_commit(lambda ids=tuple(notification_ids): notifications_enqueue(notification_ids=ids))
+        transaction.on_commit(
+            lambda ids=tuple(notification_ids): notifications_enqueue(notification_ids=ids, channels=channels)
+        )
 
 
 QUEUES = {Notification.Channel.EMAIL: "notifications.email", Notification.Channel.WEBHOOK: "notifications.webhook"}
@@ -357,16 +335,18 @@ def notification_queue(channel: str) -> str:
     return QUEUES[channel]
 
 
-def notifications_enqueue(*, notification_ids, countdown: float | None = None) -> int:
+def notifications_enqueue(*, notification_ids, countdown: float | None = None, channels=None) -> int:
     """Publish a send task per row, on its channel's queue. Never raises: a broker that is down leaves the rows
     pending for the relay, and the change that caused them has already committed. Returns how many were
-    published (in the order of ``notification_ids``)."""
+    published (in the order of ``notification_ids``). ``channels``: id → channel of rows just written (not read
+    again; a row deleted meanwhile gets a message all the same, which finds nothing to send)."""
     from ..tasks import notification_send
 
     notification_ids = list(notification_ids)
     published = 0
     try:
-        channels = dict(Notification.objects.filter(pk__in=notification_ids).values_list("pk", "channel"))
+        if channels is None:
+            channels = dict(Notification.objects.filter(pk__in=notification_ids).values_list("pk", "channel"))
         # One producer (one broker connection) for the whole batch.
         with notification_send.app.producer_or_acquire() as producer:
             for notification_id in notification_ids:

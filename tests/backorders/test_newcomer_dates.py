@@ -5,6 +5,7 @@ the demand ahead one product at a time."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -65,7 +66,7 @@ def products(make_product, place):
 
 
 def test_the_batched_supply_is_the_ports_per_product_supply(products):
-    supplies, _ = supplies_read([p.pk for p in products], TODAY())
+    supplies = supplies_read([p.pk for p in products], TODAY())
     for product in products:
         assert supplies[product.pk] == _port_supply(product.pk, TODAY())
     assert supplies[products[0].pk].promises.slips, "the measured product's slips were learned"
@@ -73,9 +74,9 @@ def test_the_batched_supply_is_the_ports_per_product_supply(products):
 
 def test_newcomer_dates_in_one_round_trip_agree_with_projecting_each_line(products):
     placed_at = timezone.now()
-    rank, score = PRIORITY_RANKS["normal"], 0
+    rank, score = PRIORITY_RANKS["normal"], Decimal("0.0000")
     lines = [(p.pk, 2 + i, 5 + i) for i, p in enumerate(products)]
-    supplies, _ = supplies_read([p.pk for p in products], TODAY())  # warms the history cache, as a worker's would
+    supplies_read([p.pk for p in products], TODAY())  # warms the history cache, as a worker's would
     with CaptureQueriesContext(connection) as captured:
         etas = etas_for_newcomers(lines=lines, priority_rank=rank, priority_score=score, placed_at=placed_at)
     assert len(captured) == 1
@@ -98,9 +99,21 @@ def test_a_source_without_batched_reads_is_asked_per_product(products):
     extra = port.SupplySource(name="test-extra", incoming=lambda pk: [(999, TODAY(), 7)], lead_time_days=lambda pk: 3)
     port.supply_source_register(extra)
     try:
-        supplies, _ = supplies_read([p.pk for p in products], TODAY())
+        supplies = supplies_read([p.pk for p in products], TODAY())
         for product in products:
             assert supplies[product.pk] == _port_supply(product.pk, TODAY())
             assert (999, TODAY(), 7) in supplies[product.pk].lines
     finally:
         port._sources.pop("test-extra")
+
+
+def test_one_message_recomputes_the_etas_of_every_product_it_names(make_product, place):
+    """An order's short lines ask for their recomputes in one message (eta_request(one_message=True))."""
+    from backorders.tasks import eta_recompute_products
+
+    first, second = make_product(stock=0), make_product(stock=0)
+    place({first.sku: 2, second.sku: 1})
+    for product in (first, second):
+        PurchaseOrderLineFactory(product=product, quantity_ordered=5)
+    assert eta_recompute_products([first.pk, second.pk]) == 2
+    assert set(Backorder.objects.values_list("eta_basis", flat=True)) == {"purchase_order"}

@@ -8,7 +8,7 @@ from django.db.models import F, Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.sql import fetch_together, instances_read
+from core.sql import fetch_together
 from inventory.models import Product, StockItem
 from notifications.models import WebhookEndpoint
 from suppliers.models import PurchaseOrderLine
@@ -48,12 +48,33 @@ def test_rows_typed_and_ordered_as_each_queryset_gives_them(make_product):
     assert together[-1] == [("1", None, "x")]
 
 
-def test_instances_read_builds_the_instances_as_loaded():
-    endpoint = WebhookEndpointFactory(events=["ready"])
-    read, build = instances_read(WebhookEndpoint.objects.filter(pk=endpoint.pk))
-    [[loaded]] = [build(rows) for rows in fetch_together([read])]
-    fresh = WebhookEndpoint.objects.get(pk=endpoint.pk)
-    assert [getattr(loaded, f.attname) for f in WebhookEndpoint._meta.concrete_fields] == [
-        getattr(fresh, f.attname) for f in WebhookEndpoint._meta.concrete_fields
+def test_prepared_reads_give_the_rows_of_reads_built_anew(make_product):
+    """fetch_together_prepared builds and compiles a shape once; later calls with other values give exactly what
+    building the reads with those values gives."""
+    from decimal import Decimal
+
+    from core.sql import _PREPARED, fetch_together_prepared
+
+    products = [make_product(stock=s, unit_price=Decimal(p)) for s, p in ((3, "5.00"), (0, "7.50"), (8, "9.99"))]
+    now = timezone.now()
+
+    def build(*, ids, price, since):
+        return [
+            Product.objects.filter(pk__in=ids, unit_price__gte=price, created_at__gte=since).values_list("sku"),
+            StockItem.objects.filter(product_id__in=ids, on_hand__gt=0).values_list("product_id", "on_hand"),
+        ]
+
+    cases = [
+        ([products[0].pk, products[1].pk], Decimal("1"), now - timedelta(days=1)),
+        ([products[1].pk, products[2].pk], Decimal("6"), now - timedelta(days=1)),
+        ([products[2].pk, products[0].pk], Decimal("9"), now + timedelta(days=1)),
+        ([products[0].pk], Decimal("5.00"), now - timedelta(days=1)),
     ]
-    assert not loaded._state.adding
+    for ids, price, since in cases:
+        expected = [list(read) for read in build(ids=ids, price=price, since=since)]
+        with CaptureQueriesContext(connection) as captured:
+            assert fetch_together_prepared("test", build, ids=ids, price=price, since=since) == expected
+        assert len(captured) == 1
+    # The two shapes (two ids, one id) were kept as statements.
+    assert all(isinstance(_PREPARED[("test", (1, None, None))], tuple) for _ in [0])
+    assert isinstance(_PREPARED[("test", (2, None, None))], tuple)
