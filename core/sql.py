@@ -162,10 +162,11 @@ def fetch_together_prepared(key, build: Callable[..., Sequence], **inputs) -> li
     list inputs) and kept: a later call only puts its values where the inputs go. The QuerySets stay the one
     description of the reads; what is saved is building and compiling them again (most of their cost).
 
-    Inputs are ids, numbers, decimals, dates and datetimes, or lists of them. The first call of a shape compiles the
-    reads twice, with the inputs and with each nudged (1 more, 1 µs later...): a parameter that follows an input is
-    that input's place, one that stays is a constant. If the two texts differ, or a parameter cannot be traced to
-    exactly one input, the shape is not kept and every call builds its reads (always correct, only slower).
+    Inputs are ids, numbers, decimals, dates and datetimes, or lists of them; every date or time a read depends on
+    must be an input (a shape with a date constant is never kept: it would go stale). The first call of a shape
+    compiles the reads twice, with the inputs and with each nudged (1 more, 1 µs later...): a parameter that follows
+    an input is that input's place, one that stays is a constant. If the two texts differ, or a parameter cannot be
+    traced to exactly one input, the shape is not kept and every call builds its reads (always correct, only slower).
     """
     if connection.vendor != "postgresql":
         return fetch_together(build(**inputs))
@@ -207,6 +208,10 @@ def _trace(sql, params, other_sql, other_params, flat, inputs, nudged, value, de
     slots = []
     for param, other in zip(params, other_params, strict=True):
         if type(param) is type(other) and param == other:
+            if isinstance(param, date):
+                # A date or time no input carries was computed while building (today, now − 14 days...): kept, it
+                # would go stale. Such a shape is never kept; pass the moment as an input instead.
+                return None
             slots.append((None, param))
             continue
         found = [

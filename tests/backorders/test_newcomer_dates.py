@@ -80,6 +80,10 @@ def test_newcomer_dates_in_one_round_trip_agree_with_projecting_each_line(produc
     with CaptureQueriesContext(connection) as captured:
         etas = etas_for_newcomers(lines=lines, priority_rank=rank, priority_score=score, placed_at=placed_at)
     assert len(captured) == 1
+    # The statement was kept for this shape (no date or time computed while building): later calls build nothing.
+    from core.sql import _PREPARED
+
+    assert any(isinstance(v, tuple) for k, v in _PREPARED.items() if k[0][0] == "eta.newcomers")
     for (product_id, shortfall, _), eta in zip(lines, etas, strict=True):
         ahead = (
             Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)

@@ -78,3 +78,18 @@ def test_prepared_reads_give_the_rows_of_reads_built_anew(make_product):
     # The two shapes (two ids, one id) were kept as statements.
     assert all(isinstance(_PREPARED[("test", (1, None, None))], tuple) for _ in [0])
     assert isinstance(_PREPARED[("test", (2, None, None))], tuple)
+
+
+def test_a_shape_with_a_moment_computed_while_building_is_never_kept(make_product):
+    """A date or time no input carries (today, now − 14 days) would go stale in a kept statement: such a shape is
+    built anew on every call."""
+    from core.sql import _PREPARED, fetch_together_prepared
+
+    product = make_product(stock=1)
+
+    def build(*, ids):
+        return [Product.objects.filter(pk__in=ids, created_at__lte=timezone.now()).values_list("sku")]
+
+    for _ in range(4):
+        assert fetch_together_prepared("moment", build, ids=[product.pk]) == [[(product.sku,)]]
+    assert not isinstance(_PREPARED[("moment", (1,))], tuple)
