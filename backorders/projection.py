@@ -14,8 +14,10 @@ Rules (per product, in allocation-queue order):
 That is the **expected date** (``eta_expected``: what the supplier says). The customer-facing **promise** (``eta``)
 is the date by which the supply arrived in ``ETA_SERVICE_LEVEL`` (90 %) of similar past cases (docs/promises.md;
 the learning lives with the supplier data, behind the supply port): each incoming line's expected date plus its
-supplier's measured slip (never earlier than the supplier's own date), walked in the order those dates fall (basis
-``purchase_order_history``); beyond known supply, today + the measured lead time (``lead_time_history``).
+supplier's measured slip (never earlier than the supplier's own date; learned from the cases in the line's position),
+the first shares of a line that tends to come in parts dated apart when they come sooner, all walked in the order
+those dates fall (basis ``purchase_order_history``); beyond known supply, today + the measured lead time
+(``lead_time_history``).
 ``eta_confidence`` is the share of past cases in which such a date held. With too little history the rules above
 stand: promise = expected date, basis ``purchase_order`` / ``lead_time``, no confidence.
 """

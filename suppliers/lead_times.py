@@ -1,20 +1,25 @@
 """What suppliers really do: lead times and date slips learned from receipts and date revisions (reads only).
 
-The rules (docs/promises.md says the same with the formulas and an example):
-- A purchase-order line is **delivered** on the day of the receipt that completed it. Over the last
-  ``ETA_HISTORY_DAYS`` (365) each delivered line gives one **lead time** (delivered − order date) and one **slip**
-  per date the supplier announced for it (the original expected date, then each revision): delivered − that date,
-  weighted by the days that date stood (a date that stood 20 days could have been promised on 20 days).
-- A line still open after its expected date counts too, as a lower bound: slip today − expected date, lead time
-  today − order date (a supplier that is late right now is not measured as if it were on time).
+The rules (docs/promises.md says the same with the formulas and examples):
+- A purchase-order line is **delivered** on the day of the receipt that completed it (and a quarter, half and three
+  quarters of it on the days those shares had arrived). Over the last ``ETA_HISTORY_DAYS`` (365) each delivered
+  line gives one **lead time** (delivered − order date) and its **announced dates** (the original expected date,
+  then each revision, with the day each was announced).
+- A line still open after its expected date counts too, as a lower bound: delivered today at the earliest (a
+  supplier that is late right now is not measured as if it were on time).
 - A figure is **measured** for a supplier product once it has ``ETA_MIN_HISTORY`` (10) lines, else for the
   supplier over all its products once the supplier has that many, else it is not measured and the quoted date
   stands.
-- At a service level p (0.9), the measured figure is the smallest number of days d such that the (weighted)
-  share of samples ≤ d is at least p; that share is its **confidence**.
-- A line already k days past its expected date is measured on the cases that were at least k days late (the
-  days still to wait: slip − k); with fewer than 3 of them, the longest delay seen minus k (at least 1 day),
-  confidence 0 (nothing that late was ever measured often enough to say more).
+- An incoming line is judged by the **cases in its position**: past dates of the same kind (original or revised)
+  that still stood as many days before them as the line's date is from today (for a line already late: as many
+  days after them, undelivered), and, for a line nothing has arrived of, of which nothing had arrived by then. At a
+  service level p, from n such cases, the days to add are their k-th smallest, k = ⌈p · (n + 1)⌉ (at most n): a new
+  case stays within it with probability ≥ p whatever the distribution. Its **confidence**: the share of the cases
+  within it. The same cases date each share of a line that tends to come in parts.
+- Fewer than 5 such cases: every announced date's slip, weighted by the days that date stood, at the weighted
+  p-quantile; a line already k days late: the cases that were at least k days late (slip − k still to wait), and
+  with fewer than 3 of them, the longest delay seen minus k (at least 1 day), confidence 0.
+- A new order's lead time: the weighted p-quantile of the lead times.
 """
 
 from __future__ import annotations
