@@ -17,7 +17,7 @@ deferred foreign-key checks and the after-commit publishing run inside the timin
 - an everyday event: the supply is 20 weekly deliveries and one slips three days (only its backorders move).
 Prints the figures and the ratio rewrite ÷ baseline. Not a test: nothing here asserts a time.
 
-    python bench/eta.py [--backorders 100000] [--chunks 5000,10000,20000] [--skip-python]
+    python bench/eta.py [--backorders 100000] [--chunks 5000,10000,20000] [--skip-python] [--without-notifications]
 """
 
 from __future__ import annotations
@@ -81,9 +81,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-python", action="store_true", help="skip the Python path (~45 s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--without-notifications",
+        action="store_true",
+        help="skip the notification follow-up (the dates, events and markers alone: what the outbox costs on top)",
+    )
     args = parser.parse_args()
 
     scratch_django(DB)
+    if args.without_notifications:
+        import backorders.eta
+
+        backorders.eta.follow_ups_run = lambda follow_ups: None
     from django.db import connection
     from django.utils import timezone
 
