@@ -11,6 +11,10 @@ after a VACUUM, with the deferred foreign-key checks forced inside the timing):
   with their foreign-key checks;
 - the "ready" notifications of that run, which a task writes right after the engine commits.
 Prints the figures and the ratios to the baseline (target ≤ 3). ETA figures: bench/eta.py.
+- FEFO (docs/lots.md): the same queue (100,000 backorders, same priorities, same free units) of a lot-tracked
+  product whose stock is in 20 lots with different expiry dates over the two warehouses, allocated by the same
+  engine (lot-by-lot free units, lot allocations and lot counters in the same statement); its time against the
+  untracked engine's, measured in the same run (target ≤ 1.5).
 Not a test: nothing here asserts a time.
 
     python bench/allocation.py [--backorders 100000] [--allocate 75000]
@@ -23,6 +27,7 @@ import os
 import re
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,6 +73,31 @@ UPDATE backorders_backorder b
        status = CASE WHEN q.need <= %(units)s - q.before_units THEN 'allocated' ELSE 'partially_allocated' END
   FROM q WHERE b.id = q.id AND q.before_units < %(units)s
 """
+
+
+# The same queue again for a lot-tracked product (its own orders, single-line like the first product's).
+SEED_LOTS = """
+INSERT INTO inventory_product (sku, name, unit_price, status, backorderable, tracking, min_shelf_life_days,
+                               created_at, updated_at)
+VALUES ('BENCH-LOT', 'Bench perishable', 10, 'active', true, 'lot', 30, now(), now());
+INSERT INTO orders_order (number, customer_id, placed_at, status, ship_policy, priority, currency, total,
+                          request_fingerprint)
+SELECT 'L' || i, (SELECT min(id) FROM orders_customer) + i %% 2000, now() - (%(n)s - i) * interval '1 second',
+       'backordered', 'partial', (ARRAY['low', 'normal', 'normal', 'normal', 'high'])[1 + i %% 5], 'EUR', 10, ''
+FROM generate_series(1, %(n)s) i;
+INSERT INTO orders_orderline (order_id, product_id, quantity, unit_price, quantity_allocated, quantity_backordered,
+                              quantity_shipped, quantity_cancelled)
+SELECT o.id, p.id, 1 + o.id %% 3, 10, 0, 1 + o.id %% 3, 0, 0
+FROM orders_order o CROSS JOIN inventory_product p WHERE o.number LIKE 'L%%' AND p.sku = 'BENCH-LOT';
+INSERT INTO backorders_backorder (order_line_id, order_id, product_id, quantity, quantity_allocated,
+    quantity_cancelled, status, reason, priority, priority_rank, priority_score, placed_at, created_at, eta_basis)
+SELECT l.id, o.id, l.product_id, l.quantity, 0, 0, 'open', 'stockout', o.priority,
+       CASE o.priority WHEN 'low' THEN 0 WHEN 'normal' THEN 1 WHEN 'high' THEN 2 ELSE 3 END,
+       (o.customer_id %% 4) * 10, o.placed_at, now(), 'none'
+FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id JOIN inventory_product p ON p.id = l.product_id
+WHERE p.sku = 'BENCH-LOT';
+"""
+LOTS = 20
 
 
 def floor_sql(engine_sql: str) -> str:
@@ -121,7 +151,6 @@ def main() -> None:
         StockMovement.objects.create(stock_item=item, kind="receipt", quantity=share, reference="BENCH")
     supplier = Supplier.objects.create(code="acme", name="Acme")
     SupplierProduct.objects.create(supplier=supplier, product=product, lead_time_days=21, preferred=True)
-    from datetime import date, timedelta
 
     for n in range(40):
         po = PurchaseOrder.objects.create(
@@ -132,17 +161,42 @@ def main() -> None:
             purchase_order=po, product=product, quantity_ordered=1500, expected_date=po.expected_date,
             original_expected_date=po.expected_date,
         )  # fmt: skip
+    # The lot-tracked twin: the same queue and the same free units, in 20 lots (60 % MAIN, 40 % EAST), each with
+    # its own expiry (all good enough to ship), received through the ledger with the lot named.
+    from inventory.lots import LotInput, lots_receive
+    from inventory.models import Lot
+
+    with connection.cursor() as cursor:
+        cursor.execute(SEED_LOTS, {"n": args.backorders})
+    lot_product = Product.objects.get(sku="BENCH-LOT")
+    per_lot = [units // LOTS + (1 if i < units % LOTS else 0) for i in range(LOTS)]
+    for code, numbers in (("MAIN", range(0, LOTS * 6 // 10)), ("EAST", range(LOTS * 6 // 10, LOTS))):
+        item = StockItem.objects.create(product=lot_product, warehouse=Warehouse.objects.get(code=code))
+        lots_receive(
+            stock_item=item,
+            product=lot_product,
+            lots=[
+                LotInput(f"LOT-{i:02d}", per_lot[i], date.today() + timedelta(days=60 + 7 * ((i * 7) % LOTS)))
+                for i in numbers
+            ],
+            kind="receipt",
+            reference="BENCH",
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    demand = sum(Backorder.objects.values_list("quantity", flat=True))
-    print(f"seeded {args.backorders:,} open backorders ({demand:,} units), {units:,} units free in 2 warehouses,")
+    demand = sum(Backorder.objects.filter(product=product).values_list("quantity", flat=True))
+    print(
+        f"seeded {args.backorders:,} open backorders ({demand:,} units), {units:,} units free in 2 warehouses"
+        f" (the same again for a lot-tracked product, in {LOTS} lots),"
+    )
     print(f"40 open PO lines of 1,500 units, in {time.perf_counter() - started:.1f} s")
 
     def vacuum():
         # Each measurement is rolled back; its dead rows are vacuumed away so every run starts alike.
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE backorders_backorder, orders_orderline, orders_order, orders_allocation,"
-                           " backorders_backorderevent, inventory_stockitem, notifications_notification")  # fmt: skip
+                           " backorders_backorderevent, inventory_stockitem, notifications_notification,"
+                           " inventory_lot, orders_lotallocation")  # fmt: skip
 
     def baseline():
         with connection.cursor() as cursor:
@@ -151,6 +205,9 @@ def main() -> None:
 
     def run_engine():
         return engine.backorders_allocate(product_id=product.pk)
+
+    def run_fefo():
+        return engine.backorders_allocate(product_id=lot_product.pk)
 
     def floor():
         from backorders.allocation import _tables
@@ -207,6 +264,20 @@ def main() -> None:
         f"floor: the engine's statement without the order-line counters and order statuses (backorders, allocation "
         f"rows, events, stock, FK checks): {least:.3f} s, ratio to baseline {least / base:.2f}"
     )
+    untracked_times, fefo_times = [], []
+    for _ in range(args.repeat):  # interleaved, so load on the machine hits both alike
+        vacuum()
+        untracked_times.append(timed(run_engine)[0])
+        vacuum()
+        seconds, fefo_units = timed(run_fefo)
+        fefo_times.append(seconds)
+    untracked, fefo = min(untracked_times), min(fefo_times)
+    assert Lot.objects.filter(product=lot_product).count() == LOTS
+    print(
+        f"FEFO: the engine on a lot-tracked product ({LOTS} lots, same queue and units) allocates {fefo_units:,} "
+        f"units: {fefo:.3f} s against {untracked:.3f} s untracked in the same run"
+    )
+    print(f"ratio FEFO ÷ untracked engine: {fefo / untracked:.2f} (target ≤ 1.5; best of {args.repeat}, interleaved)")
     vacuum()
     recorded = min(timed(run_recorded)[0] for _ in range(args.repeat))
     print(

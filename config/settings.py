@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "exchange.models.ImportJob.Kind",
         "ImportJobStatusEnum": "exchange.models.ImportJob.Status",
         "ForecastMethodEnum": "suppliers.models.ForecastChoice.Method",
+        "LotStatusEnum": "inventory.models.Lot.Status",
+        "ProductTrackingEnum": "inventory.models.Product.Tracking",
     },
 }
 

@@ -18,6 +18,7 @@ from core.permissions import SAFE_METHODS
 
 from .views import backorders as backorder_views
 from .views import imports as import_views
+from .views import lots as lot_views
 from .views import products as inventory_views
 from .views import reports as report_views
 from .views import suppliers as supplier_views
@@ -56,6 +57,10 @@ urlpatterns = [
     path("shortages/<int:product_id>/draft-po/", staff_only(inventory_views.draft_po), name="draft_po"),
     path("products/", staff_only(inventory_views.products), name="products"),
     path("products/<int:pk>/", staff_only(inventory_views.product), name="product"),
+    path("lots/", staff_only(lot_views.lots), name="lots"),
+    path("lots/<int:pk>/", staff_only(lot_views.lot), name="lot"),
+    path("lots/<int:pk>/hold/", staff_only(lot_views.hold), name="lot_hold"),
+    path("lots/<int:pk>/release/", staff_only(lot_views.release), name="lot_release"),
     path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
     path("planning/", staff_only(supplier_views.planning), name="planning"),
     path("reports/backorder-cost/", staff_only(report_views.backorder_cost), name="backorder_cost"),

@@ -11,12 +11,18 @@ from core.api import IsChannelOrStaff, IsStaff, JSONParser, request_channel
 from core.errors import NotFoundError
 from core.filters import StrictFilterBackend, UpdatedSinceFilter
 from core.serializer_reuse import serialized, validated
+from inventory.filters import LotFilter
 from orders import selectors
 from orders.filters import OrderFilter
 from orders.services import CustomerData
 
+from . import selectors as fulfilment_selectors
 from . import services
 from .serializers import (
+    LotDetailOutputSerializer,
+    LotHoldInputSerializer,
+    LotOutputSerializer,
+    LotReleaseInputSerializer,
     OrderCancelInputSerializer,
     OrderCreateInputSerializer,
     OrderDetailOutputSerializer,
@@ -25,6 +31,7 @@ from .serializers import (
     OrderShipInputSerializer,
     ShipResponseSerializer,
 )
+from .services import lots as lot_services
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
@@ -175,3 +182,80 @@ class OrderCancelApi(APIView):
             user=request.user,
         )
         return Response(OrderDetailOutputSerializer(selectors.order_list().get(pk=order.pk)).data)
+
+
+# --- lots (docs/lots.md) ------------------------------------------------------------------------------
+
+
+def _lot_or_404(lot_id: int):
+    lot = fulfilment_selectors.lots_list().filter(pk=lot_id).first()
+    if lot is None:
+        raise NotFoundError(f"No lot {lot_id}.")
+    return lot
+
+
+def _lot_detail(lot_id: int) -> dict:
+    lot = _lot_or_404(lot_id)
+    recall = fulfilment_selectors.lot_recall(lot)
+    lot.units, lot.recall = recall["units"], recall["recall"]
+    return LotDetailOutputSerializer(lot).data
+
+
+class LotListApi(generics.ListAPIView):
+    permission_classes = [IsStaff]
+    serializer_class = LotOutputSerializer
+    filter_backends = [StrictFilterBackend, UpdatedSinceFilter]
+    filterset_class = LotFilter
+
+    def get_queryset(self):
+        return fulfilment_selectors.lots_list()
+
+    @extend_schema(summary="Lots with their expiry and units, soonest expiry first (staff)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class LotDetailApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="One lot and where every unit went: the recall list (staff)", responses=LotDetailOutputSerializer
+    )
+    def get(self, request, lot_id: int):
+        return Response(_lot_detail(lot_id))
+
+
+class LotHoldApi(APIView):
+    required_permissions = {"POST": ["inventory.hold_lot"]}
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Put a lot on hold (a recall): its units leave sellable stock, its reservations return to the queue",
+        request=LotHoldInputSerializer,
+        responses=LotDetailOutputSerializer,
+    )
+    def post(self, request, lot_id: int):
+        lot = _lot_or_404(lot_id)
+        serializer = LotHoldInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lot_services.lot_hold(lot=lot, reason=serializer.validated_data["reason"], user=request.user)
+        return Response(_lot_detail(lot_id))
+
+
+class LotReleaseApi(APIView):
+    required_permissions = {"POST": ["inventory.hold_lot"]}
+    permission_classes = [IsStaff]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Lift a hold: the units come back and are offered to the queue (or stay quarantined if too late)",
+        request=LotReleaseInputSerializer,
+        responses=LotDetailOutputSerializer,
+    )
+    def post(self, request, lot_id: int):
+        lot = _lot_or_404(lot_id)
+        serializer = LotReleaseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lot_services.lot_release(lot=lot, reason=serializer.validated_data["reason"], user=request.user)
+        return Response(_lot_detail(lot_id))

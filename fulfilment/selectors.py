@@ -63,3 +63,68 @@ def order_status_lines(*, order: Order) -> tuple[list[StatusLine], bool]:
         for line in lines
     ]
     return result, offer_substitutes
+
+
+# --- lots (docs/lots.md) ------------------------------------------------------------------------------
+
+
+def lots_list():
+    """Lots with their product and warehouse, soonest expiry first (lots without expiry last)."""
+    from django.db.models import F
+
+    from inventory.models import Lot
+
+    return Lot.objects.select_related("product", "warehouse").order_by(
+        F("expiry_date").asc(nulls_last=True), "product__sku", "number", "pk"
+    )
+
+
+def lot_recall(lot) -> dict:
+    """Where every unit of a lot went: the units by destination, and every order that shipped or holds some (with
+    its customer and shipment): the recall list. Four queries, whatever the size."""
+    from django.db.models import Q, Sum
+
+    from inventory.models import StockMovement
+    from orders.models import LotAllocation, ShipmentLine
+
+    moved = StockMovement.objects.filter(lot=lot).aggregate(
+        shipped=Sum("quantity", filter=Q(kind=StockMovement.Kind.SHIPMENT)),
+        adjusted_out=Sum("quantity", filter=Q(kind=StockMovement.Kind.ADJUSTMENT, quantity__lt=0)),
+    )
+    shipped = (
+        ShipmentLine.objects.filter(lot=lot)
+        .select_related("shipment__order__customer", "shipment__order__channel")
+        .order_by("shipment__shipped_at", "pk")
+    )
+    reserved = (
+        LotAllocation.objects.filter(lot=lot)
+        .select_related("order_line__order__customer", "order_line__order__channel")
+        .order_by("order_line__order__placed_at", "pk")
+    )
+    rows = [_recall_row("shipped", line.shipment.order, line.quantity, line.shipment) for line in shipped]
+    rows += [_recall_row("reserved", row.order_line.order, row.quantity, None) for row in reserved]
+    return {
+        "units": {
+            "received": lot.quantity_received,
+            "shipped": -(moved["shipped"] or 0),
+            "reserved": lot.allocated,
+            "in_stock_free": lot.on_hand - lot.allocated,
+            "quarantined": lot.quarantined,
+            "adjusted_out": -(moved["adjusted_out"] or 0),
+        },
+        "recall": rows,
+    }
+
+
+def _recall_row(kind: str, order, quantity: int, shipment) -> dict:
+    return {
+        "kind": kind,
+        "order": order.number,
+        "customer_external_id": order.customer.external_id,
+        "customer_name": order.customer.name,
+        "customer_email": order.customer.email,
+        "channel": order.channel.code if order.channel else None,
+        "shipment": shipment.pk if shipment else None,
+        "shipped_at": shipment.shipped_at if shipment else None,
+        "quantity": quantity,
+    }

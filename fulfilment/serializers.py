@@ -9,6 +9,7 @@ from rest_framework import serializers
 from backorders.models import Backorder
 from backorders.serializers import AlternativeOutput, alternatives_of
 from core.api import StrictSerializer
+from inventory.models import Lot
 from notifications.selectors import notifications_for_order
 from notifications.serializers import NotificationSummaryOutput, notifications_summary
 from orders.models import Customer, Order
@@ -191,6 +192,9 @@ class OrderPlacedOutputSerializer(OrderDetailOutputSerializer):
 class ShipmentLineOutputSerializer(serializers.Serializer):
     sku = serializers.CharField(source="order_line.product.sku")
     warehouse = serializers.CharField(source="stock_item.warehouse.code")
+    lot = serializers.CharField(
+        source="lot.number", allow_null=True, help_text="The lot shipped (lot-tracked products)."
+    )
     quantity = serializers.IntegerField()
 
 
@@ -204,3 +208,56 @@ class ShipmentOutputSerializer(serializers.Serializer):
 class ShipResponseSerializer(serializers.Serializer):
     shipment = ShipmentOutputSerializer()
     order = OrderDetailOutputSerializer()
+
+
+# --- lots (docs/lots.md) ------------------------------------------------------------------------------
+
+
+class LotOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField(source="product.sku")
+    warehouse = serializers.CharField(source="warehouse.code")
+    number = serializers.CharField()
+    expiry_date = serializers.DateField(allow_null=True, help_text="null: the lot does not expire.")
+    status = serializers.ChoiceField(choices=Lot.Status.choices)
+    hold_reason = serializers.CharField(help_text="Why it is quarantined or on hold.")
+    quantity_received = serializers.IntegerField()
+    on_hand = serializers.IntegerField(help_text="Sellable units in stock (quarantined units are not).")
+    allocated = serializers.IntegerField()
+    available = serializers.IntegerField()
+    quarantined = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class RecallRowOutputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("shipped", "shipped"), ("reserved", "reserved")])
+    order = serializers.CharField()
+    customer_external_id = serializers.CharField()
+    customer_name = serializers.CharField()
+    customer_email = serializers.CharField()
+    channel = serializers.CharField(allow_null=True)
+    shipment = serializers.IntegerField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    quantity = serializers.IntegerField()
+
+
+class LotUnitsOutputSerializer(serializers.Serializer):
+    received = serializers.IntegerField(help_text="Units that came in (receipts and positive adjustments).")
+    shipped = serializers.IntegerField()
+    reserved = serializers.IntegerField(help_text="Allocated to orders, not shipped yet.")
+    in_stock_free = serializers.IntegerField()
+    quarantined = serializers.IntegerField()
+    adjusted_out = serializers.IntegerField(help_text="Removed by adjustments (damage, shrinkage).")
+
+
+class LotDetailOutputSerializer(LotOutputSerializer):
+    units = LotUnitsOutputSerializer(help_text="Where every unit went: received = the other figures added up.")
+    recall = RecallRowOutputSerializer(many=True, help_text="Every order holding or shipped units of this lot.")
+
+
+class LotHoldInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class LotReleaseInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)

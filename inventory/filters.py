@@ -1,6 +1,6 @@
 import django_filters
 
-from .models import Product
+from .models import Lot, Product
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -27,3 +27,14 @@ class StockItemFilter(django_filters.FilterSet):
     ordering = django_filters.OrderingFilter(
         fields=(("product__sku", "sku"), ("warehouse__code", "warehouse"), ("on_hand", "on_hand"))
     )
+
+
+class LotFilter(django_filters.FilterSet):
+    product = django_filters.CharFilter(field_name="product__sku", max_length=64, label="Product SKU")
+    warehouse = django_filters.CharFilter(field_name="warehouse__code", max_length=32, label="Warehouse code")
+    expiring_before = django_filters.DateFilter(field_name="expiry_date", lookup_expr="lt", label="Expires before")
+    status = django_filters.ChoiceFilter(choices=Lot.Status.choices)
+
+    class Meta:
+        model = Lot
+        fields: list[str] = []

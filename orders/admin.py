@@ -11,7 +11,18 @@ from core.permissions import permission_check
 from fulfilment import services as fulfilment_services
 
 from . import services
-from .models import Allocation, ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel, Shipment, ShipmentLine
+from .models import (
+    Allocation,
+    ApiKey,
+    Customer,
+    CustomerTerms,
+    LotAllocation,
+    Order,
+    OrderLine,
+    SalesChannel,
+    Shipment,
+    ShipmentLine,
+)
 
 
 @admin.register(Customer)
@@ -206,6 +217,13 @@ class AllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "order_line", "stock_item", "quantity", "created_at"]
     search_fields = ["order_line__order__number", "stock_item__product__sku"]
     list_select_related = ["order_line", "stock_item"]
+
+
+@admin.register(LotAllocation)
+class LotAllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "order_line", "lot", "quantity", "created_at"]
+    search_fields = ["order_line__order__number", "lot__number", "lot__product__sku"]
+    list_select_related = ["order_line", "lot"]
 
 
 @admin.register(CustomerTerms)

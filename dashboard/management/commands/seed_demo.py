@@ -171,6 +171,7 @@ class Command(BaseCommand):
             if order.status in ("open", "backordered"):
                 first = order.lines.select_related("product").first()
                 order_cancel(order=order, lines=[CancelRequest(sku=first.product.sku)], reason="Customer request")
+        self._perishables(customers)
         self._receive_some()
         allocation_request_for_products(product_ids=Product.objects.values_list("pk", flat=True))
         self._spread_over_weeks(placed, rng)
@@ -209,6 +210,38 @@ class Command(BaseCommand):
                 notes="Demo replenishment",
                 send=True,
             )
+
+    def _perishables(self, customers):
+        """A lot-tracked perishable (docs/lots.md): lots in both warehouses, one already too short-dated to ship
+        (the daily task quarantines it), and orders served first-expiry-first from the others."""
+        from fulfilment.services import LineRequest, order_place, order_ship
+        from inventory.lots import LotInput
+        from inventory.services import product_create, stock_adjust
+
+        today = timezone.localdate()
+        product_create(
+            sku="DEMO-YOGURT",
+            name="Greek yogurt 500 g (perishable)",
+            unit_price=Decimal("3.20"),
+            tracking="lot",
+            min_shelf_life_days=21,
+        )
+        for warehouse, lots in (
+            ("MAIN", [("Y-2611-A", 6, 10), ("Y-2611-B", 20, 45), ("Y-2612-A", 15, 90)]),
+            ("EAST", [("Y-2611-E", 8, 60)]),
+        ):
+            stock_adjust(
+                sku="DEMO-YOGURT",
+                warehouse_code=warehouse,
+                quantity=sum(q for _, q, _ in lots),
+                reason="Demo receipt",
+                lots=[LotInput(n, q, today + timedelta(days=d)) for n, q, d in lots],
+            )
+        placed = [
+            order_place(customer=customers[i % len(customers)], lines=[LineRequest("DEMO-YOGURT", q)]).order
+            for i, q in enumerate((5, 12, 30))
+        ]
+        order_ship(order=placed[0])
 
     def _history(self, rng: random.Random, customers, skus):
         """Eight weeks of past orders, delivered in full: the demand the planning page forecasts from.
