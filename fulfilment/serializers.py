@@ -193,9 +193,15 @@ class ShipmentLineOutputSerializer(serializers.Serializer):
     sku = serializers.CharField(source="order_line.product.sku")
     warehouse = serializers.CharField(source="stock_item.warehouse.code")
     lot = serializers.CharField(
-        source="lot.number", allow_null=True, help_text="The lot shipped (lot-tracked products)."
+        source="lot.number", required=False, help_text="The lot shipped: only on lines of lot-tracked products."
     )
     quantity = serializers.IntegerField()
+
+    def to_representation(self, instance):
+        if instance.lot_id is None:  # untracked products: the line is exactly what it always was
+            return {"sku": instance.order_line.product.sku, "warehouse": instance.stock_item.warehouse.code,
+                    "quantity": instance.quantity}  # fmt: skip
+        return super().to_representation(instance)
 
 
 class ShipmentOutputSerializer(serializers.Serializer):

@@ -125,3 +125,10 @@ def test_staff_only_and_permission_checked(channel_client, anon_client, bare_sta
     before = StockMovement.objects.count()
     _problem(bare.post(f"/api/v1/lots/{lot.pk}/hold/", {"reason": "x"}, format="json"), 403, "permission_denied")
     assert StockMovement.objects.count() == before and Lot.objects.get(pk=lot.pk).status == "active"
+
+
+def test_shipment_lines_name_their_lot(staff_client, lots):
+    _, _, reserved = lots
+    response = staff_client.post(f"/api/v1/orders/{reserved.number}/ship/", {}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["shipment"]["lines"] == [{"sku": "SERUM", "warehouse": "MAIN", "lot": "S1", "quantity": 3}]
