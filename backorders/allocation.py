@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from inventory.counters import lot_allocate_sql, stock_allocate, stock_allocate_sql
 from inventory.locks import stock_items_lock_for_products
-from inventory.lots import lot_facts, lots_attach, lots_take
+from inventory.lots import lot_facts, lots_attach
 from inventory.models import Lot, StockItem, StockMovement, Warehouse
 from inventory.routing import SELLABLE_SQL, sellable_units
 from orders.lots import lot_allocations_add
@@ -33,6 +33,14 @@ from orders.services import orders_status_refresh
 
 from .models import Backorder, BackorderEvent
 from .queue import QUEUE_ORDER, queue_order_sql
+from .routing import (
+    Waiting,
+    allocation_plan,
+    fast_path_blockers_sql,
+    grant_splits,
+    restricted_channels,
+    waiting_in_queue_order,
+)
 from .services import S, backorder_event_record, backorder_status_for, backorder_transition, policy_active
 from .signals import allocation_events_recorded
 
@@ -61,7 +69,9 @@ def backorders_allocate(*, product_id: int) -> int:
     return _allocate_product_python(product_id=product_id)
 
 
-_ALLOCATE_SQL = """
+# The set-based plan, where routing has nothing to decide (backorders/routing.py): the free stock (one warehouse; of
+# a lot-tracked product, its lots FEFO) handed down the queue with running sums.
+_RUNNING_SUM_PLAN = """
 WITH {free},
 total AS (SELECT COALESCE(SUM(avail), 0) AS units FROM free),
 queue AS (
@@ -86,6 +96,25 @@ split AS (
     FROM give g JOIN free f
       ON f.start_at < g.before_units + g.qty AND g.before_units < f.start_at + f.avail
 ),
+"""
+
+# The routed plan (backorders/routing.py), made in Python: who gets how many (give) from which stock items (split).
+_ROUTED_PLAN = """
+WITH give AS (
+    SELECT b.id, b.order_id, b.order_line_id, b.quantity - b.quantity_allocated - b.quantity_cancelled AS need,
+           x.pos, x.qty
+    FROM unnest(%(give_ids)s::bigint[], %(give_pos)s::bigint[], %(give_qty)s::bigint[]) AS x(id, pos, qty)
+    JOIN {backorder} b ON b.id = x.id
+),
+split AS (
+    SELECT x.order_line_id, x.stock_item_id, x.lot_id, x.qty
+    FROM unnest(%(split_lines)s::bigint[], %(split_items)s::bigint[], %(split_lots)s::bigint[],
+                %(split_qty)s::bigint[]) AS x(order_line_id, stock_item_id, lot_id, qty)
+),
+"""
+
+# Either plan, then the writes: backorders, lines, single-line orders, allocations, stock counters, events.
+_APPLY_SQL = """
 upd_backorders AS (
     UPDATE {backorder} b
        SET quantity_allocated = b.quantity_allocated + g.qty,
@@ -222,32 +251,56 @@ def _tables(*, lots: bool = False) -> dict[str, str]:
     return tables
 
 
-def _allocate_product_sql(*, product_id: int) -> int:
-    items = stock_items_lock_for_products([product_id], **lot_facts())
-    tracked = lots_attach(items)
-    if sum(sellable_units(item) for item in items) <= 0:
+def _allocate_product_sql(*, product_id: int, routed: bool = False) -> int:
+    """``routed`` forces the routed plan even where the running sums would do (tests compare the two)."""
+    locked_items = stock_items_lock_for_products([product_id], **lot_facts())
+    tracked = lots_attach(locked_items)
+    items = [item for item in locked_items if sellable_units(item) > 0]
+    if not items:
         return 0
     tables = _tables(lots=tracked)
+    restricted = restricted_channels()
+    warehouses = {item.warehouse_id for item in items}
+    # Channels that may not use every warehouse holding free stock: their backorders need the routed plan.
+    blocked_channels = sorted(c for c, allowed in restricted.items() if not warehouses <= allowed)
     with connection.cursor() as cursor:
-        # Lock the waiting queue in key order (no window function here: PostgreSQL refuses it with FOR UPDATE).
+        # Lock the waiting queue in key order (no window function here: PostgreSQL refuses it with FOR UPDATE); read
+        # in passing whether any waiting line needs routing decisions the running sums cannot make.
         cursor.execute(
-            f"WITH locked AS (SELECT id FROM {tables['backorder']} WHERE product_id = %s"
-            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR NO KEY UPDATE) SELECT COUNT(*) FROM locked",
-            [product_id],
+            f"WITH locked AS (SELECT id, order_id FROM {tables['backorder']} WHERE product_id = %s"
+            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR NO KEY UPDATE)"
+            f" SELECT (SELECT COUNT(*) FROM locked), EXISTS (SELECT 1 FROM locked l JOIN {tables['order']} o"
+            f" ON o.id = l.order_id WHERE {fast_path_blockers_sql()})",
+            [product_id, blocked_channels],
         )
-        if not cursor.fetchone()[0]:
+        waiting, needs_routing = cursor.fetchone()
+        if not waiting:
             return 0
         # JIT compiling this one-off statement costs more than it saves (≈0.25 s measured at 75k rows).
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute(
-            _ALLOCATE_SQL.format(**tables),
-            {
-                "product": product_id,
-                "policy": policy_active().name,
-                "source": _source_reference(product_id),
-                "min_expiry": timezone.localdate() + timedelta(days=items[0].product_min_shelf_life or 0),
-            },
-        )
+        params = {
+            "product": product_id,
+            "policy": policy_active().name,
+            "source": _source_reference(product_id),
+            "min_expiry": timezone.localdate() + timedelta(days=items[0].product_min_shelf_life or 0),
+        }
+        if len(warehouses) == 1 and not needs_routing and not routed:
+            cursor.execute((_RUNNING_SUM_PLAN + _APPLY_SQL).format(**tables), params)
+        else:
+            grants = allocation_plan(queue=waiting_in_queue_order(product_id), items=items, allowed=restricted)
+            if not grants:
+                return 0
+            splits = grant_splits(grants)
+            params.update(
+                give_ids=[g.waiting.id for g in grants],
+                give_pos=[g.position for g in grants],
+                give_qty=[g.quantity for g in grants],
+                split_lines=[line for line, _, _, _ in splits],
+                split_items=[item for _, item, _, _ in splits],
+                split_lots=[lot for _, _, lot, _ in splits],
+                split_qty=[units for _, _, _, units in splits],
+            )
+            cursor.execute((_ROUTED_PLAN + _APPLY_SQL).format(**tables), params)
         units, _, first_event, last_event, event_count, completed_orders, _ = cursor.fetchone()
         if completed_orders:
             cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [_id_array(sorted(completed_orders))])
@@ -274,34 +327,31 @@ def _allocate_product_python(*, product_id: int) -> int:
     items = [item for item in locked if sellable_units(item) > 0]
     if not items:
         return 0
-    free = sum(sellable_units(item) for item in items)
     queue = list(
-        Backorder.objects.select_for_update(no_key=True)
+        Backorder.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("order")
         .filter(product_id=product_id, status__in=Backorder.WAITING)
         .order_by(*QUEUE_ORDER)
     )
+    waiting = [
+        Waiting(b.pk, b.order_id, b.order_line_id, b.quantity_outstanding, b.order.channel_id, b.order.allow_split)
+        for b in queue
+    ]
+    grants = allocation_plan(queue=waiting, items=items, allowed=restricted_channels())
+    by_id = {backorder.pk: backorder for backorder in queue}
     policy_name = policy_active().name
     source = _source_reference(product_id)
     total = 0
     touched_orders = set()
-    for position, backorder in enumerate(queue, start=1):
-        if free <= 0:
-            break
-        need = backorder.quantity_outstanding
-        give = min(need, free)
-        free -= give
+    for grant in grants:
+        backorder, position, give, need = by_id[grant.waiting.id], grant.position, grant.quantity, grant.waiting.need
         total += give
-        remaining = give
-        for item in items:
-            if remaining <= 0:
-                break
-            q = min(sellable_units(item), remaining)
-            if q <= 0:
-                continue
-            if hasattr(item, "fefo_lots"):  # lot-tracked: FEFO within the stock item
-                lot_allocations_add(picks=[(backorder.order_line_id, lot, n) for lot, n in lots_take(item, q)])
-            stock_allocate(quantities={item.pk: q}, items={item.pk: item})
-            remaining -= q
+        for item, q in grant.picks:
+            if hasattr(item, "fefo_lots"):  # lot-tracked: the plan took FEFO lots within the stock item
+                lot_allocations_add(
+                    picks=[(backorder.order_line_id, lot, n) for it, lot, n in grant.lots if it is item]
+                )
+            stock_allocate(quantities={item.pk: q})  # the plan already moved the in-memory copies
             updated = Allocation.objects.filter(order_line_id=backorder.order_line_id, stock_item=item).update(
                 quantity=F("quantity") + q
             )

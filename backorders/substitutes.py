@@ -111,9 +111,10 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     """
     from inventory.locks import stock_items_lock_for_products
     from inventory.lots import lots_attach, lots_take
-    from inventory.routing import sellable_units
+    from inventory.routing import route_line, usable_units
     from orders.lots import lot_allocations_add
     from orders.models import Allocation, Order, OrderLine
+    from orders.selectors import channel_warehouse_ids
     from orders.services import orders_status_refresh
 
     from .services import backorder_event_record, backorder_status_for, backorder_transition, eta_request
@@ -143,7 +144,9 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     for item in items:
         item.product = substitute
     lots_attach(items)  # a lot-tracked substitute: its FEFO lots good enough to ship
-    order = Order.objects.select_for_update(no_key=True, of=("self",)).get(pk=backorder.order_id)
+    order = (
+        Order.objects.select_for_update(no_key=True, of=("self",)).select_related("channel").get(pk=backorder.order_id)
+    )
     lines = {
         line.product_id: line
         for line in OrderLine.objects.select_for_update(no_key=True, of=("self",))
@@ -162,8 +165,10 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
     from .selectors import waiting_demand_by_product
 
     owed = waiting_demand_by_product(product_ids=[substitute.pk]).get(substitute.pk, 0)
-    free = max(0, sum(sellable_units(item) for item in items) - owed)
-    if free < quantity:
+    allowed = channel_warehouse_ids(channel=order.channel) if order.channel_id else None
+    free = max(0, usable_units(items, allowed) - owed)
+    picks = route_line(items, quantity, allowed=allowed, allow_split=order.allow_split) if free >= quantity else []
+    if sum(units for _, units in picks) < quantity:
         raise InsufficientStock(
             f"Only {free} of {sku} are free now; {quantity} are needed to replace the waiting units.",
             details={"sku": sku, "available": free, "needed": quantity},
@@ -193,15 +198,8 @@ def backorder_accept_substitute(*, backorder: Backorder, sku: str, user=None, ch
         OrderLine.objects.filter(pk=sub_line.pk).update(
             quantity=F("quantity") + quantity, quantity_allocated=F("quantity_allocated") + quantity
         )
-    remaining = quantity
-    for item in items:
-        if remaining <= 0:
-            break
-        take = min(sellable_units(item), remaining)
-        if take <= 0:
-            continue
-        remaining -= take
-        if hasattr(item, "fefo_lots"):
+    for item, take in picks:
+        if hasattr(item, "fefo_lots"):  # lot-tracked: FEFO within the stock item routing chose
             lot_allocations_add(picks=[(sub_line.pk, lot, n) for lot, n in lots_take(item, take)])
         stock_allocate(quantities={item.pk: take}, items={item.pk: item})
         if not Allocation.objects.filter(order_line=sub_line, stock_item=item).update(quantity=F("quantity") + take):

@@ -110,6 +110,7 @@ class OrderListCreateApi(generics.ListAPIView):
             priority=data["priority"],
             requested_date=data["requested_date"],
             backorder_consent=data["backorder_consent"],
+            allow_split=data["allow_split"],
             idempotency_key=idempotency_key,
             user=request.user,
         )

@@ -53,6 +53,11 @@ class OrderCreateInputSerializer(StrictSerializer):
         default="accept",
         help_text="What the customer agreed to when not everything is in stock (docs/terms.md).",
     )
+    allow_split = serializers.BooleanField(
+        default=True,
+        help_text="false: each line ships whole from one warehouse or waits whole (a checkout choice; a customer "
+        "whose allow_split staff turned off is never split, whatever this says). docs/warehouses.md.",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -140,6 +145,7 @@ class OrderListOutputSerializer(serializers.Serializer):
     channel = serializers.CharField(source="channel.code", allow_null=True, default=None)
     customer = CustomerOutputSerializer()
     ship_policy = serializers.ChoiceField(choices=Order.ShipPolicy.choices)
+    allow_split = serializers.BooleanField(help_text="false: each line is served whole from one warehouse.")
     priority = serializers.ChoiceField(choices=Order.Priority.choices)
     requested_date = serializers.DateField(allow_null=True)
     placed_at = serializers.DateTimeField()

@@ -59,18 +59,24 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Warehouse)
 class WarehouseAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "is_active"]
+    list_display = ["code", "name", "is_active", "priority"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
+    fields = ["code", "name", "is_active", "priority"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["code"] if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            # Through the service: (de)activating or re-prioritising re-offers the stock and moves the ETAs.
+            services.warehouse_update(
+                warehouse=obj, name=obj.name, is_active=obj.is_active, priority=obj.priority, user=request.user
+            )
         else:
-            created = services.warehouse_create(code=obj.code, name=obj.name)
+            created = services.warehouse_create(
+                code=obj.code, name=obj.name, is_active=obj.is_active, priority=obj.priority
+            )
             obj.pk = created.pk
             obj._state.adding = False
 

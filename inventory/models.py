@@ -52,7 +52,13 @@ class Product(models.Model):
 class Warehouse(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
+    # Inactive: its stock is neither available nor ETA supply (inventory.routing); it is still on hand.
     is_active = models.BooleanField(default=True)
+    # Routing order (inventory.routing): a line is served from the warehouse with the lowest number that can fill
+    # it whole, else from the warehouses in this order. Ties: the warehouse created first.
+    priority = models.PositiveIntegerField(
+        default=100, db_default=100, help_text="Lower is served first (routing); ties go to the older warehouse."
+    )
     # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
 

@@ -57,13 +57,16 @@ class ProductUpdateInputSerializer(StrictSerializer):
 class WarehouseOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
-    is_active = serializers.BooleanField()
+    is_active = serializers.BooleanField(help_text="Inactive: its stock is neither available nor ETA supply.")
+    priority = serializers.IntegerField(help_text="Routing order: lower is served first (docs/warehouses.md).")
     updated_at = serializers.DateTimeField(help_text="Last change of this record (what ?updated_since= filters on).")
 
 
 class WarehouseCreateInputSerializer(StrictSerializer):
     code = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$", max_length=32)
     name = serializers.CharField(max_length=200)
+    is_active = serializers.BooleanField(default=True)
+    priority = serializers.IntegerField(min_value=0, max_value=2_147_483_647, default=100)
 
 
 class StockItemOutputSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from .locks import stock_items_lock, stock_items_lock_pairs
 from .lots import LotInput, lots_receive, lots_remove, lots_required_check
 from .models import Product, StockItem, StockMovement, Warehouse
 from .selectors import product_ids_by_sku, products_values_by_sku
-from .signals import product_unavailable, stock_added
+from .signals import product_unavailable, stock_added, stock_availability_changed
 
 
 def product_create(
@@ -76,10 +76,28 @@ def product_update(*, product: Product, **fields) -> Product:
     return product
 
 
-def warehouse_create(*, code: str, name: str) -> Warehouse:
+def warehouse_create(*, code: str, name: str, is_active: bool = True, priority: int = 100) -> Warehouse:
     if Warehouse.objects.filter(code=code).exists():
         raise InvalidInput(f"A warehouse with code {code!r} already exists.", details={"code": code})
-    return Warehouse.objects.create(code=code, name=name)
+    return Warehouse.objects.create(code=code, name=name, is_active=is_active, priority=priority)
+
+
+@transaction.atomic
+def warehouse_update(*, warehouse: Warehouse, name: str, is_active: bool, priority: int, user=None) -> Warehouse:
+    """Rename, (de)activate or re-prioritise a warehouse. When what may be promised changes (active, priority), the
+    products stocked there are re-offered to their queues and their ETAs recomputed (``stock_availability_changed``).
+    """
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+        raise InvalidInput("priority must be a whole number ≥ 0.", details={"priority": priority})
+    current = Warehouse.objects.select_for_update().get(pk=warehouse.pk)
+    routing_changed = (current.is_active, current.priority) != (is_active, priority)
+    Warehouse.objects.filter(pk=warehouse.pk).update(name=name, is_active=is_active, priority=priority)
+    warehouse.name, warehouse.is_active, warehouse.priority = name, is_active, priority
+    if routing_changed:
+        product_ids = sorted(set(StockItem.objects.filter(warehouse=warehouse).values_list("product_id", flat=True)))
+        if product_ids:
+            stock_availability_changed.send(sender=Warehouse, product_ids=product_ids)
+    return warehouse
 
 
 def stock_item_get_or_create(*, product: Product, warehouse: Warehouse) -> StockItem:

@@ -5,9 +5,13 @@ them.
   Sent inside the writer's transaction; a receiver that reaches Celery does so after commit.
 - ``product_unavailable(product)``: a product can no longer be backordered (discontinued or not backorderable).
   Sent inside the writer's transaction; receivers act in it (cancelling waiting units commits with the change).
+- ``stock_availability_changed(product_ids)``: what may be promised of these products changed without units coming
+  in (a warehouse was activated, deactivated or re-prioritised; units left for or were withdrawn from a transfer).
+  Sent inside the writer's transaction; a receiver that reaches Celery does so after commit.
 """
 
 from django.dispatch import Signal
 
 stock_added = Signal()
 product_unavailable = Signal()
+stock_availability_changed = Signal()

@@ -27,8 +27,8 @@ from .models import (
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "channel", "name", "email", "tier", "lifetime_value", "created_at"]
-    list_filter = ["tier", "channel"]
+    list_display = ["external_id", "channel", "name", "email", "tier", "allow_split", "lifetime_value", "created_at"]
+    list_filter = ["tier", "channel", "allow_split"]
     search_fields = ["external_id", "email", "name"]
     readonly_fields = ["created_at"]
 
@@ -58,6 +58,7 @@ class SalesChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]
     inlines = [ApiKeyInline]
+    filter_horizontal = ["warehouses"]
 
 
 @admin.register(ApiKey)
@@ -146,6 +147,7 @@ class OrderAdmin(admin.ModelAdmin):
         "placed_at",
         "status",
         "ship_policy",
+        "allow_split",
         "priority",
         "requested_date",
         "currency",

@@ -22,6 +22,9 @@ class CustomerRecordOutputSerializer(serializers.Serializer):
     email = serializers.EmailField()
     name = serializers.CharField()
     tier = serializers.ChoiceField(choices=Customer.Tier.choices, help_text="Set by staff.")
+    allow_split = serializers.BooleanField(
+        help_text="Set by staff: false ships each order line whole from one warehouse (or it waits)."
+    )
     lifetime_value = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="Value of everything shipped to the customer."
     )

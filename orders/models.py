@@ -25,6 +25,10 @@ class Customer(models.Model):
     name = models.CharField(max_length=200)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.STANDARD)
     lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # Off: a line of this customer's orders is served whole from one warehouse or waits (inventory.routing). Staff's.
+    allow_split = models.BooleanField(
+        default=True, db_default=True, help_text="Off: each order line ships whole from one warehouse, or waits."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set on every change, also by set-based SQL (a trigger on PostgreSQL): what `?updated_since=` filters on.
     updated_at = models.DateTimeField(auto_now=True, db_default=Now())
@@ -61,6 +65,13 @@ class SalesChannel(models.Model):
     is_active = models.BooleanField(default=True)
     # The highest priority this channel may ask for when it places an order (staff decide anything above it).
     max_priority = models.CharField(max_length=10, default="normal", choices=PRIORITY_CHOICES)
+    # The warehouses this channel may ship from (inventory.routing); none listed: every active warehouse.
+    warehouses = models.ManyToManyField(
+        "inventory.Warehouse",
+        blank=True,
+        related_name="sales_channels",
+        help_text="Ships only from these warehouses; leave empty for every active warehouse.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -156,6 +167,9 @@ class Order(models.Model):
     # on it those updates are HOT (no index entries written). Lists filter it alongside placed_at.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     ship_policy = models.CharField(max_length=10, choices=ShipPolicy.choices, default=ShipPolicy.PARTIAL)
+    # False: each line is served whole from one warehouse or waits (inventory.routing). Set at placement: false when
+    # the customer's allow_split is off or the request asked for it (a checkout choice, like ship_policy).
+    allow_split = models.BooleanField(default=True, db_default=True)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     requested_date = models.DateField(null=True, blank=True)
     currency = models.CharField(max_length=3, default="EUR")

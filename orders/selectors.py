@@ -128,6 +128,41 @@ def customer_terms_snapshot_sql(*, channel, external_id: str) -> tuple[str, list
     )
 
 
+def channel_warehouses_sql(*, channel) -> tuple[str, list]:
+    """The warehouses a channel may ship from as a scalar subquery (an array of ids, NULL when none are listed: every
+    active warehouse) for order placement's locking statement to read in passing. PostgreSQL."""
+    through = SalesChannel.warehouses.through._meta.db_table
+    return (f"SELECT array_agg(warehouse_id) FROM {through} WHERE saleschannel_id = %s", [channel.pk])
+
+
+def channel_warehouse_ids(*, channel) -> frozenset[int] | None:
+    """The warehouses a channel may ship from; None: every active warehouse (no list, or no channel)."""
+    if channel is None:
+        return None
+    return frozenset(channel.warehouses.values_list("pk", flat=True)) or None
+
+
+def channel_warehouses_from_snapshot(value, *, channel) -> frozenset[int] | None:
+    """``channel_warehouse_ids`` from what ``channel_warehouses_sql`` read in passing (``UNREAD``: read it now)."""
+    if channel is None:
+        return None
+    if value is UNREAD:
+        return channel_warehouse_ids(channel=channel)
+    return frozenset(value or ()) or None
+
+
+def channel_warehouses_by_channel(channel_ids) -> dict[int, frozenset[int]]:
+    """channel id → the warehouses it may ship from, for the channels (None: all) that list some (others: every
+    active warehouse)."""
+    rows = SalesChannel.warehouses.through.objects.all()
+    if channel_ids is not None:
+        rows = rows.filter(saleschannel_id__in=list(channel_ids))
+    allowed: dict[int, set[int]] = {}
+    for channel_id, warehouse_id in rows.values_list("saleschannel_id", "warehouse_id"):
+        allowed.setdefault(channel_id, set()).add(warehouse_id)
+    return {channel_id: frozenset(ids) for channel_id, ids in allowed.items()}
+
+
 def customer_terms_from_snapshot(row: dict | None) -> CustomerTerms | None:
     return from_row_json(CustomerTerms, row)
 

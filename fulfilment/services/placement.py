@@ -26,9 +26,8 @@ from inventory.exceptions import NotBackorderable, UnknownSku
 from inventory.locks import stock_items_lock_for_skus
 from inventory.lots import lots_attach, lots_take
 from inventory.models import Product, StockItem
-from inventory.routing import sellable_units
+from inventory.routing import route_line, sellable_units, usable_units
 from orders.exceptions import (
-    DuplicateSku,
     IdempotencyKeyReused,
     NothingAvailable,
     PriorityNotAllowed,
@@ -38,6 +37,8 @@ from orders.lots import lot_allocations_add
 from orders.models import Allocation, Order, OrderLine, SalesChannel
 from orders.selectors import (
     UNREAD,
+    channel_warehouses_from_snapshot,
+    channel_warehouses_sql,
     customer_from_snapshot,
     customer_snapshot_sql,
     customer_terms_for,
@@ -47,14 +48,10 @@ from orders.selectors import (
 from orders.services import CustomerData, customer_upsert, order_records_create
 
 from .consent import BackorderConsent, promises_checked
+from .placement_checks import LineRequest
+from .placement_checks import validate_lines as _validate_lines
 
 ORDER_TOTAL_MAX = Decimal("999999999999.99")  # Order.total: max_digits=14, decimal_places=2
-
-
-@dataclass(frozen=True)
-class LineRequest:
-    sku: str
-    quantity: int
 
 
 @dataclass(frozen=True)
@@ -64,32 +61,6 @@ class PlacementResult:
 
 
 # --- placing an order -------------------------------------------------------------------------
-
-
-def _validate_lines(lines: list[LineRequest]) -> None:
-    limits = settings.OMS
-    if not lines:
-        raise InvalidInput("An order needs at least one line.", details={"lines": []})
-    if len(lines) > limits["MAX_ORDER_LINES"]:
-        raise InvalidInput(f"An order may have at most {limits['MAX_ORDER_LINES']} lines.")
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    for line in lines:
-        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
-            raise InvalidInput(f"Quantity of {line.sku} must be a whole number above 0.", details={"sku": line.sku})
-        if line.quantity > limits["MAX_LINE_QUANTITY"]:
-            raise InvalidInput(
-                f"Quantity {line.quantity} of {line.sku} is above the limit of {limits['MAX_LINE_QUANTITY']}.",
-                details={"sku": line.sku, "max": limits["MAX_LINE_QUANTITY"]},
-            )
-        if line.sku in seen:
-            duplicates.append(line.sku)
-        seen.add(line.sku)
-    if duplicates:
-        raise DuplicateSku(
-            f"Each SKU may appear once per order; repeated: {', '.join(sorted(set(duplicates)))}.",
-            details={"skus": sorted(set(duplicates))},
-        )
 
 
 def _fingerprint(**request) -> str:
@@ -135,11 +106,13 @@ def order_place(
     idempotency_key: str | None = None,
     backorder_consent: str = BackorderConsent.ACCEPT,
     external_reference: str = "",
+    allow_split: bool = True,
     user=None,
 ) -> PlacementResult:
     """Validate, allocate what is free now, backorder the shortfall. Never oversells.
 
-    With an idempotency key, a retry with the same body returns the order placed the first time.
+    With an idempotency key, a retry with the same body returns the order placed the first time. ``allow_split``
+    False asks for every line to be served whole from one warehouse (the customer's own setting may ask it too).
     """
     _validate_lines(lines)
     if ship_policy not in Order.ShipPolicy.values:
@@ -170,6 +143,7 @@ def order_place(
             requested_date=requested_date,
             # Only a non-default consent joins the fingerprint: replays of earlier requests keep matching.
             **({"backorder_consent": backorder_consent} if backorder_consent != BackorderConsent.ACCEPT else {}),
+            **({"allow_split": False} if not allow_split else {}),
         )
         existing = Order.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
@@ -186,6 +160,7 @@ def order_place(
             scoped_key=scoped_key,
             fingerprint=fingerprint,
             external_reference=external_reference,
+            allow_split=allow_split,
             user=user,
         )
     except IntegrityError:
@@ -212,6 +187,7 @@ def _order_place_atomic(
     fingerprint: str,
     user,
     external_reference: str = "",
+    allow_split: bool = True,
 ) -> Order:
     skus = [line.sku for line in lines]
     items_by_product: dict[int, list[StockItem]] = defaultdict(list)
@@ -226,6 +202,8 @@ def _order_place_atomic(
             # Needed only when a line is short; read in passing all the same (cheaper than a round trip then).
             "terms_row": customer_terms_snapshot_sql(channel=channel, external_id=customer.external_id),
             "policy_row": policy_snapshot_sql(),
+            # The warehouses the channel may ship from (inventory.routing), in passing too.
+            **({"channel_warehouses": channel_warehouses_sql(channel=channel)} if channel is not None else {}),
         },
     )
     products: dict[str, Product] = {}
@@ -248,28 +226,30 @@ def _order_place_atomic(
     customer_obj = customer_upsert(data=customer, channel=channel, current=current)
     lots_attach(locked)  # lot-tracked products: their FEFO lots good enough to ship (no query without any)
     lot_picks: dict[int, list] = defaultdict(list)  # product id → (lot, units)
+    # Routing (inventory.routing): the channel's warehouses, and whether a line may come from several of them.
+    allowed = channel_warehouses_from_snapshot(
+        getattr(locked[0], "channel_warehouses", UNREAD) if locked else UNREAD, channel=channel
+    )
+    allow_split = allow_split and customer_obj.allow_split
 
     plans = []
     refused = []
     for line in sorted(lines, key=lambda line: products[line.sku].pk):
         product = products[line.sku]
         items = items_by_product.get(product.pk, [])
-        free = max(0, sum(sellable_units(item) for item in items) - queued.get(product.pk, 0))
+        free = max(0, usable_units(items, allowed) - queued.get(product.pk, 0))
         take = min(free, line.quantity)
+        if not allow_split and take < line.quantity:
+            take = 0  # a line that may not be split is served whole or waits whole
+        picks = route_line(items, take, allowed=allowed, allow_split=allow_split)
+        take = sum(q for _, q in picks)
         shortfall = line.quantity - take
         if shortfall and not product.can_backorder and backorder_consent != BackorderConsent.SHIP_AVAILABLE:
             refused.append({"sku": product.sku, "requested": line.quantity, "available": take})
-        picks = []
-        for item in items:
-            if take <= 0:
-                break
-            q = min(sellable_units(item), take)
-            if q > 0:
-                picks.append((item, q))
-                if hasattr(item, "fefo_lots"):
-                    lot_picks[product.pk] += lots_take(item, q)
-                item.allocated += q
-                take -= q
+        for item, q in picks:
+            if hasattr(item, "fefo_lots"):  # lot-tracked: FEFO within the stock item routing chose
+                lot_picks[product.pk] += lots_take(item, q)
+            item.allocated += q
         plans.append((product, line.quantity, picks, shortfall))
     if refused:
         names = ", ".join(f"{r['sku']} ({r['available']} available)" for r in refused)
@@ -327,6 +307,7 @@ def _order_place_atomic(
         placed_at=placed_at,
         status=Order.Status.BACKORDERED if any(plan[3] for plan in plans) else Order.Status.OPEN,
         ship_policy=ship_policy,
+        allow_split=allow_split,
         priority=priority,
         requested_date=requested_date,
         currency=settings.OMS["DEFAULT_CURRENCY"],

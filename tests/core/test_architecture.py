@@ -27,6 +27,7 @@ def _receivers(signal) -> set[str]:
     [
         (inventory_signals.stock_added, {"backorders.receivers.allocate_added_stock"}),
         (inventory_signals.product_unavailable, {"fulfilment.receivers.cancel_waiting_units"}),
+        (inventory_signals.stock_availability_changed, {"backorders.receivers.reoffer_changed_stock"}),
         (order_signals.customer_tier_changed, {"backorders.receivers.rescore_customer"}),
         (backorder_signals.backorder_events_recorded, {"notifications.receivers.outbox_for_backorder_events"}),
         (backorder_signals.eta_events_recorded, {"notifications.receivers.outbox_for_eta_events"}),
@@ -36,6 +37,7 @@ def _receivers(signal) -> set[str]:
     ids=[
         "stock_added",
         "product_unavailable",
+        "stock_availability_changed",
         "customer_tier_changed",
         "backorder_events_recorded",
         "eta_events_recorded",

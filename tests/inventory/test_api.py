@@ -176,6 +176,7 @@ def test_staff_creates_and_lists_warehouses(staff_client):
         "code": "NORTH",
         "name": "North",
         "is_active": True,
+        "priority": 100,
     }
     assert_problem(
         staff_client.post("/api/v1/warehouses/", {"code": "NORTH", "name": "Again"}, format="json"),

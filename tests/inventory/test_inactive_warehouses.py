@@ -83,3 +83,29 @@ def test_inactive_stock_is_not_eta_supply(make_product, east):
     assert _supply(product.pk, timezone.localdate()).free == 2
     Warehouse.objects.filter(pk=east.pk).update(is_active=True)
     assert _supply(product.pk, timezone.localdate()).free == 12
+
+
+def test_reactivating_a_warehouse_offers_its_stock_to_the_queue_and_moves_etas(
+    make_product, place, east, django_capture_on_commit_callbacks
+):
+    from backorders.models import WorkRequest
+    from inventory.services import warehouse_update
+
+    product = make_product()
+    order = place({product.sku: 3})
+    stock_adjust(sku=product.sku, warehouse_code="EAST", quantity=5, reason="count")
+    WorkRequest.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        warehouse_update(warehouse=east, name="East", is_active=True, priority=5)
+    assert Backorder.objects.get(order=order).quantity_allocated == 3  # the allocation task ran (eager)
+    assert Warehouse.objects.get(pk=east.pk).priority == 5
+    assert integrity_problems() == []
+
+
+def test_warehouse_update_refuses_a_negative_priority(east):
+    from core.errors import InvalidInput
+    from inventory.services import warehouse_update
+
+    with pytest.raises(InvalidInput):
+        warehouse_update(warehouse=east, name="East", is_active=True, priority=-1)
+    assert Warehouse.objects.get(pk=east.pk).is_active is False
