@@ -318,3 +318,15 @@ def test_the_first_part_of_a_line_that_comes_in_parts_is_promised_sooner(make_pr
     # 8 units: within the first half (10 units) of the line: its date. 13: the rest of the line's date.
     assert _dates(Backorder.objects.get(order=first)) == (d5, "purchase_order_history", d5, 1.0)
     assert _dates(Backorder.objects.get(order=then)) == (d13, "purchase_order_history", d5, 1.0)
+
+
+def test_a_recompute_with_nothing_waiting_reads_no_supply(make_product):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    supplier, product = SupplierFactory(), make_product()
+    _history(supplier, product, on_time=10, late=0)
+    PurchaseOrderLineFactory(product=product, purchase_order__supplier=supplier)  # a new PO: a recompute request
+    with CaptureQueriesContext(connection) as captured:
+        assert eta_recompute_product(product_id=product.pk) == 0
+    assert not [q["sql"] for q in captured.captured_queries if "suppliers_" in q["sql"]]
