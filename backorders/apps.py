@@ -7,3 +7,7 @@ class BackordersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401  (connects the domain events this app listens to)
+        from .supply import supply_source_register
+        from .transit import TRANSFERS
+
+        supply_source_register(TRANSFERS)  # units in transit between warehouses (backorders/transit.py)

@@ -34,6 +34,7 @@ class Backorder(models.Model):
     class EtaBasis(models.TextChoices):
         PURCHASE_ORDER_HISTORY = "purchase_order_history", "Incoming purchase order + the supplier's measured slips"
         PURCHASE_ORDER = "purchase_order", "Incoming purchase order"
+        TRANSFER = "transfer", "Units in transit between warehouses"
         LEAD_TIME_HISTORY = "lead_time_history", "Supplier's measured lead time (estimate)"
         LEAD_TIME = "lead_time", "Supplier lead time (estimate)"
         NONE = "none", "No date yet"

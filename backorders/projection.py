@@ -2,8 +2,8 @@
 
 Rules (per product, in allocation-queue order):
 1. Units free in the warehouses now are supply dated today.
-2. Then the open purchase-order lines (sent or partly received, units still to come), earliest expected date
-   first; a line whose date has passed counts as arriving today.
+2. Then the open purchase-order lines (sent or partly received, units still to come) and the units in transit
+   between warehouses (basis ``transfer``), earliest expected date first; a date that has passed counts as today.
 3. Walking the queue, a backorder's ETA is the date of the supply at which the cumulative supply covers the
    cumulative outstanding demand up to and including it (basis ``purchase_order``).
 4. Demand beyond all known supply: today + the quoted lead time of the supplier a new order would go to (the
@@ -80,7 +80,7 @@ def free_units_read(product_ids):
 def supply_build(*, free: int, read: SupplyRead, today: date) -> Supply:
     """A product's ``Supply`` from what was read: its free units and what the supply port reported."""
     lines = [(pk, max(expected, today), units) for pk, expected, units in read.incoming]
-    lines.sort(key=lambda line: (line[1], line[0]))
+    lines.sort(key=lambda line: (line[1], line[0] or 0))  # id None: units in transit between warehouses
     return Supply(free=free or 0, lines=lines, lead_time_days=read.lead_time_days, promises=read.promises)
 
 
@@ -119,7 +119,7 @@ def _project(demands, supply: Supply, today: date):
             index += 1
         if cumulative >= needed and index > 0:
             line_id, expected, _ = supply.lines[index - 1]
-            yield expected, B.PURCHASE_ORDER, line_id
+            yield expected, B.PURCHASE_ORDER if line_id is not None else B.TRANSFER, line_id
         elif supply.lead_time_days is not None:
             yield today + timedelta(days=supply.lead_time_days), B.LEAD_TIME, None
         else:
@@ -142,7 +142,7 @@ def _promised(demands, supply: Supply, today: date):
                 done += part
         day = expected + timedelta(days=max(0, slip.days)) if slip else expected
         lines.append((day, line_id, units - done, slip))
-    lines.sort(key=lambda line: (line[0], line[1]))
+    lines.sort(key=lambda line: (line[0], line[1] or 0))
     lead_time = supply.promises.lead_time
     index = 0
     cumulative = supply.free
@@ -154,8 +154,11 @@ def _promised(demands, supply: Supply, today: date):
             cumulative += lines[index][2]
             index += 1
         if cumulative >= needed and index > 0:
-            day, _, _, slip = lines[index - 1]
-            yield (day, B.PURCHASE_ORDER_HISTORY, slip.confidence) if slip else (day, B.PURCHASE_ORDER, None)
+            day, line_id, _, slip = lines[index - 1]
+            if slip:
+                yield day, B.PURCHASE_ORDER_HISTORY, slip.confidence
+            else:
+                yield day, B.PURCHASE_ORDER if line_id is not None else B.TRANSFER, None
         elif lead_time is not None:
             yield today + timedelta(days=max(0, lead_time.days)), B.LEAD_TIME_HISTORY, lead_time.confidence
         elif supply.lead_time_days is not None:

@@ -71,6 +71,8 @@ ROLES: dict[str, tuple[str, ...] | None] = {
         "suppliers.change_supplierproduct",
         "suppliers.add_purchaseorder",
         "suppliers.change_purchaseorder",
+        *_view("inventory.transfer", "inventory.transferline"),
+        "inventory.add_transfer",  # planning suggests a transfer before a purchase order: docs/warehouses.md
         *_view("exchange.importjob", "exchange.inboundevent"),
         "exchange.add_importjob",
     ),
@@ -84,6 +86,11 @@ ROLES: dict[str, tuple[str, ...] | None] = {
         "inventory.hold_lot",  # quality decides a recall: docs/lots.md
         "inventory.add_warehouse",
         "inventory.change_warehouse",
+        *_view("inventory.transfer", "inventory.transferline"),
+        "inventory.add_transfer",
+        "inventory.ship_transfer",
+        "inventory.receive_transfer",
+        "inventory.cancel_transfer",
         "orders.ship_order",
         "suppliers.receive_purchase_order",
         *_view("exchange.importjob", "exchange.inboundevent"),

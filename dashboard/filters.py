@@ -36,6 +36,7 @@ class QueueFilter(django_filters.FilterSet):
         choices=[
             (Backorder.EtaBasis.PURCHASE_ORDER_HISTORY, "PO + measured slips"),
             (Backorder.EtaBasis.PURCHASE_ORDER, "Purchase order"),
+            (Backorder.EtaBasis.TRANSFER, "Transfer in transit"),
             (Backorder.EtaBasis.LEAD_TIME_HISTORY, "Measured lead time"),
             (Backorder.EtaBasis.LEAD_TIME, "Lead time (estimate)"),
             (Backorder.EtaBasis.NONE, "No date yet"),

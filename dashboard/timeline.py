@@ -25,6 +25,8 @@ def eta_change_text(data: dict, *, po_number: str | None = None) -> str:
         text = "No expected date yet: no purchase order or supplier covers it"
     elif basis == Backorder.EtaBasis.PURCHASE_ORDER:
         text = f"Expected {new} from " + (f"purchase order {po_number}" if po_number else "an incoming purchase order")
+    elif basis == Backorder.EtaBasis.TRANSFER:
+        text = f"Expected {new} from a transfer between warehouses"
     elif basis == Backorder.EtaBasis.PURCHASE_ORDER_HISTORY:
         text = f"Promised {new}: " + (f"purchase order {po_number}" if po_number else "an incoming purchase order")
         text += " and the supplier's measured delays"

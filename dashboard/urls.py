@@ -23,6 +23,7 @@ from .views import products as inventory_views
 from .views import reports as report_views
 from .views import suppliers as supplier_views
 from .views import terms as terms_views
+from .views import transfers as transfer_views
 
 
 def staff_only(view):
@@ -63,6 +64,15 @@ urlpatterns = [
     path("lots/<int:pk>/release/", staff_only(lot_views.release), name="lot_release"),
     path("suppliers/", staff_only(supplier_views.scorecard), name="suppliers"),
     path("planning/", staff_only(supplier_views.planning), name="planning"),
+    path("transfers/", staff_only(transfer_views.transfers), name="transfers"),
+    path("transfers/new/", staff_only(transfer_views.transfer_new), name="transfer_new"),
+    path("transfers/create/", staff_only(transfer_views.transfer_create), name="transfer_create"),
+    path("transfers/<str:number>/", staff_only(transfer_views.transfer), name="transfer"),
+    path(
+        "transfers/<str:number>/<str:action>/",
+        staff_only(transfer_views.transfer_action),
+        name="transfer_action",
+    ),
     path("reports/backorder-cost/", staff_only(report_views.backorder_cost), name="backorder_cost"),
     path(
         "planning/<int:product_id>/draft-po/",

@@ -14,6 +14,7 @@ ETA_BASIS_WORDS = {
         "based on a delivery our supplier has confirmed, allowing for the delays we have measured with that supplier"
     ),
     Backorder.EtaBasis.PURCHASE_ORDER: "based on a delivery our supplier has confirmed for that day",
+    Backorder.EtaBasis.TRANSFER: "based on stock already on its way to us from another of our warehouses",
     Backorder.EtaBasis.LEAD_TIME_HISTORY: (
         "an estimate from how long our supplier has really taken to deliver (no delivery is booked yet)"
     ),

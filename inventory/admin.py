@@ -14,8 +14,8 @@ from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.permissions import permission_check
 
-from . import selectors, services
-from .models import Lot, Product, StockItem, StockMovement, Warehouse
+from . import selectors, services, transfers
+from .models import Lot, Product, StockItem, StockMovement, Transfer, TransferLine, Warehouse
 from .serializers import MAX_ADJUSTMENT
 
 
@@ -232,3 +232,75 @@ class LotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["number", "product__sku", "product__name"]
     list_select_related = ["product", "warehouse"]
     date_hierarchy = "expiry_date"
+
+
+class TransferLineInline(admin.TabularInline):
+    model = TransferLine
+    fields = ["product", "quantity"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Transfers are created through the API or the dashboard (a service validates them); here they are read and
+    moved along their states (each action checks its permission and goes through ``inventory.transfers``)."""
+
+    list_display = ["number", "source", "destination", "status", "expected_date", "created_at", "created_by"]
+    list_filter = ["status", "source", "destination"]
+    search_fields = ["number", "note", "lines__product__sku"]
+    list_select_related = ["source", "destination", "created_by"]
+    inlines = [TransferLineInline]
+    fields = [
+        "number",
+        "source",
+        "destination",
+        "status",
+        "expected_date",
+        "note",
+        "created_by",
+        "created_at",
+        "shipped_at",
+        "received_at",
+        "cancelled_at",
+    ]
+    readonly_fields = fields
+    actions = ["ship_selected", "receive_selected", "cancel_selected"]
+    has_ship_transfer_permission = permission_check("inventory.ship_transfer")
+    has_receive_transfer_permission = permission_check("inventory.receive_transfer")
+    has_cancel_transfer_permission = permission_check("inventory.cancel_transfer")
+
+    def has_add_permission(self, request):
+        return False  # POST /api/v1/transfers/ or the dashboard's transfer page
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, action, verb: str):
+        done, failed = 0, []
+        for transfer in queryset.order_by("pk"):
+            try:
+                action(transfer=transfer, user=request.user)
+                done += 1
+            except DomainError as exc:
+                failed.append(f"{transfer.number}: {exc.message}")
+        if done:
+            self.message_user(request, f"{done} transfer(s) {verb}.", messages.SUCCESS)
+        for message in failed:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(permissions=["ship_transfer"], description="Ship the selected transfers (units leave the source)")
+    def ship_selected(self, request, queryset):
+        self._each(request, queryset, transfers.transfer_ship, "shipped")
+
+    @admin.action(permissions=["receive_transfer"], description="Receive the selected transfers at their destination")
+    def receive_selected(self, request, queryset):
+        self._each(request, queryset, transfers.transfer_receive, "received")
+
+    @admin.action(permissions=["cancel_transfer"], description="Cancel the selected transfers")
+    def cancel_selected(self, request, queryset):
+        self._each(request, queryset, transfers.transfer_cancel, "cancelled")

@@ -55,3 +55,15 @@ class UnknownLot(DomainError):
     code = "unknown_lot"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "Unknown lot"
+
+
+class TransferExceedsAvailable(DomainError):
+    code = "transfer_exceeds_available"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "A transfer cannot take units reserved for orders"
+
+
+class LotTrackedTransfer(DomainError):
+    code = "lot_tracked_transfer"
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Transfers of lot-tracked products are not supported yet"

@@ -163,6 +163,8 @@ class StockMovement(models.Model):
         RECEIPT = "receipt", "Receipt"
         SHIPMENT = "shipment", "Shipment"
         ADJUSTMENT = "adjustment", "Adjustment"
+        TRANSFER_OUT = "transfer_out", "Transfer out"
+        TRANSFER_IN = "transfer_in", "Transfer in"
         QUARANTINE = "quarantine", "Quarantine (−) or release (+) of a lot"
 
     stock_item = models.ForeignKey(StockItem, on_delete=models.PROTECT, related_name="movements")
@@ -186,3 +188,61 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d} on {self.stock_item_id}"
+
+
+class Transfer(models.Model):
+    """Units moved from one warehouse to another: draft → in transit (shipped: out of the source, by the ledger) →
+    received (into the destination, by the ledger), or cancelled. ``inventory.transfers`` holds the rules."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_TRANSIT = "in_transit", "In transit"
+        RECEIVED = "received", "Received"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=32, unique=True)
+    source = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out")
+    destination = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_in")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # When the units are expected at the destination: the date ETAs use while they are in transit.
+    expected_date = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("ship_transfer", "Can ship a transfer (units leave the source warehouse)"),
+            ("receive_transfer", "Can receive a transfer (units enter the destination warehouse)"),
+            ("cancel_transfer", "Can cancel a transfer"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_between_two_warehouses"),
+        ]
+        indexes = [models.Index(fields=["status", "expected_date"], name="transfer_status_expected_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="transfer_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["transfer_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transferline_quantity_positive"),
+            models.UniqueConstraint(fields=["transfer", "product"], name="transferline_unique_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transfer_id}: {self.product_id} × {self.quantity}"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import connection
 from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -93,3 +95,35 @@ def stock_levels(*, product_ids, warehouse_ids) -> dict[tuple[int, int], tuple[i
         ).values_list("product_id", "warehouse_id", "on_hand", "allocated")
         levels.update(((p, w), (on_hand, allocated)) for p, w, on_hand, allocated in rows)
     return levels
+
+
+def transfer_list():
+    from .models import Transfer
+
+    return Transfer.objects.select_related("source", "destination", "created_by").prefetch_related("lines__product")
+
+
+def transfer_get(*, number: str):
+    return transfer_list().filter(number=number).first() if number and len(number) <= 32 else None
+
+
+def transfer_lines_in_transit_read(product_ids):
+    """Units in transit to an active warehouse, for these products: (product id, expected date, units) rows, a read
+    for ``core.sql.fetch_together`` (the ETA's supply: ``backorders.transit``)."""
+    from .models import Transfer, TransferLine
+
+    return (
+        TransferLine.objects.filter(
+            product_id__in=list(product_ids),
+            transfer__status=Transfer.Status.IN_TRANSIT,
+            transfer__destination__is_active=True,
+        )
+        .order_by("product_id", "transfer__expected_date", "pk")
+        .values_list("product_id", "transfer__expected_date", "quantity")
+    )
+
+
+def transfer_lines_in_transit(product_id: int) -> list[tuple[None, date, int]]:
+    """Units of the product in transit to an active warehouse: (None, expected date, units), a dated supply for ETAs
+    (``backorders.supply``; None: not a purchase-order line)."""
+    return [(None, expected, quantity) for _, expected, quantity in transfer_lines_in_transit_read([product_id])]

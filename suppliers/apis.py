@@ -31,6 +31,7 @@ from .serializers import (
     SupplierOutputSerializer,
     SupplierProductInputSerializer,
     SupplierProductOutputSerializer,
+    WarehouseQuerySerializer,
 )
 
 
@@ -208,11 +209,17 @@ class ShortageListApi(StaffApi, generics.ListAPIView):
     serializer_class = ShortageOutputSerializer
     filter_backends = [UpdatedSinceFilter]
     updated_since_field = None  # computed on every call
+    extra_problem_statuses = {"get": [422]}  # unknown_warehouse: ?warehouse= names no warehouse
 
     def get_queryset(self):
-        return selectors.shortages()
+        query = WarehouseQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.shortages(warehouse=query.validated_data.get("warehouse"))
 
-    @extend_schema(summary="Products with waiting backorders: demand, stock, incoming, uncovered, what to order")
+    @extend_schema(
+        summary="Products with waiting backorders: demand, stock, incoming, uncovered, a transfer, what to order",
+        parameters=[WarehouseQuerySerializer],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -223,6 +230,7 @@ class PlanningApi(StaffApi, generics.ListAPIView):
     serializer_class = PlanningRowOutputSerializer
     filter_backends = [UpdatedSinceFilter]
     updated_since_field = None  # computed on every call
+    extra_problem_statuses = {"get": [422]}  # unknown_warehouse: ?warehouse= names no warehouse
 
     def get_queryset(self):
         query = PlanningQuerySerializer(data=self.request.query_params)  # page and page_size are the paginator's
@@ -233,6 +241,7 @@ class PlanningApi(StaffApi, generics.ListAPIView):
             window_days=data["window_days"],
             skus=data.get("sku"),
             reorder_now_only=data.get("reorder_now", False),
+            warehouse=data.get("warehouse"),
         )
 
     @extend_schema(

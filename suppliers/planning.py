@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from .models import ForecastChoice, SupplierProduct
 from .selectors import incoming_lines, suggested_order_quantity
+from .warehouse_scope import transfer_lines_in_transit_for, warehouse_scope
 
 DEFAULT_WINDOW_DAYS = 56
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -93,9 +94,12 @@ def replenishment_plan(
     skus: list[str] | None = None,
     reorder_now_only: bool = False,
     today: date | None = None,
+    warehouse: str | None = None,
 ) -> list[dict]:
-    """One row per active product (or only those to order now), riskiest first. Six queries whatever the
-    number of products."""
+    """One row per active product (or only those to order now), riskiest first. Seven queries whatever the
+    number of products. With ``warehouse`` (a code) the stock side is that warehouse's (``warehouse_scope``: its free
+    units, what comes to it, what waits that it may serve) and a transfer from the warehouse with the most free units
+    is suggested before a purchase order; the forecast stays the product's."""
     from backorders.models import Backorder
     from inventory.models import Product, StockItem
     from orders.models import OrderLine
@@ -122,22 +126,29 @@ def replenishment_plan(
     ):
         units[product_id] += day_units
         squares[product_id] += day_units * day_units
-    stock = {
-        row["product_id"]: row["free"] or 0
-        for row in StockItem.objects.sellable()
-        .filter(product_id__in=ids)
-        .values("product_id")
-        .annotate(free=Sum(F("on_hand") - F("allocated")))
-    }
-    incoming: dict[int, int] = defaultdict(int)
-    for line in incoming_lines(product_ids=ids).values("product_id", "quantity_ordered", "quantity_received"):
-        incoming[line["product_id"]] += line["quantity_ordered"] - line["quantity_received"]
-    waiting = dict(
-        Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
-        .values("product_id")
-        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
-        .values_list("product_id", "units")
-    )
+    scope = warehouse_scope(code=warehouse, product_ids=ids) if warehouse else None
+    if scope is not None:
+        stock, waiting = scope.free, scope.waiting
+        incoming: dict[int, int] = defaultdict(int, {pid: scope.incoming(pid) for pid in ids})
+    else:
+        stock = {
+            row["product_id"]: row["free"] or 0
+            for row in StockItem.objects.sellable()
+            .filter(product_id__in=ids)
+            .values("product_id")
+            .annotate(free=Sum(F("on_hand") - F("allocated")))
+        }
+        incoming = defaultdict(int)
+        for line in incoming_lines(product_ids=ids).values("product_id", "quantity_ordered", "quantity_received"):
+            incoming[line["product_id"]] += line["quantity_ordered"] - line["quantity_received"]
+        for product_id, _, moving in transfer_lines_in_transit_for(ids):  # on their way: not on hand anywhere
+            incoming[product_id] += moving
+        waiting = dict(
+            Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
+            .values("product_id")
+            .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
+            .values_list("product_id", "units")
+        )
     choices = {
         choice.product_id: choice
         for choice in ForecastChoice.objects.filter(product_id__in=ids, computed_on__gte=today - timedelta(days=2))
@@ -176,6 +187,8 @@ def replenishment_plan(
             "reorder_point": None,
             "reorder_now": False,
             "suggested_quantity": 0,
+            "transfer_from": None,
+            "transfer_quantity": 0,
             "stockout_risk": None,
         }
         if sp is not None:
@@ -184,13 +197,20 @@ def replenishment_plan(
             point = reorder_point(forecast, lead_time_days=lead_time, safety=safety)
             reorder = position <= point and (forecast.daily > 0 or position < 0)
             target = point + math.ceil(forecast.daily * REVIEW_PERIOD_DAYS - 1e-9)
+            transfer_from, transfer_quantity = (
+                scope.transfer(product.pk, target - position) if scope is not None and reorder else (None, 0)
+            )
             row.update(
+                transfer_from=transfer_from,
+                transfer_quantity=transfer_quantity,
                 safety_stock=safety,
                 reorder_point=point,
                 reorder_now=reorder,
                 suggested_quantity=(
                     suggested_order_quantity(
-                        uncovered=target - position, min_order_quantity=sp.min_order_quantity, pack_size=sp.pack_size
+                        uncovered=target - position - transfer_quantity,
+                        min_order_quantity=sp.min_order_quantity,
+                        pack_size=sp.pack_size,
                     )
                     if reorder
                     else 0

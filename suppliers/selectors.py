@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import F, Prefetch, Q, Sum
+from django.db.models import F, Prefetch
 
 from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
-
-SELLABLE = Q(warehouse__is_active=True)  # StockItem.objects.sellable() as an aggregate filter (inventory.routing)
 
 
 def supplier_list():
@@ -60,50 +57,37 @@ def suggested_order_quantity(*, uncovered: int, min_order_quantity: int, pack_si
     return -(-quantity // pack_size) * pack_size
 
 
-def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
+def shortages(*, product_ids: Iterable[int] | None = None, warehouse: str | None = None) -> list[dict]:
     """Per product with waiting backorders: demand, stock, incoming by date, uncovered and what to order.
 
-    Five queries whatever the number of products. ``uncovered`` = demand − available − incoming (not below 0).
+    A handful of queries whatever the number of products. ``uncovered`` = demand − available − incoming (not below 0).
+    With ``warehouse`` (a code): seen from that warehouse (``warehouse_scope``), and a transfer from the warehouse
+    with the most free units is suggested before a purchase order (``transfer_from``, ``transfer_quantity``).
     """
-    from backorders.models import Backorder
-    from inventory.models import Product, StockItem
+    from inventory.models import Product
 
-    waiting = Backorder.objects.filter(status__in=Backorder.WAITING)
-    if product_ids is not None:
-        waiting = waiting.filter(product_id__in=list(product_ids))
-    demand = dict(
-        waiting.values("product_id")
-        .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
-        .values_list("product_id", "units")
+    from .warehouse_scope import network_scope, warehouse_scope
+
+    scope = (
+        warehouse_scope(code=warehouse, product_ids=product_ids)
+        if warehouse
+        else network_scope(product_ids=product_ids)
     )
+    demand = {pid: units for pid, units in scope.waiting.items() if units}
     if not demand:
         return []
     ids = sorted(demand)
-    stock = {
-        row["product_id"]: row
-        for row in StockItem.objects.filter(product_id__in=ids)
-        .values("product_id")
-        .annotate(units=Sum("on_hand"), free=Sum(F("on_hand") - F("allocated"), filter=SELLABLE))
-    }
-    incoming: dict[int, dict] = defaultdict(dict)
-    for line in incoming_lines(product_ids=ids).values(
-        "product_id", "expected_date", "quantity_ordered", "quantity_received"
-    ):
-        by_date = incoming[line["product_id"]]
-        by_date[line["expected_date"]] = (
-            by_date.get(line["expected_date"], 0) + line["quantity_ordered"] - line["quantity_received"]
-        )
     preferred = {
         sp.product_id: sp
         for sp in SupplierProduct.objects.filter(product_id__in=ids, preferred=True).select_related("supplier")
     }
     rows = []
     for product in Product.objects.filter(pk__in=ids).order_by("sku"):
-        s = stock.get(product.pk, {"units": 0, "free": 0})
-        available = max(0, s["free"] or 0)  # only active warehouses' stock is available (inventory.routing)
-        by_date = sorted(incoming[product.pk].items())
+        available = scope.free.get(product.pk, 0)  # only active warehouses' stock is available (inventory.routing)
+        by_date = sorted(scope.incoming_by_date.get(product.pk, {}).items())
         incoming_total = sum(q for _, q in by_date)
         uncovered = max(0, demand[product.pk] - available - incoming_total)
+        transfer_from, transfer_quantity = scope.transfer(product.pk, uncovered) if warehouse else (None, 0)
         sp = preferred.get(product.pk)
         rows.append(
             {
@@ -111,18 +95,22 @@ def shortages(*, product_ids: Iterable[int] | None = None) -> list[dict]:
                 "sku": product.sku,
                 "name": product.name,
                 "demand": demand[product.pk],
-                "on_hand": s["units"] or 0,
+                "on_hand": scope.on_hand.get(product.pk, 0),
                 "available": available,
                 "incoming": incoming_total,
                 "incoming_by_date": [{"date": d, "quantity": q} for d, q in by_date],
                 "uncovered": uncovered,
+                "transfer_from": transfer_from,
+                "transfer_quantity": transfer_quantity,
                 "supplier": sp.supplier.code if sp else None,
                 "lead_time_days": sp.lead_time_days if sp else None,
                 "min_order_quantity": sp.min_order_quantity if sp else None,
                 "pack_size": sp.pack_size if sp else None,
                 "suggested_quantity": (
                     suggested_order_quantity(
-                        uncovered=uncovered, min_order_quantity=sp.min_order_quantity, pack_size=sp.pack_size
+                        uncovered=uncovered - transfer_quantity,
+                        min_order_quantity=sp.min_order_quantity,
+                        pack_size=sp.pack_size,
                     )
                     if sp
                     else 0

@@ -214,8 +214,24 @@ class ShortageOutputSerializer(serializers.Serializer):
     lead_time_days = serializers.IntegerField(allow_null=True)
     min_order_quantity = serializers.IntegerField(allow_null=True)
     pack_size = serializers.IntegerField(allow_null=True)
-    suggested_quantity = serializers.IntegerField(help_text="Uncovered, at least the MOQ, in whole packs.")
+    transfer_from = serializers.CharField(
+        allow_null=True,
+        help_text="With ?warehouse=: the warehouse to move units from before ordering (most free units), or null.",
+    )
+    transfer_quantity = serializers.IntegerField(help_text="Units to move from transfer_from (0: none suggested).")
+    suggested_quantity = serializers.IntegerField(
+        help_text="What a transfer does not cover of the uncovered units, at least the MOQ, in whole packs."
+    )
     updated_at = ComputedAtField()
+
+
+class WarehouseQuerySerializer(serializers.Serializer):
+    warehouse = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A warehouse code: the list seen from that warehouse.",
+    )
 
 
 class PlanningQuerySerializer(serializers.Serializer):
@@ -227,6 +243,12 @@ class PlanningQuerySerializer(serializers.Serializer):
     )
     sku = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=200)
     reorder_now = serializers.BooleanField(required=False, help_text="Only products at or below their reorder point.")
+    warehouse = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A warehouse code: its stock side, and a transfer suggested first.",
+    )
 
 
 class PlanningRowOutputSerializer(serializers.Serializer):
@@ -254,8 +276,13 @@ class PlanningRowOutputSerializer(serializers.Serializer):
     reorder_point = serializers.IntegerField(allow_null=True, help_text="forecast × lead time + safety stock.")
     reorder_now = serializers.BooleanField(help_text="The position is at or below the reorder point.")
     updated_at = ComputedAtField()
+    transfer_from = serializers.CharField(
+        allow_null=True, help_text="With ?warehouse=: the warehouse to move units from before ordering, or null."
+    )
+    transfer_quantity = serializers.IntegerField(help_text="Units to move from transfer_from (0: none suggested).")
     suggested_quantity = serializers.IntegerField(
-        help_text="Up to the reorder point plus a week of demand, at least the MOQ, in whole packs."
+        help_text="Up to the reorder point plus a week of demand, less a suggested transfer, at least the MOQ, in "
+        "whole packs."
     )
     stockout_risk = serializers.FloatField(
         allow_null=True, help_text="Chance (0–1) that lead-time demand exceeds the position; null without supplier."

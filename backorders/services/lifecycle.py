@@ -278,6 +278,8 @@ def _expected_phrase(backorder: Backorder) -> str:
     day = f"{backorder.eta.day} {backorder.eta:%b %Y}"
     if backorder.eta_basis == Backorder.EtaBasis.PURCHASE_ORDER:
         return f" Expected {day} from an incoming purchase order."
+    if backorder.eta_basis == Backorder.EtaBasis.TRANSFER:
+        return f" Expected {day} from units on their way from another warehouse."
     if backorder.eta_basis == Backorder.EtaBasis.PURCHASE_ORDER_HISTORY:
         return f" Promised {day}: an incoming purchase order and the supplier's measured delays."
     if backorder.eta_basis == Backorder.EtaBasis.LEAD_TIME:

@@ -138,17 +138,23 @@ def product(request, pk: int):
 
 @require_GET
 def shortages(request):
+    from inventory.selectors import warehouses_list
     from suppliers.selectors import shortages as shortage_rows
 
-    rows = shortage_rows()
+    warehouses = list(warehouses_list())
+    warehouse = request.GET.get("warehouse", "")
+    if warehouse not in {w.code for w in warehouses}:
+        warehouse = ""  # every active warehouse together
+    rows = shortage_rows(warehouse=warehouse or None)
     if wants_csv(request):
-        header = ["sku", "name", "demand", "on_hand", "available", "incoming", "uncovered", "suggested_quantity",
-                  "supplier"]  # fmt: skip
+        header = ["sku", "name", "demand", "on_hand", "available", "incoming", "uncovered", "transfer_from",
+                  "transfer_quantity", "suggested_quantity", "supplier"]  # fmt: skip
         return csv_response(
-            f"shortages-{timezone.localdate():%Y%m%d}.csv",
+            f"shortages-{warehouse or 'all'}-{timezone.localdate():%Y%m%d}.csv",
             [header, *([_shortage_value(row, key) for key in header] for row in rows)],
         )
-    return render(request, "dashboard/shortages.html", {"rows": rows})
+    context = {"rows": rows, "warehouses": warehouses, "warehouse": warehouse}
+    return render(request, "dashboard/shortages.html", context)
 
 
 def _shortage_value(row, key: str):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard.exports import csv_response, wants_csv
+from inventory.selectors import warehouses_list
 from suppliers.models import Supplier
 from suppliers.planning import (
     DASHBOARD_SERVICE_LEVELS,
@@ -50,7 +51,7 @@ def supplier(request, pk: int):
 PLANNING_FIELDS = [
     "sku", "forecast_daily", "demand_deviation", "available", "incoming", "waiting", "inventory_position",
     "days_of_cover", "supplier", "lead_time_days", "safety_stock", "reorder_point", "reorder_now",
-    "suggested_quantity", "stockout_risk",
+    "transfer_from", "transfer_quantity", "suggested_quantity", "stockout_risk",
 ]  # fmt: skip
 PLANNING_PAGE_ROWS = 200  # the riskiest; the CSV export has every product
 
@@ -60,7 +61,11 @@ def planning(request):
     """The replenishment plan; ``?service_level=`` picks one of DASHBOARD_SERVICE_LEVELS (else: the default)."""
     service_level = dashboard_service_level(request.GET.get("service_level"))
     reorder_now = bool(request.GET.get("reorder_now"))
-    rows = replenishment_plan(service_level=service_level, reorder_now_only=reorder_now)
+    warehouses = list(warehouses_list())
+    warehouse = request.GET.get("warehouse", "")
+    if warehouse not in {w.code for w in warehouses}:
+        warehouse = ""  # every active warehouse together
+    rows = replenishment_plan(service_level=service_level, reorder_now_only=reorder_now, warehouse=warehouse or None)
     if wants_csv(request):
         data = [PLANNING_FIELDS, *([("" if row[f] is None else row[f]) for f in PLANNING_FIELDS] for row in rows)]
         return csv_response(f"planning-{timezone.localdate():%Y%m%d}.csv", data)
@@ -71,6 +76,8 @@ def planning(request):
         "service_levels": DASHBOARD_SERVICE_LEVELS,
         "window_days": DEFAULT_WINDOW_DAYS,
         "reorder_now": reorder_now,
+        "warehouses": warehouses,
+        "warehouse": warehouse,
         "to_order": sum(1 for row in rows if row["reorder_now"]),
         "backtest": forecast_quality_summary(),
     }

@@ -49,10 +49,11 @@ def test_each_domain_event_has_exactly_its_receivers(signal, expected):
     assert _receivers(signal) == expected
 
 
-def test_suppliers_register_purchase_orders_as_a_supply_source():
+def test_supply_sources_are_transfers_and_purchase_orders():
+    """Backorders registers inventory's transfers in transit (below it); suppliers its purchase orders (above it)."""
     from backorders.supply import supply_sources
 
-    assert [source.name for source in supply_sources()] == ["purchase_orders"]
+    assert sorted(source.name for source in supply_sources()) == ["purchase_orders", "transfers"]
 
 
 def test_every_beat_schedule_entry_names_a_registered_task():

@@ -27,6 +27,8 @@ from rest_framework.views import APIView
 from backorders.models import Backorder
 from core.api import IsStaff
 from core.roles import ADMIN, OMS_APPS, ROLES, role_permissions, roles_sync
+from inventory.models import Warehouse
+from inventory.transfers import TransferLineRequest, transfer_create, transfer_ship
 from notifications.models import Notification
 from orders.models import Order
 from suppliers.models import PurchaseOrder
@@ -67,7 +69,15 @@ def world(make_product, place, customer):
     PurchaseOrderLineFactory(purchase_order=draft, product=widget)
     sent = PurchaseOrderFactory(supplier=SupplierFactory(code="acme"))
     PurchaseOrderLineFactory(purchase_order=sent, product=widget, quantity_ordered=10)
+    Warehouse.objects.create(code="NORTH", name="North")
+    transfer_draft, transfer_transit = (
+        transfer_create(source="MAIN", destination="NORTH", lines=[TransferLineRequest("WIDGET", 1)], expected_date=DAY)
+        for _ in range(2)
+    )
+    transfer_ship(transfer=transfer_transit)
     return {
+        "tr_draft": transfer_draft.number,
+        "tr_transit": transfer_transit.number,
         "order": shippable.number,
         "bo": waiting.backorders.get().pk,
         "notification": notification.pk,
@@ -132,6 +142,12 @@ API = [
          {"reason": "x"}),
     Case("po-receive", "post", "/api/v1/purchase-orders/{sent}/receive/", ("suppliers.receive_purchase_order",),
          {"lines": [{"sku": "WIDGET", "quantity": 2}]}),
+    Case("transfer-create", "post", "/api/v1/transfers/", ("inventory.add_transfer",),
+         {"source": "MAIN", "destination": "NORTH", "expected_date": DAY.isoformat(),
+          "lines": [{"sku": "WIDGET", "quantity": 1}]}),
+    Case("transfer-ship", "post", "/api/v1/transfers/{tr_draft}/ship/", ("inventory.ship_transfer",)),
+    Case("transfer-receive", "post", "/api/v1/transfers/{tr_transit}/receive/", ("inventory.receive_transfer",)),
+    Case("transfer-cancel", "post", "/api/v1/transfers/{tr_draft}/cancel/", ("inventory.cancel_transfer",)),
 ]  # fmt: skip
 
 DASHBOARD = [
@@ -148,6 +164,12 @@ DASHBOARD = [
     # With no sales history the plan may say "nothing to order" (409): still past the permission check.
     Case("draft-po-planning", "post", "/planning/{blue}/draft-po/", ("suppliers.add_purchaseorder",),
          {"service_level": "0.95"}, ok=(303, 409)),
+    Case("transfer-create", "post", "/transfers/create/", ("inventory.add_transfer",),
+         {"source": "MAIN", "destination": "NORTH", "sku": "WIDGET", "quantity": "1",
+          "expected_date": DAY.isoformat()}, ok=(303,)),
+    Case("transfer-ship", "post", "/transfers/{tr_draft}/ship/", ("inventory.ship_transfer",), ok=(303,)),
+    Case("transfer-receive", "post", "/transfers/{tr_transit}/receive/", ("inventory.receive_transfer",), ok=(303,)),
+    Case("transfer-cancel", "post", "/transfers/{tr_draft}/cancel/", ("inventory.cancel_transfer",), ok=(303,)),
 ]  # fmt: skip
 
 
@@ -324,12 +346,23 @@ def test_dashboard_action_by_role(case, role, world, django_user_model):
 
 def test_dashboard_pages_stay_open_to_every_staff_member(world, client, bare_staff_user):
     client.force_login(bare_staff_user)
-    for url in ["/", "/backorders/", f"/backorders/{world['bo']}/", "/shortages/", "/products/", "/planning/"]:
+    for url in [
+        "/",
+        "/backorders/",
+        f"/backorders/{world['bo']}/",
+        "/shortages/",
+        "/products/",
+        "/planning/",
+        "/transfers/",
+        f"/transfers/{world['tr_draft']}/",
+        "/transfers/new/",
+        "/shortages/?warehouse=NORTH",
+    ]:
         assert client.get(url).status_code == 200, url
 
 
 def test_every_dashboard_action_declares_its_permissions():
-    from dashboard.views import backorders, products
+    from dashboard.views import backorders, products, transfers
 
     actions = [
         backorders.change_priority,
@@ -337,6 +370,8 @@ def test_every_dashboard_action_declares_its_permissions():
         backorders.send_update,
         backorders.bulk,
         products.draft_po,
+        transfers.transfer_create,
+        transfers.transfer_action,
     ]
     for view in actions:
         assert getattr(view, "required_permissions", None), view.__name__

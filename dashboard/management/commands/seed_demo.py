@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dashboard.devrun import DEMO_ADMIN, DEMO_CHANNEL, demo_api_key_remember
@@ -124,15 +125,20 @@ class Command(BaseCommand):
         from orders.services import CustomerData, api_key_create
 
         with transaction.atomic():
-            warehouse_create(code="MAIN", name="Main warehouse")
-            warehouse_create(code="EAST", name="East depot")
+            # Two warehouses (docs/warehouses.md): MAIN serves first, EAST holds a third of some products' stock.
+            warehouse_create(code="MAIN", name="Main warehouse", priority=1)
+            warehouse_create(code="EAST", name="East depot", priority=2)
             products = {}
-            for sku, name, price, stock, backorderable, status in PRODUCTS:
+            for index, (sku, name, price, stock, backorderable, status) in enumerate(PRODUCTS):
                 products[sku] = product_create(
                     sku=sku, name=name, unit_price=Decimal(price), status=status, backorderable=backorderable
                 )
                 if stock:
                     stock_adjust(sku=sku, warehouse_code="MAIN", quantity=stock, reason="Opening stock count")
+                    if index % 3 == 0:
+                        stock_adjust(
+                            sku=sku, warehouse_code="EAST", quantity=max(1, stock // 3), reason="Opening stock count"
+                        )
             for a, b in SUBSTITUTES:
                 products[a].substitutes.add(products[b])
             self._suppliers(products, rng)
@@ -140,7 +146,10 @@ class Command(BaseCommand):
         _, web_key = api_key_create(channel_code=DEMO_CHANNEL, name="demo", channel_name="Web shop")
         if settings.DEBUG:
             demo_api_key_remember(web_key)  # for the banner of every later `make run`
-        api_key_create(channel_code="b2b-portal", name="demo", channel_name="B2B portal")
+        from inventory.models import Warehouse
+
+        b2b, _ = api_key_create(channel_code="b2b-portal", name="demo", channel_name="B2B portal")
+        b2b.channel.warehouses.set(Warehouse.objects.filter(code="EAST"))  # the B2B portal ships from EAST only
 
         from orders.models import Customer
         from orders.services import customer_upsert
@@ -173,6 +182,7 @@ class Command(BaseCommand):
                 order_cancel(order=order, lines=[CancelRequest(sku=first.product.sku)], reason="Customer request")
         self._perishables(customers)
         self._receive_some()
+        self._transfer_some()
         allocation_request_for_products(product_ids=Product.objects.values_list("pk", flat=True))
         self._spread_over_weeks(placed, rng)
         self._refresh_etas()
@@ -308,6 +318,32 @@ class Command(BaseCommand):
             for line in po.lines.select_related("product")
         ]
         purchase_order_receive(purchase_order=po, lines=lines)
+
+    def _transfer_some(self):
+        """A transfer in transit from MAIN to EAST: units on their way are dated supply (docs/warehouses.md)."""
+        from core.errors import DomainError
+        from inventory.models import StockItem
+        from inventory.transfers import TransferLineRequest, transfer_create, transfer_ship
+
+        item = (
+            StockItem.objects.filter(warehouse__code="MAIN", product__tracking="none", on_hand__gte=F("allocated") + 4)
+            .select_related("product")
+            .order_by("product__sku")
+            .first()
+        )
+        if item is None:
+            return
+        try:
+            transfer = transfer_create(
+                source="MAIN",
+                destination="EAST",
+                lines=[TransferLineRequest(item.product.sku, 3)],
+                expected_date=timezone.localdate() + timedelta(days=2),
+                note="Rebalancing for the B2B portal (demo)",
+            )
+            transfer_ship(transfer=transfer)
+        except DomainError:
+            return
 
     def _refresh_etas(self):
         from backorders.eta import eta_recompute_all

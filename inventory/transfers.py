@@ -1,0 +1,193 @@
+"""Transfers between warehouses (docs/warehouses.md): every write, each one transaction.
+
+draft → in_transit (ship: the units leave the source by a ledger movement; only free units, never allocated ones)
+      → received (the units enter the destination by a ledger movement, and are offered to the waiting queue exactly
+        as a purchase-order receipt's are: ``stock_added``)
+draft | in_transit → cancelled (in transit: the units go back into the source, by the ledger)
+
+While in transit the units are dated supply for ETAs (``backorders`` reads ``transfer_lines_in_transit`` through its
+supply port). Status changes go through ``transfer_transition`` only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.actors import real_user
+from core.errors import DateOutOfRange, InvalidInput, InvalidTransition
+
+from .counters import stock_movement_apply
+from .exceptions import LotTrackedTransfer, TransferExceedsAvailable, UnknownSku, UnknownWarehouse
+from .locks import stock_items_lock
+from .models import Product, StockItem, StockMovement, Transfer, TransferLine, Warehouse
+from .signals import stock_added, stock_availability_changed
+
+T = Transfer.Status
+TRANSFER_TRANSITIONS: dict[str, set[str]] = {
+    T.DRAFT: {T.IN_TRANSIT, T.CANCELLED},
+    T.IN_TRANSIT: {T.RECEIVED, T.CANCELLED},
+    T.RECEIVED: set(),
+    T.CANCELLED: set(),
+}
+
+
+@dataclass(frozen=True)
+class TransferLineRequest:
+    sku: str
+    quantity: int
+
+
+def transfer_transition(*, transfer: Transfer, status: str) -> None:
+    """The one place a transfer's status changes (in memory; the caller saves): the allowed map, the timestamp."""
+    if status not in TRANSFER_TRANSITIONS[transfer.status]:
+        raise InvalidTransition(
+            f"Transfer {transfer.number} cannot go from {transfer.status} to {status}.",
+            details={"from": transfer.status, "to": status},
+        )
+    now = timezone.now()
+    transfer.status = status
+    if status == T.IN_TRANSIT:
+        transfer.shipped_at = now
+    elif status == T.RECEIVED:
+        transfer.received_at = now
+    elif status == T.CANCELLED:
+        transfer.cancelled_at = now
+
+
+def _warehouse(code: str, field: str) -> Warehouse:
+    warehouse = Warehouse.objects.filter(code=code).first() if isinstance(code, str) else None
+    if warehouse is None:
+        raise UnknownWarehouse(f"Unknown warehouse {code!r}.", details={field: code})
+    return warehouse
+
+
+@transaction.atomic
+def transfer_create(
+    *,
+    source: str,
+    destination: str,
+    lines: list[TransferLineRequest],
+    expected_date: date,
+    note: str = "",
+    user=None,
+) -> Transfer:
+    """A draft transfer of ``lines`` from the warehouse coded ``source`` to ``destination``. Nothing moves yet."""
+    source_wh, destination_wh = _warehouse(source, "source"), _warehouse(destination, "destination")
+    if source_wh.pk == destination_wh.pk:
+        raise InvalidInput("A transfer goes between two different warehouses.", details={"destination": destination})
+    if expected_date < timezone.localdate():
+        raise DateOutOfRange(
+            f"expected_date {expected_date.isoformat()} is in the past.",
+            details={"field": "expected_date", "min": timezone.localdate().isoformat()},
+        )
+    if not lines:
+        raise InvalidInput("A transfer needs at least one line.", details={"lines": []})
+    skus = [line.sku for line in lines]
+    if len(set(skus)) != len(skus):
+        raise InvalidInput("Each SKU may appear once per transfer.", details={"skus": sorted(set(skus))})
+    if any(not isinstance(line.quantity, int) or line.quantity <= 0 for line in lines):
+        raise InvalidInput("Transfer quantities must be whole numbers above 0.")
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    unknown = [sku for sku in skus if sku not in products]
+    if unknown:
+        raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
+    tracked = sorted(sku for sku, product in products.items() if product.tracking == Product.Tracking.LOT)
+    if tracked:  # the ledger would have to name the lots moved (docs/warehouses.md: not done yet)
+        raise LotTrackedTransfer(
+            f"Transfers of lot-tracked products are not supported yet: {', '.join(tracked)}.", details={"skus": tracked}
+        )
+    transfer = Transfer.objects.create(
+        number=f"TR-{timezone.now():%y%m%d}-{secrets.token_hex(3).upper()}",
+        source=source_wh,
+        destination=destination_wh,
+        expected_date=expected_date,
+        note=note[:300],
+        created_by=real_user(user),
+    )
+    TransferLine.objects.bulk_create(
+        [TransferLine(transfer=transfer, product=products[line.sku], quantity=line.quantity) for line in lines]
+    )
+    return transfer
+
+
+def _lock(transfer: Transfer, warehouse: Warehouse) -> tuple[Transfer, list[TransferLine], dict[int, StockItem]]:
+    """Lock order as everywhere: the stock items first (pk order), then the transfer. Returns the locked transfer,
+    its lines and product id → locked stock item at ``warehouse`` (created empty where missing)."""
+    lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product").order_by("pk"))
+    ids = {}
+    for line in lines:
+        item, _ = StockItem.objects.get_or_create(product_id=line.product_id, warehouse=warehouse)
+        ids[line.product_id] = item.pk
+    locked = {item.pk: item for item in stock_items_lock(ids.values())}
+    transfer = Transfer.objects.select_for_update(no_key=True).get(pk=transfer.pk)
+    return transfer, lines, {product_id: locked[pk] for product_id, pk in ids.items()}
+
+
+def _move(transfer: Transfer, lines, items, *, kind: str, sign: int, reason: str, user) -> None:
+    for line in lines:
+        stock_movement_apply(
+            stock_item=items[line.product_id],
+            kind=kind,
+            quantity=sign * line.quantity,
+            reason=reason,
+            reference=transfer.number,
+            user=user,
+        )
+
+
+@transaction.atomic
+def transfer_ship(*, transfer: Transfer, user=None) -> Transfer:
+    """The units leave the source (ledger ``transfer_out``). Only free units go: units reserved for orders stay."""
+    transfer, lines, items = _lock(transfer, transfer.source)
+    transfer_transition(transfer=transfer, status=T.IN_TRANSIT)
+    short = [
+        {"sku": line.product.sku, "quantity": line.quantity, "available": items[line.product_id].available}
+        for line in lines
+        if items[line.product_id].available < line.quantity
+    ]
+    if short:
+        names = ", ".join(f"{s['sku']} ({s['quantity']} > {s['available']} free)" for s in short)
+        raise TransferExceedsAvailable(
+            f"Cannot ship from {transfer.source.code}: units reserved for orders stay; {names}.",
+            details={"lines": short},
+        )
+    _move(transfer, lines, items, kind=StockMovement.Kind.TRANSFER_OUT, sign=-1, reason="Transfer shipped", user=user)
+    transfer.save(update_fields=["status", "shipped_at", "updated_at"])
+    # The source's free units became dated supply at the destination: the queue's ETAs move.
+    stock_availability_changed.send(sender=Transfer, product_ids=sorted({line.product_id for line in lines}))
+    return transfer
+
+
+@transaction.atomic
+def transfer_receive(*, transfer: Transfer, user=None) -> Transfer:
+    """The units enter the destination (ledger ``transfer_in``) and are offered to the waiting queue there, exactly
+    as a purchase-order receipt's are (``stock_added``: durable allocation requests after commit)."""
+    transfer, lines, items = _lock(transfer, transfer.destination)
+    transfer_transition(transfer=transfer, status=T.RECEIVED)
+    _move(transfer, lines, items, kind=StockMovement.Kind.TRANSFER_IN, sign=1, reason="Transfer received", user=user)
+    transfer.save(update_fields=["status", "received_at", "updated_at"])
+    stock_added.send(sender=StockItem, stock_item_ids=sorted(item.pk for item in items.values()))
+    stock_availability_changed.send(sender=Transfer, product_ids=sorted(items))  # in-transit supply became stock
+    return transfer
+
+
+@transaction.atomic
+def transfer_cancel(*, transfer: Transfer, user=None) -> Transfer:
+    """A draft is dropped; a transfer in transit brings its units back into the source (ledger ``transfer_in``),
+    where they are offered to the queue again."""
+    transfer, lines, items = _lock(transfer, transfer.source)
+    was_in_transit = transfer.status == T.IN_TRANSIT
+    transfer_transition(transfer=transfer, status=T.CANCELLED)
+    if was_in_transit:
+        _move(
+            transfer, lines, items, kind=StockMovement.Kind.TRANSFER_IN, sign=1, reason="Transfer cancelled", user=user
+        )
+        stock_added.send(sender=StockItem, stock_item_ids=sorted(item.pk for item in items.values()))
+        stock_availability_changed.send(sender=Transfer, product_ids=sorted(items))
+    transfer.save(update_fields=["status", "cancelled_at", "updated_at"])
+    return transfer
