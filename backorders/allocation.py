@@ -170,6 +170,9 @@ SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
        (SELECT COUNT(*) FROM upd_single_orders)
 """
 
+# The running-sum statement whole (bench/allocation.py measures its floor from it).
+_ALLOCATE_SQL = _RUNNING_SUM_PLAN + _APPLY_SQL
+
 # The free units: of an untracked product, each sellable stock item's; of a lot-tracked one, the free units of each
 # lot good enough to ship (active, expiring on or after today + the product's minimum shelf life, or never), in
 # the same stock item order and within a stock item first-expiring first (FEFO: docs/lots.md).
