@@ -215,7 +215,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
             cursor.execute(
-                floor_sql(engine._ALLOCATE_SQL).format(**_tables()),
+                floor_sql(engine._RUNNING_SUM_PLAN + engine._APPLY_SQL).format(**_tables()),
                 {"product": product.pk, "policy": "bench", "source": "bench"},
             )
             return cursor.fetchone()[0]
