@@ -91,6 +91,7 @@ def lot_recall(lot) -> dict:
     moved = StockMovement.objects.filter(lot=lot).aggregate(
         shipped=Sum("quantity", filter=Q(kind=StockMovement.Kind.SHIPMENT)),
         adjusted_out=Sum("quantity", filter=Q(kind=StockMovement.Kind.ADJUSTMENT, quantity__lt=0)),
+        transferred_out=Sum("quantity", filter=Q(kind=StockMovement.Kind.TRANSFER_OUT)),
     )
     shipped = (
         ShipmentLine.objects.filter(lot=lot)
@@ -112,6 +113,7 @@ def lot_recall(lot) -> dict:
             "in_stock_free": lot.on_hand - lot.allocated,
             "quarantined": lot.quarantined,
             "adjusted_out": -(moved["adjusted_out"] or 0),
+            "transferred_out": -(moved["transferred_out"] or 0),
         },
         "recall": rows,
     }

@@ -254,12 +254,18 @@ class RecallRowOutputSerializer(serializers.Serializer):
 
 
 class LotUnitsOutputSerializer(serializers.Serializer):
-    received = serializers.IntegerField(help_text="Units that came in (receipts and positive adjustments).")
+    received = serializers.IntegerField(
+        help_text="Units that came in (receipts, positive adjustments, transfers in and transfers cancelled back)."
+    )
     shipped = serializers.IntegerField()
     reserved = serializers.IntegerField(help_text="Allocated to orders, not shipped yet.")
     in_stock_free = serializers.IntegerField()
     quarantined = serializers.IntegerField()
     adjusted_out = serializers.IntegerField(help_text="Removed by adjustments (damage, shrinkage).")
+    transferred_out = serializers.IntegerField(
+        help_text="Sent to another warehouse by transfers: they are in the lot of the same number there, with its own "
+        "recall list."
+    )
 
 
 class LotDetailOutputSerializer(LotOutputSerializer):

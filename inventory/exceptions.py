@@ -61,9 +61,3 @@ class TransferExceedsAvailable(DomainError):
     code = "transfer_exceeds_available"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "A transfer cannot take units reserved for orders"
-
-
-class LotTrackedTransfer(DomainError):
-    code = "lot_tracked_transfer"
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
-    title = "Transfers of lot-tracked products are not supported yet"

@@ -256,9 +256,17 @@ def lots_receive(
 
 
 def lots_remove(
-    *, stock_item: StockItem, product: Product, lots: list[LotInput], reason: str, reference: str = "", user=None
+    *,
+    stock_item: StockItem,
+    product: Product,
+    lots: list[LotInput],
+    reason: str,
+    reference: str = "",
+    user=None,
+    kind: str = StockMovement.Kind.ADJUSTMENT,
 ) -> list[StockMovement]:
-    """Unallocated units out of named lots of a *locked* stock item (a negative adjustment: shrinkage, damage)."""
+    """Unallocated units out of named lots of a *locked* stock item (a negative adjustment: shrinkage, damage; or a
+    transfer leaving the warehouse)."""
     from .exceptions import InsufficientStock
 
     found = {
@@ -279,7 +287,7 @@ def lots_remove(
     return [
         stock_movement_apply(
             stock_item=stock_item,
-            kind=StockMovement.Kind.ADJUSTMENT,
+            kind=kind,
             quantity=-request.quantity,
             reason=reason,
             reference=reference,

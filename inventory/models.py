@@ -236,6 +236,9 @@ class TransferLine(models.Model):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="transfer_lines")
     quantity = models.PositiveIntegerField()
+    # A lot-tracked product's line names its lots: [{"number", "quantity", "expiry_date"}] (the expiry is the source
+    # lot's, recorded when the transfer ships; the destination lot is created with it). Empty for untracked products.
+    lots = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["transfer_id", "id"]

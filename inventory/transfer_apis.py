@@ -14,11 +14,24 @@ from core.filters import StrictFilterBackend, UpdatedSinceFilter
 
 from . import selectors, transfers
 from .models import Transfer
+from .serializers import lots_from_input
+
+
+class TransferLotInputSerializer(StrictSerializer):
+    number = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
 
 
 class TransferLineInputSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    lots = TransferLotInputSerializer(
+        many=True,
+        required=False,
+        max_length=100,
+        help_text="Required for a lot-tracked product (else 422 lot_required): which lots at the source go, adding up "
+        "to quantity. They arrive as the same lot numbers with the same expiry.",
+    )
 
 
 class TransferCreateInputSerializer(StrictSerializer):
@@ -29,10 +42,22 @@ class TransferCreateInputSerializer(StrictSerializer):
     note = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
 
 
+class TransferLotOutputSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    quantity = serializers.IntegerField()
+    expiry_date = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="The source lot's expiry, recorded when the transfer ships "
+        "(null before, and for a lot that never expires).",
+    )
+
+
 class TransferLineOutputSerializer(serializers.Serializer):
     sku = serializers.CharField(source="product.sku")
     name = serializers.CharField(source="product.name")
     quantity = serializers.IntegerField()
+    lots = TransferLotOutputSerializer(many=True, help_text="The lots moved (lot-tracked products only).")
 
 
 class TransferOutputSerializer(serializers.Serializer):
@@ -114,7 +139,10 @@ class TransferListCreateApi(generics.ListAPIView):
             source=data["source"],
             destination=data["destination"],
             expected_date=data["expected_date"],
-            lines=[transfers.TransferLineRequest(**line) for line in data["lines"]],
+            lines=[
+                transfers.TransferLineRequest(**{**line, "lots": lots_from_input(line.get("lots"))})
+                for line in data["lines"]
+            ],
             note=data["note"],
             user=request.user,
         )

@@ -22,9 +22,10 @@ from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput, InvalidTransition
 
 from .counters import stock_movement_apply
-from .exceptions import LotTrackedTransfer, TransferExceedsAvailable, UnknownSku, UnknownWarehouse
+from .exceptions import TransferExceedsAvailable, UnknownLot, UnknownSku, UnknownWarehouse
 from .locks import stock_items_lock
-from .models import Product, StockItem, StockMovement, Transfer, TransferLine, Warehouse
+from .lots import LotInput, lots_receive, lots_remove, lots_required_check
+from .models import Lot, Product, StockItem, StockMovement, Transfer, TransferLine, Warehouse
 from .signals import stock_added, stock_availability_changed
 
 T = Transfer.Status
@@ -40,6 +41,7 @@ TRANSFER_TRANSITIONS: dict[str, set[str]] = {
 class TransferLineRequest:
     sku: str
     quantity: int
+    lots: list[LotInput] | None = None  # a lot-tracked product: which of the source's lots go (adding up to quantity)
 
 
 def transfer_transition(*, transfer: Transfer, status: str) -> None:
@@ -96,11 +98,9 @@ def transfer_create(
     unknown = [sku for sku in skus if sku not in products]
     if unknown:
         raise UnknownSku(f"Unknown SKU: {', '.join(unknown)}.", details={"skus": unknown})
-    tracked = sorted(sku for sku, product in products.items() if product.tracking == Product.Tracking.LOT)
-    if tracked:  # the ledger would have to name the lots moved (docs/warehouses.md: not done yet)
-        raise LotTrackedTransfer(
-            f"Transfers of lot-tracked products are not supported yet: {', '.join(tracked)}.", details={"skus": tracked}
-        )
+    for line in lines:
+        lots_required_check(product=products[line.sku], lots=line.lots, quantity=line.quantity, receiving=False)
+    _source_lots_check(source_wh, products, lines)
     transfer = Transfer.objects.create(
         number=f"TR-{timezone.now():%y%m%d}-{secrets.token_hex(3).upper()}",
         source=source_wh,
@@ -110,9 +110,36 @@ def transfer_create(
         created_by=real_user(user),
     )
     TransferLine.objects.bulk_create(
-        [TransferLine(transfer=transfer, product=products[line.sku], quantity=line.quantity) for line in lines]
+        [
+            TransferLine(
+                transfer=transfer,
+                product=products[line.sku],
+                quantity=line.quantity,
+                lots=[{"number": lot.number, "quantity": lot.quantity} for lot in sorted(line.lots or [], key=_number)],
+            )
+            for line in lines
+        ]
     )
     return transfer
+
+
+def _number(lot) -> str:
+    return lot.number
+
+
+def _source_lots_check(source: Warehouse, products: dict[str, Product], lines: list[TransferLineRequest]) -> None:
+    """The lots a transfer names exist at the source (their free units are checked when it ships)."""
+    wanted = {(products[line.sku].pk, lot.number): line.sku for line in lines for lot in line.lots or []}
+    if not wanted:
+        return
+    found = set(
+        Lot.objects.filter(warehouse=source, product_id__in={pk for pk, _ in wanted}).values_list(
+            "product_id", "number"
+        )
+    )
+    unknown = sorted(f"{sku} {number}" for (pk, number), sku in wanted.items() if (pk, number) not in found)
+    if unknown:
+        raise UnknownLot(f"No such lot at {source.code}: {', '.join(unknown)}.", details={"lots": unknown})
 
 
 def _lock(transfer: Transfer, warehouse: Warehouse) -> tuple[Transfer, list[TransferLine], dict[int, StockItem]]:
@@ -128,16 +155,42 @@ def _lock(transfer: Transfer, warehouse: Warehouse) -> tuple[Transfer, list[Tran
     return transfer, lines, {product_id: locked[pk] for product_id, pk in ids.items()}
 
 
+def _line_lots(line: TransferLine) -> list[LotInput]:
+    return [LotInput(number=lot["number"], quantity=lot["quantity"]) for lot in line.lots]
+
+
 def _move(transfer: Transfer, lines, items, *, kind: str, sign: int, reason: str, user) -> None:
+    """Units of each line out of (sign -1) or into (+1) the locked stock items, by the ledger; a lot-tracked line
+    moves its named lots (into: the lot of the same number, created with the source lot's expiry where missing)."""
     for line in lines:
-        stock_movement_apply(
-            stock_item=items[line.product_id],
-            kind=kind,
-            quantity=sign * line.quantity,
-            reason=reason,
-            reference=transfer.number,
-            user=user,
-        )
+        item, common = items[line.product_id], {"reason": reason, "reference": transfer.number, "user": user}
+        if not line.lots:
+            stock_movement_apply(stock_item=item, kind=kind, quantity=sign * line.quantity, **common)
+        elif sign < 0:
+            lots_remove(stock_item=item, product=line.product, lots=_line_lots(line), kind=kind, **common)
+            expiry = dict(
+                Lot.objects.filter(
+                    warehouse_id=item.warehouse_id,
+                    product_id=line.product_id,
+                    number__in=[lot["number"] for lot in line.lots],
+                ).values_list("number", "expiry_date")
+            )
+            line.lots = [{**lot, "expiry_date": _iso(expiry[lot["number"]])} for lot in line.lots]
+            line.save(update_fields=["lots"])
+        else:
+            incoming = [
+                LotInput(number=lot["number"], quantity=lot["quantity"], expiry_date=_date(lot.get("expiry_date")))
+                for lot in line.lots
+            ]
+            lots_receive(stock_item=item, product=line.product, lots=incoming, kind=kind, **common)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 @transaction.atomic

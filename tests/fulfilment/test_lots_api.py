@@ -84,6 +84,7 @@ def test_detail_shows_where_every_unit_went(staff_client, lots):
         "in_stock_free": 0,
         "quarantined": 0,
         "adjusted_out": 1,
+        "transferred_out": 0,
     }
     recall = {(r["kind"], r["order"], r["customer_external_id"], r["quantity"]) for r in body["recall"]}
     assert recall == {("shipped", shipped.number, "cust-ship", 2), ("reserved", reserved.number, "cust-wait", 3)}

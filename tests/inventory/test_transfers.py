@@ -163,6 +163,7 @@ def test_api_create_ship_receive_and_read(make_product, east, staff_client, djan
         "sku": product.sku,
         "name": product.name,
         "quantity": 2,
+        "lots": [],
     }
     assert staff_client.post(f"/api/v1/transfers/{number}/ship/").json()["status"] == "in_transit"
     again = staff_client.post(f"/api/v1/transfers/{number}/ship/")
