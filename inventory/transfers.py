@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actors import real_user
-from core.errors import DateOutOfRange, InvalidInput, InvalidTransition
+from core.errors import DateOutOfRange, InvalidInput
+from core.transitions import status_transition
 
 from .counters import stock_movement_apply
 from .exceptions import TransferExceedsAvailable, UnknownLot, UnknownSku, UnknownWarehouse
@@ -46,19 +47,13 @@ class TransferLineRequest:
 
 def transfer_transition(*, transfer: Transfer, status: str) -> None:
     """The one place a transfer's status changes (in memory; the caller saves): the allowed map, the timestamp."""
-    if status not in TRANSFER_TRANSITIONS[transfer.status]:
-        raise InvalidTransition(
-            f"Transfer {transfer.number} cannot go from {transfer.status} to {status}.",
-            details={"from": transfer.status, "to": status},
-        )
-    now = timezone.now()
-    transfer.status = status
-    if status == T.IN_TRANSIT:
-        transfer.shipped_at = now
-    elif status == T.RECEIVED:
-        transfer.received_at = now
-    elif status == T.CANCELLED:
-        transfer.cancelled_at = now
+    status_transition(
+        transfer,
+        status=status,
+        allowed=TRANSFER_TRANSITIONS,
+        stamps={T.IN_TRANSIT: "shipped_at", T.RECEIVED: "received_at", T.CANCELLED: "cancelled_at"},
+        label=f"Transfer {transfer.number}",
+    )
 
 
 def _warehouse(code: str, field: str) -> Warehouse:

@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from core.actors import actor_label, real_user
-from core.errors import InvalidTransition
 from core.sql import insert_sql
+from core.transitions import status_transition
 
 from ..models import PRIORITY_RANKS, Backorder, BackorderEvent, WorkRequest
 from .policy import policy_active
@@ -31,19 +31,13 @@ def backorder_transition(*, backorder: Backorder, status: str) -> None:
     """The one place a backorder's status changes; sets the matching timestamp."""
     if status == backorder.status:
         return
-    if status not in ALLOWED_TRANSITIONS[backorder.status]:
-        raise InvalidTransition(
-            f"Backorder {backorder.pk} cannot go from {backorder.status} to {status}.",
-            details={"from": backorder.status, "to": status},
-        )
-    now = timezone.now()
-    backorder.status = status
-    if status == S.ALLOCATED:
-        backorder.allocated_at = now
-    elif status == S.FULFILLED:
-        backorder.fulfilled_at = now
-    elif status == S.CANCELLED:
-        backorder.cancelled_at = now
+    status_transition(
+        backorder,
+        status=status,
+        allowed=ALLOWED_TRANSITIONS,
+        stamps={S.ALLOCATED: "allocated_at", S.FULFILLED: "fulfilled_at", S.CANCELLED: "cancelled_at"},
+        label=f"Backorder {backorder.pk}",
+    )
 
 
 def backorder_status_for(backorder: Backorder) -> str:

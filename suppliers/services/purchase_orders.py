@@ -14,6 +14,7 @@ from django.utils import timezone
 from backorders.services import eta_request
 from core.actors import real_user
 from core.errors import DateOutOfRange, InvalidInput, InvalidTransition
+from core.transitions import status_transition
 from inventory.exceptions import UnknownSku, UnknownWarehouse
 from inventory.models import Product, Warehouse
 
@@ -55,19 +56,13 @@ def _eta_request(product_ids) -> None:
 
 def purchase_order_transition(*, purchase_order: PurchaseOrder, status: str) -> None:
     """The one place a purchase order's status changes; sets the matching timestamp."""
-    if status not in PO_TRANSITIONS[purchase_order.status]:
-        raise InvalidTransition(
-            f"Purchase order {purchase_order.number} cannot go from {purchase_order.status} to {status}.",
-            details={"from": purchase_order.status, "to": status},
-        )
-    now = timezone.now()
-    purchase_order.status = status
-    if status == P.SENT:
-        purchase_order.sent_at = now
-    elif status == P.RECEIVED:
-        purchase_order.received_at = now
-    elif status == P.CANCELLED:
-        purchase_order.cancelled_at = now
+    status_transition(
+        purchase_order,
+        status=status,
+        allowed=PO_TRANSITIONS,
+        stamps={P.SENT: "sent_at", P.RECEIVED: "received_at", P.CANCELLED: "cancelled_at"},
+        label=f"Purchase order {purchase_order.number}",
+    )
 
 
 # --- purchase orders --------------------------------------------------------------------------
