@@ -60,6 +60,7 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     from inventory.models import Product
     from orders.lots import lot_allocations_add, lot_allocations_take
     from orders.models import Allocation, Order, OrderLine
+    from orders.selectors import channel_warehouses_by_channel
     from orders.services import orders_status_refresh
 
     if quantity is not None and quantity <= 0:
@@ -109,6 +110,15 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
     moved_total = 0
     moves: list[tuple[Backorder, int]] = []
     target_line = lines[target.order_line_id]
+    # Routing holds for staff moves too (inventory/routing.py): only units in warehouses the receiving order's channel
+    # ships from move, and an order that refuses splits takes them whole from one warehouse, or not at all.
+    target_order = Order.objects.only("channel_id", "allow_split").get(pk=target.order_id)
+    channel_id = target_order.channel_id
+    allowed = channel_warehouses_by_channel([channel_id]).get(channel_id) if channel_id else None
+    routable = Allocation.objects.select_for_update().order_by("stock_item_id")
+    if allowed:
+        routable = routable.filter(stock_item__warehouse_id__in=allowed)
+    warehouses_moved: set[int] = set()
     for donor in sorted((locked[d.pk] for d in donors), key=queue_key, reverse=True):
         if moved_total >= wanted:
             break
@@ -119,13 +129,12 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
         if movable <= 0:
             continue
         remaining = movable
-        for allocation in (
-            Allocation.objects.select_for_update().filter(order_line=donor_line).order_by("stock_item_id")
-        ):
+        for allocation in routable.filter(order_line=donor_line).select_related("stock_item"):
             if remaining <= 0:
                 break
             q = min(allocation.quantity, remaining)
             remaining -= q
+            warehouses_moved.add(allocation.stock_item.warehouse_id)
             if q == allocation.quantity:
                 allocation.delete()
             else:
@@ -139,6 +148,9 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
                     order_line_id=donor_line.pk, stock_item_id=allocation.stock_item_id, quantity=q, release=False
                 )
                 lot_allocations_add(picks=[(target_line.pk, lot_id, n) for lot_id, n in taken], move_counters=False)
+        movable -= remaining  # what the receiving order's warehouses held
+        if movable <= 0:
+            continue
         OrderLine.objects.filter(pk=donor_line.pk).update(
             quantity_allocated=F("quantity_allocated") - movable,
             quantity_backordered=F("quantity_backordered") + movable,
@@ -150,7 +162,17 @@ def backorder_reallocate(*, backorder: Backorder, reason: str = "", quantity: in
         moves.append((donor, movable))
         moved_total += movable
     if not moved_total:
-        raise NothingToReallocate(f"No reserved, unshipped units to move to backorder {target.pk}.")
+        raise NothingToReallocate(
+            f"No reserved, unshipped units to move to backorder {target.pk}"
+            + (" in the warehouses its channel ships from." if allowed else ".")
+        )
+    if not target_order.allow_split and (moved_total < target.quantity_outstanding or len(warehouses_moved) > 1):
+        # Rolled back with the transaction: nothing of the moves above is written.
+        raise NothingToReallocate(
+            f"Order of backorder {target.pk} is not to be split: its {target.quantity_outstanding} unit(s) must come "
+            "whole from one warehouse, and lower-priority reservations do not hold that many in one.",
+            details={"allow_split": False, "outstanding": target.quantity_outstanding},
+        )
     OrderLine.objects.filter(pk=target_line.pk).update(
         quantity_allocated=F("quantity_allocated") + moved_total,
         quantity_backordered=F("quantity_backordered") - moved_total,

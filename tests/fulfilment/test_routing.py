@@ -261,3 +261,48 @@ def test_lot_tracked_routing_picks_the_warehouse_then_fefo_within_it(engine, pla
         ("M2", 1),
     ]
     assert integrity_problems() == []
+
+
+# --- staff reallocation keeps the routing rules ---------------------------------------------------------------
+
+
+@pytest.fixture
+def two_held(make_product, place, warehouses):
+    """Two normal backorders hold MAIN's 3 units and EAST's 2 (allocated by the engine after a restock)."""
+    product = make_product()
+    held = [place({product.sku: 3}), place({product.sku: 2})]
+    _stock(product, "MAIN", 3)
+    _stock(product, "EAST", 2)
+    allocation.backorders_allocate(product_id=product.pk)
+    assert [_from(order) for order in held] == [{"MAIN": 3}, {"EAST": 2}]
+    return product, held
+
+
+def test_reallocation_moves_only_units_in_the_receiving_channels_warehouses(two_held, place, warehouses, staff_user):
+    from backorders.services import backorder_reallocate
+
+    product, held = two_held
+    channel = SalesChannel.objects.create(code="east-shop", name="East shop", max_priority="critical")
+    channel.warehouses.set([warehouses[1]])
+    urgent = place({product.sku: 4}, channel=channel, customer=CustomerFactory(), priority="critical")
+    assert backorder_reallocate(backorder=Backorder.objects.get(order=urgent), user=staff_user) == 2
+    assert _from(urgent) == {"EAST": 2}
+    assert [_from(order) for order in held] == [{"MAIN": 3}, {}]  # MAIN's units are not this channel's
+    assert integrity_problems() == []
+
+
+def test_reallocation_to_a_no_split_order_is_whole_from_one_warehouse_or_nothing(two_held, place, staff_user):
+    from backorders.exceptions import NothingToReallocate
+    from backorders.services import backorder_reallocate
+
+    product, held = two_held
+    whole = CustomerFactory(allow_split=False)
+    split = place({product.sku: 4}, customer=whole, priority="critical")  # would take EAST 2 + MAIN 2
+    with pytest.raises(NothingToReallocate) as refused:
+        backorder_reallocate(backorder=Backorder.objects.get(order=split), user=staff_user)
+    assert refused.value.details["allow_split"] is False
+    assert [_from(order) for order in held] == [{"MAIN": 3}, {"EAST": 2}]  # nothing moved
+    fits = place({product.sku: 2}, customer=CustomerFactory(allow_split=False), priority="critical")
+    assert backorder_reallocate(backorder=Backorder.objects.get(order=fits), user=staff_user) == 2
+    assert _from(fits) == {"EAST": 2}
+    assert integrity_problems() == []
