@@ -1,7 +1,8 @@
 """The dates of a product's waiting backorders, projected from its supply (reads only; ``eta`` writes them).
 
 Rules (per product, in allocation-queue order):
-1. Units free in the warehouses now are supply dated today.
+1. Units free in the warehouses now are supply dated today (of a lot-tracked product, not those in lots that can no
+   longer meet its minimum shelf life).
 2. Then the open purchase-order lines (sent or partly received, units still to come) and the units in transit
    between warehouses (basis ``transfer``), earliest expected date first; a date that has passed counts as today.
 3. Walking the queue, a backorder's ETA is the date of the supply at which the cumulative supply covers the
@@ -33,7 +34,7 @@ from django.conf import settings
 from django.db.models import F, Sum
 
 from core.sql import fetch_together
-from inventory.models import StockItem
+from inventory.models import Lot, StockItem
 
 from .models import Backorder
 from .supply import SupplyPromises, SupplyRead, supply_finish, supply_reads
@@ -77,6 +78,24 @@ def free_units_read(product_ids):
     )
 
 
+def short_dated_units_read(product_ids):
+    """Free units of active lots with an expiry, with their product's minimum shelf life: (product id, expiry,
+    minimum days, units) rows. Those that can no longer meet the minimum are not rule 1's supply (no allocation takes
+    them; the daily sweep quarantines them), so ``supplies_from`` takes them off the free units."""
+    return (
+        Lot.objects.filter(
+            product_id__in=list(product_ids),
+            status=Lot.Status.ACTIVE,
+            warehouse__is_active=True,
+            expiry_date__isnull=False,
+            on_hand__gt=F("allocated"),
+        )
+        .order_by()
+        .annotate(units=F("on_hand") - F("allocated"))
+        .values_list("product_id", "expiry_date", "product__min_shelf_life_days", "units")
+    )
+
+
 def supply_build(*, free: int, read: SupplyRead, today: date) -> Supply:
     """A product's ``Supply`` from what was read: its free units and what the supply port reported."""
     lines = [(pk, max(expected, today), units) for pk, expected, units in read.incoming]
@@ -87,12 +106,15 @@ def supply_build(*, free: int, read: SupplyRead, today: date) -> Supply:
 def supplies_reads(product_ids) -> list:
     """What the ``Supply`` of these products is made of, as reads for ``core.sql.fetch_together`` (free stock, then
     the supply port's reads); ``supplies_from`` turns their rows into each product's ``Supply``."""
-    return [free_units_read(product_ids), *supply_reads(list(product_ids))]
+    return [free_units_read(product_ids), short_dated_units_read(product_ids), *supply_reads(list(product_ids))]
 
 
 def supplies_from(product_ids, rows: list, today: date) -> dict[int, Supply]:
     free = dict(rows[0])
-    port = supply_finish(list(product_ids), rows[1:], service_level=settings.OMS["ETA_SERVICE_LEVEL"], today=today)
+    for product_id, expiry, min_days, units in rows[1]:
+        if expiry < today + timedelta(days=min_days):  # inventory.lots.lot_is_eligible's rule, for today
+            free[product_id] = max(0, free.get(product_id, 0) - units)
+    port = supply_finish(list(product_ids), rows[2:], service_level=settings.OMS["ETA_SERVICE_LEVEL"], today=today)
     return {pk: supply_build(free=free.get(pk, 0), read=port[pk], today=today) for pk in product_ids}
 
 

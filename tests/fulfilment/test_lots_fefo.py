@@ -60,6 +60,23 @@ def test_issue_example_short_dated_lot_is_passed_over(tracked, place):
     assert integrity_problems() == []
 
 
+def test_short_dated_free_units_are_not_promised_as_stock_today(tracked, place):
+    """Lot A's 5 free units cannot meet the 30-day minimum: the 1 unit backordered is not dated today from them
+    (before the daily sweep quarantines the lot)."""
+    from backorders.eta import eta_recompute_product
+
+    _receive("YOGURT", ("A", 5, 10), ("B", 5, 40))
+    order = place({"YOGURT": 6})
+    eta_recompute_product(product_id=tracked.pk)
+    backorder = Backorder.objects.get(order=order)
+    assert backorder.eta != timezone.localdate()
+    assert backorder.eta_basis == Backorder.EtaBasis.NONE  # no supplier, no purchase order: no date
+    _receive("YOGURT", ("C", 1, 60))  # a unit that may ship: supply today again
+    eta_recompute_product(product_id=tracked.pk)
+    backorder.refresh_from_db()
+    assert (backorder.eta, backorder.eta_basis) == (timezone.localdate(), Backorder.EtaBasis.PURCHASE_ORDER)
+
+
 def test_earliest_expiry_first_and_lots_without_expiry_last(tracked, place):
     _receive("YOGURT", ("LATE", 4, 90), ("NEVER", 4, None), ("SOON", 3, 35))
     first = place({"YOGURT": 5})
