@@ -141,10 +141,13 @@ def _lock(transfer: Transfer, warehouse: Warehouse) -> tuple[Transfer, list[Tran
     """Lock order as everywhere: the stock items first (pk order), then the transfer. Returns the locked transfer,
     its lines and product id → locked stock item at ``warehouse`` (created empty where missing)."""
     lines = list(TransferLine.objects.filter(transfer=transfer).select_related("product").order_by("pk"))
-    ids = {}
-    for line in lines:
-        item, _ = StockItem.objects.get_or_create(product_id=line.product_id, warehouse=warehouse)
-        ids[line.product_id] = item.pk
+    product_ids = [line.product_id for line in lines]
+    StockItem.objects.bulk_create(  # missing stock items, in one statement (an existing one is left as it is)
+        [StockItem(product_id=pk, warehouse=warehouse) for pk in product_ids], ignore_conflicts=True
+    )
+    ids = dict(
+        StockItem.objects.filter(warehouse=warehouse, product_id__in=product_ids).values_list("product_id", "pk")
+    )
     locked = {item.pk: item for item in stock_items_lock(ids.values())}
     transfer = Transfer.objects.select_for_update(no_key=True).get(pk=transfer.pk)
     return transfer, lines, {product_id: locked[pk] for product_id, pk in ids.items()}
@@ -162,14 +165,8 @@ def _move(transfer: Transfer, lines, items, *, kind: str, sign: int, reason: str
         if not line.lots:
             stock_movement_apply(stock_item=item, kind=kind, quantity=sign * line.quantity, **common)
         elif sign < 0:
-            lots_remove(stock_item=item, product=line.product, lots=_line_lots(line), kind=kind, **common)
-            expiry = dict(
-                Lot.objects.filter(
-                    warehouse_id=item.warehouse_id,
-                    product_id=line.product_id,
-                    number__in=[lot["number"] for lot in line.lots],
-                ).values_list("number", "expiry_date")
-            )
+            moved = lots_remove(stock_item=item, product=line.product, lots=_line_lots(line), kind=kind, **common)
+            expiry = {movement.lot.number: movement.lot.expiry_date for movement in moved}
             line.lots = [{**lot, "expiry_date": _iso(expiry[lot["number"]])} for lot in line.lots]
             line.save(update_fields=["lots"])
         else:
