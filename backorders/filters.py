@@ -41,7 +41,8 @@ class BackorderFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer", max_length=254, label="Customer external id or email (exact, case-insensitive)"
     )
-    channel = django_filters.CharFilter(field_name="order__channel__code", max_length=50)
+    # The backorder's copy of its order's channel (an index, no join with the orders).
+    channel = django_filters.CharFilter(field_name="channel__code", max_length=50)
     order = django_filters.CharFilter(field_name="order__number", max_length=32)
     priority = django_filters.MultipleChoiceFilter(choices=[(p, p) for p in PRIORITY_RANKS], distinct=False)
     eta_basis = django_filters.MultipleChoiceFilter(choices=Backorder.EtaBasis.choices, distinct=False)

@@ -45,6 +45,19 @@ class Backorder(models.Model):
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="backorder")
     # Denormalised from the order line for the allocation queue and the dashboard filters.
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="backorders")
+    # The order's sales channel, copied so that a channel's lists count and page its backorders from one index
+    # instead of joining every order (docs/performance.md, "Reads at volume"). Always the order's: on PostgreSQL a
+    # trigger sets it on insert and follows a change of the order's channel (migration 0015); the check_integrity
+    # report and tests/backorders/test_channel_copy.py prove it.
+    channel = models.ForeignKey(
+        "orders.SalesChannel",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # backorder_channel_queue_idx leads with it
+    )
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="backorders")
     quantity = models.PositiveIntegerField()  # units that went on backorder
     quantity_allocated = models.PositiveIntegerField(default=0)
@@ -131,6 +144,15 @@ class Backorder(models.Model):
                 "placed_at",
                 "id",
                 name="backorder_list_order_idx",
+            ),
+            # A channel's backorders in queue order (its API lists: the count reads the index alone, a page walks it).
+            models.Index(
+                "channel",
+                F("priority_rank").desc(),
+                F("priority_score").desc(),
+                "placed_at",
+                "id",
+                name="backorder_channel_queue_idx",
             ),
             # The lists' SLA filters and order (few rows carry a ship-by date; fewer are breached).
             models.Index(fields=["sla_due_at"], name="backorder_sla_due_idx", condition=Q(sla_due_at__isnull=False)),

@@ -27,7 +27,7 @@ class QueueFilter(django_filters.FilterSet):
     tier = django_filters.ChoiceFilter(
         field_name="order__customer__tier", choices=Customer.Tier.choices, empty_label="Any tier"
     )
-    channel = django_filters.CharFilter(field_name="order__channel__code", label="Channel")
+    channel = django_filters.CharFilter(field_name="channel__code", label="Channel")  # the copy: no join
     priority = django_filters.ChoiceFilter(choices=Order.Priority.choices, empty_label="Any priority")
     status = django_filters.ChoiceFilter(method="filter_status", choices=STATUS_CHOICES, empty_label=None)
     min_age = django_filters.NumberFilter(method="filter_min_age", min_value=0, max_value=3650, label="Min age (days)")

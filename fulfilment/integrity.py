@@ -20,6 +20,7 @@ def integrity_problems() -> list[str]:
     - allocated of each order line = sum of its allocations
     - backordered of each order line = units still waiting on its backorder
     - status of each order = what its lines say (orders.services.order_status_derive)
+    - channel of each backorder = its order's (the copy the channel lists read)
     - lots (docs/lots.md): see ``_lot_problems``
     """
     from backorders.models import Backorder
@@ -71,6 +72,7 @@ def integrity_problems() -> list[str]:
                 f"!= waiting on backorder {line.waiting}"
             )
     problems.extend(_order_status_problems())
+    problems.extend(_backorder_channel_problems())
     problems.extend(_lot_problems())
     return problems
 
@@ -147,6 +149,26 @@ def _lot_problems() -> list[str]:
             f"order line {line_id}: allocation of stock {item_id} {quantity} != its lot allocations {in_lots}"
         )
     return problems
+
+
+def _backorder_channel_problems() -> list[str]:
+    """Backorders whose copy of the channel is not their order's (the channel lists would miss or show them)."""
+    from django.db import connection
+
+    from backorders.models import Backorder
+    from orders.models import Order
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.id, o.number, b.channel_id, o.channel_id FROM {Backorder._meta.db_table} b"
+            f" JOIN {Order._meta.db_table} o ON o.id = b.order_id"
+            " WHERE b.channel_id IS DISTINCT FROM o.channel_id ORDER BY b.id"
+        )
+        rows = cursor.fetchall()
+    return [
+        f"backorder {pk} (order {number}): channel {channel} != its order's {order_channel}"
+        for pk, number, channel, order_channel in rows
+    ]
 
 
 def _order_status_problems() -> list[str]:

@@ -129,6 +129,7 @@ def backorders_create(
             reason=reasons[line.product_id],
             order_line=line,
             order=order,
+            channel_id=order.channel_id,
             product=line.product,
             quantity=shortfall,
             priority=order.priority,

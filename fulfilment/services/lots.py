@@ -170,6 +170,7 @@ def _allocations_return(*, lot: Lot, reason: str, user=None) -> int:
             backorder = Backorder.objects.create(
                 order_line=line,
                 order=order,
+                channel_id=order.channel_id,
                 product_id=line.product_id,
                 quantity=quantity,
                 reason=LOT_EXPIRED,
