@@ -231,6 +231,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if not args.reuse:
         seed(args)
+    # What the hourly task keeps current in production: planning's daily demand rollup (incremental on --reuse).
+    from suppliers.services.demand import demand_rollup_refresh
+
+    started = time.perf_counter()
+    demand_rollup_refresh()
+    print(f"demand rollup refreshed in {time.perf_counter() - started:.1f} s")
     print(
         f"data: {Backorder.objects.count():,} backorders "
         f"({Backorder.objects.filter(status__in=Backorder.WAITING).count():,} waiting)"

@@ -319,6 +319,8 @@ CELERY_BEAT_SCHEDULE["sla-sweep"] = {"task": "backorders.tasks.sla_sweep", "sche
 # Import jobs whose message was lost (broker down) are re-sent; jobs whose worker died are closed (docs/import.md).
 CELERY_BEAT_SCHEDULE["import-jobs-sweep"] = {"task": "exchange.tasks.import_jobs_sweep", "schedule": 120.0}
 CELERY_BEAT_SCHEDULE["eta-sweep"] = {"task": "backorders.tasks.eta_sweep", "schedule": 6 * 3600.0}
+# Planning's daily demand rollup: the order lines since the last run (planning reads the newer ones live).
+CELERY_BEAT_SCHEDULE["demand-rollup"] = {"task": "suppliers.tasks.demand_rollup_hourly", "schedule": 3600.0}
 # Forecast quality (docs/planning.md): every product's methods backtested; planning uses the best one per product.
 CELERY_BEAT_SCHEDULE["forecast-backtests"] = {
     "task": "suppliers.tasks.forecast_backtests_nightly",

@@ -188,3 +188,38 @@ class ForecastChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.method} (WAPE {self.wape})"
+
+
+class DailyDemand(models.Model):
+    """Units ordered per product and day (the day the order was placed, in ``DemandRollup.time_zone``), summed over
+    the order lines up to ``DemandRollup.line_id_upto``: what planning's forecast reads instead of every order line
+    of its window (docs/performance.md, "Reads at volume"). Written only by ``suppliers.services.demand`` and by the
+    triggers of migration 0006 (a rolled-up line whose quantity, product or order changes)."""
+
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    units = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # A window of days is one index range, read from the index alone.
+            models.UniqueConstraint(fields=["day", "product"], include=["units"], name="dailydemand_day_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.day}: {self.units}"
+
+
+class DemandRollup(models.Model):
+    """The one row saying how far ``DailyDemand`` goes: every order line with an id up to ``line_id_upto`` is in
+    it; later lines are read from the orders (the rollup is refreshed hourly: ``demand_rollup_refresh``)."""
+
+    line_id_upto = models.BigIntegerField(default=0)
+    time_zone = models.CharField(max_length=64)  # the days are this zone's; another zone rebuilds the rollup
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="demandrollup_one_row")]
+
+    def __str__(self) -> str:
+        return f"order lines up to {self.line_id_upto} ({self.time_zone})"

@@ -23,15 +23,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from statistics import NormalDist
 
 from django.db.models import F, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import ForecastChoice, SupplierProduct
-from .selectors import incoming_lines, suggested_order_quantity
+from .selectors import demand_rollup_upto, demand_totals, incoming_lines, suggested_order_quantity
 from .warehouse_scope import transfer_lines_in_transit_for, warehouse_scope
 
 DEFAULT_WINDOW_DAYS = 56
@@ -83,10 +82,6 @@ def dashboard_service_level(value) -> float:
     return level if level in DASHBOARD_SERVICE_LEVELS else DEFAULT_SERVICE_LEVEL
 
 
-def _midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def replenishment_plan(
     *,
     service_level: float = DEFAULT_SERVICE_LEVEL,
@@ -102,30 +97,30 @@ def replenishment_plan(
     is suggested before a purchase order; the forecast stays the product's."""
     from backorders.models import Backorder
     from inventory.models import Product, StockItem
-    from orders.models import OrderLine
 
     today = today or timezone.localdate()
     start = today - timedelta(days=window_days)
     products = Product.objects.filter(status=Product.Status.ACTIVE).order_by("sku")
     if skus is not None:
         products = products.filter(sku__in=skus)
-    products = list(products.only("id", "sku", "name"))
+    # The demand rollup's watermark read in passing (no query of its own): see demand_totals.
+    products = list(products.only("id", "sku", "name").annotate(demand_rollup_upto=demand_rollup_upto()))
     ids = [p.pk for p in products]
 
-    # Σ units and Σ units² of each product's days (days without orders add 0 to both).
-    units: dict[int, int] = defaultdict(int)
-    squares: dict[int, int] = defaultdict(int)
-    lines = OrderLine.objects.filter(order__placed_at__gte=_midnight(start), order__placed_at__lt=_midnight(today))
-    if skus is not None:
-        lines = lines.filter(product_id__in=ids)
-    for product_id, _day, day_units in (
-        lines.annotate(day=TruncDate("order__placed_at"))
-        .values("product_id", "day")
-        .annotate(units=Sum("quantity"))
-        .values_list("product_id", "day", "units")
-    ):
-        units[product_id] += day_units
-        squares[product_id] += day_units * day_units
+    # Σ units and Σ units² of each product's days (days without orders add 0 to both): from the daily demand rollup
+    # and the order lines after it, in one statement (suppliers.selectors.demand_totals).
+    totals = (
+        demand_totals(
+            start=start,
+            today=today,
+            product_ids=ids if skus is not None else None,
+            upto=products[0].demand_rollup_upto or 0,
+        )
+        if products
+        else {}
+    )
+    units = {product_id: pair[0] for product_id, pair in totals.items()}
+    squares = {product_id: pair[1] for product_id, pair in totals.items()}
     scope = warehouse_scope(code=warehouse, product_ids=ids) if warehouse else None
     if scope is not None:
         stock, waiting = scope.free, scope.waiting
@@ -160,7 +155,9 @@ def replenishment_plan(
 
     rows = []
     for product in products:
-        forecast = forecast_from_totals(units=units[product.pk], squares=squares[product.pk], window_days=window_days)
+        forecast = forecast_from_totals(
+            units=units.get(product.pk, 0), squares=squares.get(product.pk, 0), window_days=window_days
+        )
         choice = choices.get(product.pk)
         if choice is not None and choice.method == ForecastChoice.Method.SEASONAL:
             forecast = Forecast(daily=choice.forecast_daily, deviation=forecast.deviation, window_days=window_days)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, Sum
 
 from .models import ExpectedDateRevision, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
 
@@ -156,3 +156,127 @@ def forecast_quality_summary() -> dict:
         "horizon": DEFAULT_HORIZON_DAYS,
         "folds": DEFAULT_FOLDS,
     }
+
+
+# Per product: Σ and Σ² of the rolled-up days (one pass over the rollup's rows, no per-day grouping), plus what the
+# lines after the watermark add to their day: a live day of l units on a rolled-up day of r units turns r² into
+# (r + l)² = r² + 2rl + l².
+_DEMAND_TOTALS_SQL = """
+WITH r AS (SELECT 1 FROM {rollup} WHERE id = 1 AND time_zone = %(zone)s AND line_id_upto = %(upto)s),
+rolled AS (
+    SELECT product_id, SUM(units) AS units, SUM(units * units) AS squares FROM {demand}
+     WHERE %(upto)s > 0 AND day >= %(start)s AND day < %(today)s AND EXISTS (SELECT 1 FROM r) {demand_products}
+     GROUP BY 1
+),
+live AS (
+    SELECT l.product_id, (o.placed_at AT TIME ZONE %(zone)s)::date AS day, SUM(l.quantity) AS units
+      FROM {line} l JOIN {order} o ON o.id = l.order_id
+     WHERE l.id > %(upto)s AND o.placed_at >= %(since)s AND o.placed_at < %(until)s {line_products}
+     GROUP BY 1, 2
+),
+added AS (
+    SELECT v.product_id, SUM(v.units) AS units, SUM(2 * COALESCE(d.units, 0) * v.units + v.units * v.units) AS squares
+      FROM live v LEFT JOIN {demand} d
+        ON %(upto)s > 0 AND d.day = v.day AND d.product_id = v.product_id AND EXISTS (SELECT 1 FROM r)
+     GROUP BY 1
+)
+SELECT product_id, SUM(units)::bigint, SUM(squares)::numeric
+  FROM (SELECT * FROM rolled UNION ALL SELECT * FROM added) totals
+ GROUP BY 1
+HAVING SUM(units) <> 0
+ UNION ALL
+SELECT NULL, NULL, NULL WHERE %(upto)s > 0 AND NOT EXISTS (SELECT 1 FROM r)
+"""
+
+
+def demand_rollup_upto():
+    """The rollup's watermark for this time zone (None: no rollup of this zone) as a subquery, to read it in passing
+    with another query (planning reads it with its products) and hand it to ``demand_totals``."""
+    from django.db.models import Subquery
+    from django.utils import timezone as tz
+
+    from .models import DemandRollup
+
+    return Subquery(
+        DemandRollup.objects.filter(pk=1, time_zone=tz.get_current_timezone_name()).values("line_id_upto")[:1]
+    )
+
+
+def demand_totals(*, start, today, product_ids=None, upto=None) -> dict[int, tuple[int, int]]:
+    """Σ units and Σ units² of each product's days in [start, today) (units ordered per day, by the day the order
+    was placed in the current time zone; days without orders add nothing): what the forecast is computed from.
+
+    On PostgreSQL: the daily demand rollup (``suppliers.services.demand``) for the order lines it holds, and the
+    lines after its watermark read live (an index range: the watermark is sent as a value, so the planner knows how
+    few they are); without a rollup (or one of another time zone), every line live. A refresh committed between
+    reading the watermark and the sums is seen (a sentinel row) and the sums are read again. A product whose
+    rolled-up units were all taken back again is left out, as without a rollup. ``upto``: the watermark, when the
+    caller read it already (``demand_rollup_upto``; 0: no rollup). ``demand_totals_from_lines`` is
+    the same from the order lines alone (tests/suppliers/test_demand_rollup.py proves they agree). ``product_ids``
+    limits it to those products."""
+    from datetime import datetime, time
+
+    from django.db import connection
+    from django.utils import timezone as tz
+
+    from orders.models import Order, OrderLine
+
+    from .models import DailyDemand, DemandRollup
+
+    if connection.vendor != "postgresql":
+        return demand_totals_from_lines(start=start, today=today, product_ids=product_ids)
+    zone = tz.get_current_timezone_name()
+    params = {
+        "zone": zone,
+        "start": start,
+        "today": today,
+        "since": tz.make_aware(datetime.combine(start, time.min)),
+        "until": tz.make_aware(datetime.combine(today, time.min)),
+        "ids": list(product_ids) if product_ids is not None else None,
+    }
+    sql = _DEMAND_TOTALS_SQL.format(
+        rollup=DemandRollup._meta.db_table,
+        demand=DailyDemand._meta.db_table,
+        line=OrderLine._meta.db_table,
+        order=Order._meta.db_table,
+        demand_products="AND product_id = ANY(%(ids)s)" if product_ids is not None else "",
+        line_products="AND l.product_id = ANY(%(ids)s)" if product_ids is not None else "",
+    )
+    with connection.cursor() as cursor:
+        for _attempt in range(3):
+            if upto is None:
+                rollup = DemandRollup.objects.filter(pk=1, time_zone=zone)
+                upto = rollup.values_list("line_id_upto", flat=True).first() or 0
+            cursor.execute(sql, {**params, "upto": upto})
+            rows = cursor.fetchall()
+            if all(row[0] is not None for row in rows):
+                return {product_id: (int(units), int(squares)) for product_id, units, squares in rows}
+            upto = None  # refreshed in between: read the watermark again
+    return demand_totals_from_lines(start=start, today=today, product_ids=product_ids)
+
+
+def demand_totals_from_lines(*, start, today, product_ids=None) -> dict[int, tuple[int, int]]:
+    """``demand_totals`` from every order line of the window (the definition; the fallback off PostgreSQL)."""
+    from datetime import datetime, time
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone as tz
+
+    from orders.models import OrderLine
+
+    lines = OrderLine.objects.filter(
+        order__placed_at__gte=tz.make_aware(datetime.combine(start, time.min)),
+        order__placed_at__lt=tz.make_aware(datetime.combine(today, time.min)),
+    )
+    if product_ids is not None:
+        lines = lines.filter(product_id__in=list(product_ids))
+    totals: dict[int, tuple[int, int]] = {}
+    for product_id, _day, day_units in (
+        lines.annotate(day=TruncDate("order__placed_at"))
+        .values("product_id", "day")
+        .annotate(units=Sum("quantity"))
+        .values_list("product_id", "day", "units")
+    ):
+        units, squares = totals.get(product_id, (0, 0))
+        totals[product_id] = (units + day_units, squares + day_units * day_units)
+    return totals

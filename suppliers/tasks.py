@@ -11,3 +11,11 @@ def forecast_backtests_nightly() -> int:
     from .services.forecasting import forecast_choices_refresh
 
     return forecast_choices_refresh()
+
+
+@shared_task(acks_late=True)
+def demand_rollup_hourly() -> int:
+    """Sum the order lines written since the last run into planning's daily demand rollup."""
+    from .services.demand import demand_rollup_refresh
+
+    return demand_rollup_refresh()

@@ -1,0 +1,84 @@
+"""The daily demand rollup planning reads (``DailyDemand`` up to ``DemandRollup.line_id_upto``; docs/planning.md and
+docs/performance.md, "Reads at volume"): the order lines written since the last refresh are summed into their
+product's day, and the watermark moves on. Run hourly (``suppliers.tasks.demand_rollup_hourly``); planning reads the
+rollup plus the lines after the watermark, so its figures never depend on when this last ran.
+
+Exactness: a line counted here must never change unseen, and no line below the new watermark may still be on its
+way. Before anything, the refresh waits until every transaction that was running when it read the newest line id
+has ended (one of them might still commit a line with a smaller id); then it sums under the rollup row's lock
+``FOR UPDATE``: a trigger changing a rolled-up line takes that row ``FOR SHARE``, so it either ran before (and the
+sums see its change) or waits and then sees the new watermark (and applies its change to the sums).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..models import DailyDemand, DemandRollup
+
+_SUM_LINES = """
+INSERT INTO {demand} (product_id, day, units)
+SELECT l.product_id, (o.placed_at AT TIME ZONE %s)::date, SUM(l.quantity)
+  FROM {line} l JOIN {order} o ON o.id = l.order_id
+ WHERE l.id > %s AND l.id <= %s
+ GROUP BY 1, 2
+    ON CONFLICT (day, product_id) DO UPDATE SET units = {demand}.units + EXCLUDED.units
+"""
+
+_WAIT_POLL_SECONDS = 0.05
+
+
+def demand_rollup_refresh(*, max_wait_seconds: float = 60.0) -> int:
+    """Sum the order lines written since the last refresh into ``DailyDemand``; returns the new watermark. With
+    another time zone than the rollup's, the rollup is rebuilt from the first line. PostgreSQL only (elsewhere
+    planning reads every line, and this does nothing)."""
+    if connection.vendor != "postgresql":
+        return 0
+    from orders.models import Order, OrderLine
+
+    zone = settings.TIME_ZONE
+    DemandRollup.objects.get_or_create(pk=1, defaults={"time_zone": zone})
+    # The newest line, then the end of every transaction that might still commit a line below it. Outside the
+    # lock below: such a transaction may be changing a rolled-up line and wait for that lock in its trigger.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0), pg_current_snapshot() FROM {OrderLine._meta.db_table}")
+        upto, snapshot = cursor.fetchone()
+        _wait_for_transactions_of(cursor, snapshot, max_wait_seconds)
+    with transaction.atomic():
+        rollup = DemandRollup.objects.select_for_update().get(pk=1)
+        if rollup.time_zone != zone:
+            DailyDemand.objects.all().delete()
+            rollup.line_id_upto, rollup.time_zone = 0, zone
+        if upto > rollup.line_id_upto:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _SUM_LINES.format(
+                        demand=DailyDemand._meta.db_table, line=OrderLine._meta.db_table, order=Order._meta.db_table
+                    ),
+                    [zone, rollup.line_id_upto, upto],
+                )
+            rollup.line_id_upto = upto
+        rollup.refreshed_at = timezone.now()
+        rollup.save()
+    return rollup.line_id_upto
+
+
+def _wait_for_transactions_of(cursor, snapshot, max_wait_seconds: float) -> None:
+    """Wait until every transaction running at ``snapshot`` has ended: a line it inserted has an id
+    below the newest one read and must be in the sums. Raises TimeoutError (nothing written) after the wait."""
+    deadline = time.monotonic() + max_wait_seconds
+    while True:
+        cursor.execute(
+            "SELECT count(*) FROM pg_snapshot_xip(%s::pg_snapshot) AS x"
+            " WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND pg_xact_status(x) = 'in progress'",
+            [snapshot],
+        )
+        if cursor.fetchone()[0] == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("transactions older than the demand rollup refresh are still running")
+        time.sleep(_WAIT_POLL_SECONDS)
