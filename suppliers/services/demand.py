@@ -4,10 +4,10 @@ product's day, and the watermark moves on. Run hourly (``suppliers.tasks.demand_
 rollup plus the lines after the watermark, so its figures never depend on when this last ran.
 
 Exactness: a line counted here must never change unseen, and no line below the new watermark may still be on its
-way. Before anything, the refresh waits until every transaction that was running when it read the newest line id
-has ended (one of them might still commit a line with a smaller id); then it sums under the rollup row's lock
-``FOR UPDATE``: a trigger changing a rolled-up line takes that row ``FOR SHARE``, so it either ran before (and the
-sums see its change) or waits and then sees the new watermark (and applies its change to the sums).
+way. Before anything, the refresh waits until every transaction that was writing order lines when it read the
+newest line id has ended (one of them might still commit a line with a smaller id); then it sums under the rollup
+row's lock ``FOR UPDATE``: a trigger changing a rolled-up line takes that row ``FOR SHARE``, so it either ran
+before (and the sums see its change) or waits and then sees the new watermark (and applies its change to them).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def demand_rollup_refresh(*, max_wait_seconds: float = 60.0) -> int:
     # The newest line, then the end of every transaction that might still commit a line below it. Outside the
     # lock below: such a transaction may be changing a rolled-up line and wait for that lock in its trigger.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0), pg_current_snapshot() FROM {OrderLine._meta.db_table}")
-        upto, snapshot = cursor.fetchone()
-        _wait_for_transactions_of(cursor, snapshot, max_wait_seconds)
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0), clock_timestamp() FROM {OrderLine._meta.db_table}")
+        upto, read_at = cursor.fetchone()
+        _wait_for_line_writers(cursor, OrderLine._meta.db_table, read_at, max_wait_seconds)
     with transaction.atomic():
         rollup = DemandRollup.objects.select_for_update().get(pk=1)
         if rollup.time_zone != zone:
@@ -67,18 +67,22 @@ def demand_rollup_refresh(*, max_wait_seconds: float = 60.0) -> int:
     return rollup.line_id_upto
 
 
-def _wait_for_transactions_of(cursor, snapshot, max_wait_seconds: float) -> None:
-    """Wait until every transaction running at ``snapshot`` has ended: a line it inserted has an id
-    below the newest one read and must be in the sums. Raises TimeoutError (nothing written) after the wait."""
+def _wait_for_line_writers(cursor, table: str, read_at, max_wait_seconds: float) -> None:
+    """Wait until no transaction that began before ``read_at`` still holds the order lines' write lock: a line with
+    an id below the newest one read was numbered before that read, by a transaction that began before it and holds
+    the table's ROW EXCLUSIVE lock (taken when its INSERT began) until it ends; any transaction beginning later
+    numbers its lines above. Only this database's writers of that table count (not a long report elsewhere); a
+    writer whose start is hidden (another role's session) is waited for. Raises TimeoutError (nothing written)."""
     deadline = time.monotonic() + max_wait_seconds
     while True:
         cursor.execute(
-            "SELECT count(*) FROM pg_snapshot_xip(%s::pg_snapshot) AS x"
-            " WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned() AND pg_xact_status(x) = 'in progress'",
-            [snapshot],
+            "SELECT count(*) FROM pg_locks k JOIN pg_stat_activity a ON a.pid = k.pid"
+            " WHERE k.locktype = 'relation' AND k.relation = %s::regclass AND k.mode = 'RowExclusiveLock'"
+            " AND k.pid <> pg_backend_pid() AND COALESCE(a.xact_start, '-infinity') < %s",
+            [table, read_at],
         )
         if cursor.fetchone()[0] == 0:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError("transactions older than the demand rollup refresh are still running")
+            raise TimeoutError("order lines written by transactions older than the refresh are not committed yet")
         time.sleep(_WAIT_POLL_SECONDS)

@@ -120,3 +120,40 @@ def test_the_plan_is_the_same_with_and_without_the_rollup(place, products):
     DailyDemand.objects.all().delete()
     DemandRollup.objects.all().delete()
     assert [replenishment_plan(window_days=w) for w in WINDOWS] == with_rollup
+
+
+def test_the_refresh_waits_for_older_writers_of_order_lines(place, products):
+    """A transaction that began before the refresh and writes order lines may still commit a line numbered below
+    the newest one: the refresh waits for it (here: gives up after the wait, writing nothing), then runs once it
+    has ended."""
+    import threading
+
+    from django.db import connections
+
+    _place_on(place, {products[0].sku: 2}, 3)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer():
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("LOCK TABLE orders_orderline IN ROW EXCLUSIVE MODE")
+                holding.set()
+                release.wait(10)
+                cursor.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(TimeoutError):
+            demand_rollup_refresh(max_wait_seconds=0.3)
+        assert not DailyDemand.objects.exists()
+    finally:
+        release.set()
+        thread.join()
+    assert demand_rollup_refresh() == OrderLine.objects.order_by("-id").first().pk
+    _assert_agree()
