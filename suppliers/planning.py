@@ -106,6 +106,11 @@ def replenishment_plan(
     # The demand rollup's watermark read in passing (no query of its own): see demand_totals.
     products = list(products.only("id", "sku", "name").annotate(demand_rollup_upto=demand_rollup_upto()))
     ids = [p.pk for p in products]
+    # Every active product: no list of 800 ids sent with each read (rows of other products are never looked up).
+    listed = ids if skus is not None else None
+
+    def of_products(queryset):
+        return queryset.filter(product_id__in=ids) if listed is not None else queryset
 
     # Σ units and Σ units² of each product's days (days without orders add 0 to both): from the daily demand rollup
     # and the order lines after it, in one statement (suppliers.selectors.demand_totals).
@@ -113,7 +118,7 @@ def replenishment_plan(
         demand_totals(
             start=start,
             today=today,
-            product_ids=ids if skus is not None else None,
+            product_ids=listed,
             upto=products[0].demand_rollup_upto or 0,
         )
         if products
@@ -128,29 +133,28 @@ def replenishment_plan(
     else:
         stock = {
             row["product_id"]: row["free"] or 0
-            for row in StockItem.objects.sellable()
-            .filter(product_id__in=ids)
+            for row in of_products(StockItem.objects.sellable())
             .values("product_id")
             .annotate(free=Sum(F("on_hand") - F("allocated")))
         }
         incoming = defaultdict(int)
-        for line in incoming_lines(product_ids=ids).values("product_id", "quantity_ordered", "quantity_received"):
+        for line in incoming_lines(product_ids=listed).values("product_id", "quantity_ordered", "quantity_received"):
             incoming[line["product_id"]] += line["quantity_ordered"] - line["quantity_received"]
         for product_id, _, moving in transfer_lines_in_transit_for(ids):  # on their way: not on hand anywhere
             incoming[product_id] += moving
         waiting = dict(
-            Backorder.objects.filter(product_id__in=ids, status__in=Backorder.WAITING)
+            of_products(Backorder.objects.filter(status__in=Backorder.WAITING))
             .values("product_id")
             .annotate(units=Sum(F("quantity") - F("quantity_allocated") - F("quantity_cancelled")))
             .values_list("product_id", "units")
         )
     choices = {
         choice.product_id: choice
-        for choice in ForecastChoice.objects.filter(product_id__in=ids, computed_on__gte=today - timedelta(days=2))
+        for choice in of_products(ForecastChoice.objects.filter(computed_on__gte=today - timedelta(days=2)))
     }
     preferred = {
         sp.product_id: sp
-        for sp in SupplierProduct.objects.filter(product_id__in=ids, preferred=True).select_related("supplier")
+        for sp in of_products(SupplierProduct.objects.filter(preferred=True)).select_related("supplier")
     }
 
     rows = []
