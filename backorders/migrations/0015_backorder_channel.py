@@ -43,12 +43,27 @@ DROP FUNCTION IF EXISTS oms_backorder_channel_from_order();
 """
 
 
+TOUCH = "backorders_backorder_touch_updated_at"  # core.triggers, migration 0010
+
+
 def backfill(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
+        # Not a change an API reader sees: the backfill leaves updated_at alone (an ERP polling ?updated_since= is
+        # not sent every backorder again). The pending foreign-key checks of the UPDATE are run before the trigger
+        # is enabled again (ALTER TABLE refuses to run with pending trigger events).
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s", [TOUCH])
+            touch = cursor.fetchone() is not None
+        if touch:
+            schema_editor.execute(f'ALTER TABLE backorders_backorder DISABLE TRIGGER "{TOUCH}"')
         schema_editor.execute(
             "UPDATE backorders_backorder b SET channel_id = o.channel_id FROM orders_order o"
             " WHERE o.id = b.order_id AND o.channel_id IS NOT NULL"
         )
+        if touch:
+            schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            schema_editor.execute(f'ALTER TABLE backorders_backorder ENABLE TRIGGER "{TOUCH}"')
+            schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
         schema_editor.execute(FUNCTIONS)
         return
     Backorder = apps.get_model("backorders", "Backorder")
