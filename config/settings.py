@@ -113,6 +113,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout avoids "database is locked" in the demo server.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The hot statements are prepared once per session (core.sql.execute_prepared) and looked up by keys: their
+    # generic plan is the one to keep (left to itself PostgreSQL re-plans a statement of many CTEs every call).
+    # Only statements prepared by name are concerned; everything else is planned per call as before.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # order_placed_id_idx INCLUDEs the id on PostgreSQL; on the embedded SQLite it is a plain index, as intended.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]

@@ -8,6 +8,9 @@ expression per row instead (for example the id a previous CTE returned).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,11 +22,18 @@ Expression = Callable[[object], tuple[str, list]]  # row → (SQL, params)
 
 
 def insert_sql(
-    objs: Sequence, *, columns: dict[str, Expression] | None = None, returning: Sequence[str] = ("id",)
+    objs: Sequence,
+    *,
+    columns: dict[str, Expression] | None = None,
+    returning: Sequence[str] = ("id",),
+    where: str = "",
+    order_by: str = "",
 ) -> tuple[str, list]:
     """``INSERT INTO <table> (...) VALUES (...), ... RETURNING ...`` for ``objs`` (one model, not yet saved).
 
     ``columns`` maps a field's attname to a function giving that column's SQL expression and params for a row.
+    With ``where`` (an SQL condition, no params) the rows are written only when it holds, in ``order_by`` order (SQL
+    over the columns' names): ``INSERT … SELECT * FROM (VALUES …) v WHERE …``, each value cast to its column's type.
     """
     model = type(objs[0])
     meta = model._meta
@@ -42,14 +52,24 @@ def insert_sql(
             if isinstance(value, DatabaseDefault):
                 parts.append("DEFAULT")
                 continue
-            parts.append("%s")
+            # Outside INSERT … VALUES PostgreSQL would not take the column's type for an untyped value: say it.
+            parts.append(_cast_placeholder(field) if where else "%s")
             params.append(field.get_db_prep_save(value, connection=connection))
         rows.append(f"({', '.join(parts)})")
     qn = connection.ops.quote_name
     column_list = ", ".join(qn(f.column) for f in fields)
     returning_list = ", ".join(qn(name) for name in returning)
-    sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) VALUES {', '.join(rows)} RETURNING {returning_list}"
+    values = f"VALUES {', '.join(rows)}"
+    if where:
+        order = f" ORDER BY {order_by}" if order_by else ""
+        values = f"SELECT * FROM ({values}) AS v({column_list}) WHERE {where}{order}"
+    sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) {values} RETURNING {returning_list}"
     return sql, params
+
+
+@functools.lru_cache(maxsize=512)
+def _cast_placeholder(field) -> str:
+    return f"CAST(%s AS {field.cast_db_type(connection)})"
 
 
 def row_json_sql(model, *, where: str, params: list, order_by: str = "") -> tuple[str, list]:
@@ -83,6 +103,76 @@ def from_row_json(model, row: dict | None):
             value = field.to_python(value)
         values.append(value)
     return model.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+# --- server-side prepared statements -------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+_STATEMENTS: dict[str, tuple[str, str, str]] = {}  # statement text → (name, PREPARE text, EXECUTE text)
+_STATEMENTS_SIZE = 512
+_PER_CONNECTION = 256  # prepared statements kept on one database session, at most
+
+
+def execute_prepared(cursor, sql: str, params: Sequence) -> None:
+    """``cursor.execute(sql, params)`` for a hot statement, planned once per database session.
+
+    psycopg2 sends every statement as text, so PostgreSQL parses and plans it on every call: for the statements
+    of order placement the planning cost more server time than the execution (1.7 ms against 0.9 ms for the stock
+    lock). On PostgreSQL the statement is ``PREPARE``d on the session the first time it runs there (sent in the same
+    round trip as its first ``EXECUTE``) and then only executed; anywhere else, and once a session holds
+    ``_PER_CONNECTION`` of them, it is executed as it is. The text is the one description (``%s`` placeholders, as
+    for ``cursor.execute``); its parameters' types are those PostgreSQL infers for them, as for the plain statement.
+    Prepared statements are not transactional (a rollback keeps them), so a session's list is only forgotten with
+    the session; if the round trip that prepares one fails, the statement's state is read back on the next use.
+    """
+    if connection.vendor != "postgresql":
+        cursor.execute(sql, params)
+        return
+    known = _STATEMENTS.get(sql)
+    if known is None:
+        count = 0
+
+        def numbered(match):
+            nonlocal count
+            if match.group() == "%%":
+                return "%%"
+            count += 1
+            return f"${count}"
+
+        text = _PLACEHOLDER.sub(numbered, sql)
+        name = "oms_" + hashlib.sha1(sql.encode()).hexdigest()[:24]
+        execute = f"EXECUTE {name}" + (f"({', '.join(['%s'] * count)})" if count else "")
+        known = (name, f"PREPARE {name} AS {text}", execute)
+        if len(_STATEMENTS) >= _STATEMENTS_SIZE:
+            _STATEMENTS.clear()
+        _STATEMENTS[sql] = known
+    name, prepare, execute = known
+    session = _session_statements()
+    state = session.get(name)
+    if state == "unknown":  # the round trip that prepared it failed: did the PREPARE part take?
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
+        state = session[name] = "prepared" if cursor.fetchone() else None
+        if state is None:
+            del session[name]
+    if state == "prepared":
+        cursor.execute(execute, list(params))
+        return
+    if len(session) >= _PER_CONNECTION:
+        cursor.execute(sql, list(params))
+        return
+    session[name] = "unknown"
+    cursor.execute(f"{prepare}; {execute}", list(params))
+    session[name] = "prepared"
+
+
+def _session_statements() -> dict[str, str]:
+    """The prepared statements of the current database session (a new session starts with none)."""
+    raw = connection.connection
+    kept = getattr(connection, "_oms_prepared", None)
+    if kept is None or kept[0] is not raw:
+        kept = (raw, {})
+        connection._oms_prepared = kept
+    return kept[1]
 
 
 # --- several reads, one round trip ------------------------------------------------------------

@@ -122,16 +122,21 @@ def stock_allocate_statement(*, quantities: Mapping[int, int], items: Mapping[in
     statement (order placement): adds ``quantities`` (stock item id → units) to the *locked* items' ``allocated`` and
     returns one row per item changed. ``items`` are kept in step, as ``stock_allocate`` does."""
     ids = sorted(pk for pk, q in quantities.items() if q)
-    table = StockItem._meta.db_table
-    sql = (
-        f"UPDATE {table} s SET allocated = s.allocated + x.qty"
-        " FROM unnest(%s::bigint[], %s::integer[]) AS x(id, qty) WHERE s.id = x.id RETURNING s.id"
-    )
+    sql = stock_allocate_picked_statement(source="SELECT * FROM unnest(%s::bigint[], %s::integer[])")
     if items is not None:
         for pk in ids:
             if pk in items:
                 items[pk].allocated += quantities[pk]
     return sql, [ids, [quantities[pk] for pk in ids]]
+
+
+def stock_allocate_picked_statement(*, source: str) -> str:
+    """``stock_allocate_statement`` for units the statement itself picks (order placement's in-stock path):
+    ``source`` is SQL selecting (stock item id, units) of *locked* items."""
+    return (
+        f"UPDATE {StockItem._meta.db_table} s SET allocated = s.allocated + x.qty"
+        f" FROM ({source}) AS x(id, qty) WHERE s.id = x.id RETURNING s.id"
+    )
 
 
 def stock_movements_apply_bulk(

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 
 from django.db import connection
 
+from core.sql import execute_prepared
+
 from .models import Product, StockItem, Warehouse
 from .routing import WAREHOUSE_FACTS, warehouse_annotations
 
@@ -97,7 +99,7 @@ def _lock_for_skus_sql(skus: list[str], sql_annotations: dict[str, tuple[str, li
     sql = _sku_lock_statement(tuple((name, sql_annotations[name][0]) for name in names))
     params = [p for name in names for p in sql_annotations[name][1]] + [skus]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         rows = cursor.fetchall()
     n_item, n_product, n_facts = len(_ITEM_FIELDS), len(_PRODUCT_FIELDS), len(WAREHOUSE_FACTS)
     items = []

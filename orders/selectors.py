@@ -3,10 +3,10 @@ from __future__ import annotations
 import functools
 import hmac
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, Prefetch, Q
 
-from core.sql import from_row_json, row_json_sql
+from core.sql import execute_prepared, from_row_json, row_json_sql
 
 from .exceptions import AmbiguousCustomer
 from .models import ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel
@@ -41,6 +41,15 @@ def _api_key_statement() -> str:
     )
 
 
+def _api_key_row(prefix: str):
+    # The first statement of a channel request is its own health check: no `SELECT 1` round trip before it
+    # (CONN_HEALTH_CHECKS), a failure is retried once by the caller instead.
+    connection.health_check_done = True
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _api_key_statement(), [prefix])
+        return cursor.fetchone()
+
+
 def _api_key_by_prefix(prefix: str) -> ApiKey | None:
     """The active key with this prefix and its channel. Every channel request starts here: on PostgreSQL it is one
     plain statement built once (no ORM compilation per request); revocation still takes effect at once."""
@@ -50,9 +59,14 @@ def _api_key_by_prefix(prefix: str) -> ApiKey | None:
             .filter(prefix=prefix, revoked_at__isnull=True, channel__is_active=True)
             .first()
         )
-    with connection.cursor() as cursor:
-        cursor.execute(_api_key_statement(), [prefix])
-        row = cursor.fetchone()
+    try:
+        row = _api_key_row(prefix)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        # The session died since the last request (a database restart or failover): once more on a new one.
+        connection.close()
+        row = _api_key_row(prefix)
     if row is None:
         return None
     api_key = ApiKey.from_db(connection.alias, _KEY_FIELDS, row[: len(_KEY_FIELDS)])

@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.errors import InvalidInput
-from core.sql import insert_sql
+from core.sql import execute_prepared, insert_sql
 from inventory.counters import stock_allocate, stock_allocate_statement
 
 from .models import Allocation, ApiKey, Customer, CustomerTerms, Order, OrderLine, SalesChannel
@@ -86,7 +86,7 @@ def order_records_create(
         " ARRAY(SELECT ARRAY[id, product_id] FROM l), ARRAY(SELECT ARRAY[id, order_line_id, stock_item_id] FROM a)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         order_id, line_ids, allocation_ids = cursor.fetchone()
     order.pk = order_id
     order._state.adding, order._state.db = False, connection.alias

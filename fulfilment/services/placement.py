@@ -50,6 +50,7 @@ from orders.services import CustomerData, customer_upsert, order_records_create
 from .consent import BackorderConsent, promises_checked
 from .placement_checks import LineRequest
 from .placement_checks import validate_lines as _validate_lines
+from .placement_in_stock import in_stock_path_applies, order_place_in_stock
 
 ORDER_TOTAL_MAX = Decimal("999999999999.99")  # Order.total: max_digits=14, decimal_places=2
 
@@ -145,6 +146,27 @@ def order_place(
             **({"backorder_consent": backorder_consent} if backorder_consent != BackorderConsent.ACCEPT else {}),
             **({"allow_split": False} if not allow_split else {}),
         )
+    if in_stock_path_applies(channel=channel, customer=customer, user=user):
+        try:
+            order = order_place_in_stock(
+                customer=customer,
+                lines=lines,
+                channel=channel,
+                ship_policy=ship_policy,
+                priority=priority,
+                requested_date=requested_date,
+                scoped_key=scoped_key,
+                fingerprint=fingerprint,
+                external_reference=external_reference,
+                allow_split=allow_split,
+                number=_new_order_number(),
+                total_max=ORDER_TOTAL_MAX,
+            )
+        except IntegrityError:  # a key (a replay) or a reference already used: the path below answers
+            order = None
+        if order is not None:
+            return PlacementResult(order=order, created=True)
+    if scoped_key:
         existing = Order.objects.filter(idempotency_key=scoped_key).first()
         if existing is not None:
             return _replay(existing, fingerprint)

@@ -1,9 +1,11 @@
 """Round trips of POST /api/v1/orders/, the hot path every storefront hits, pinned (issue 13's targets).
 
 In a test the request's transaction is a SAVEPOINT and a RELEASE, standing for BEGIN and COMMIT, so the statements
-captured here are the round trips of a real request, except the connection health check Django makes once at the
-start of a request on a reused connection (CONN_HEALTH_CHECKS): one more. A returning customer, stock that was
-counted before (a stock item exists), the key's last use recorded within the minute.
+captured here are the round trips of a real request that takes the Python path (inside a test's transaction the
+one-statement in-stock path never applies: tests/fulfilment/test_placement_in_stock.py pins that one at 2). A channel
+request makes no connection health check (its API key lookup is the check: a dead session is replaced and the
+lookup retried once). A returning customer, stock that was counted before (a stock item exists), the key's last use
+recorded within the minute.
 """
 
 import pytest
@@ -14,12 +16,13 @@ from inventory.services import stock_adjust
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-HEALTH_CHECK = 1
-IN_STOCK_ROUND_TRIPS = 6  # API key, BEGIN, lock (products, stock, queue demand, customer), writes, COMMIT + health
-# Target ≤ 12: health, API key, BEGIN, lock (+ customer, terms, policy), the dates and reasons of every short line in
-# one read (demand ahead, free stock, the supply port's lines, suppliers and history stamp, recent demand), the order
-# statement, one statement for the backorders, their events and the ETA request rows, the customer's preference and
-# the channel's webhook endpoints in one read, the outbox insert, COMMIT, the alternatives (substitutes) after it.
+HEALTH_CHECK = 0  # none for channel requests (orders.selectors._api_key_row)
+IN_STOCK_ROUND_TRIPS = 6  # API key, BEGIN, lock (products, stock, queue demand, customer), writes, COMMIT
+# Target ≤ 12: API key, (outside a test: the in-stock statement, which writes nothing here), BEGIN, lock (+ customer,
+# terms, policy), the dates and reasons of every short line in one read (demand ahead, free stock, the supply port's
+# lines, suppliers and history stamp, recent demand), the order statement, one statement for the backorders, their
+# events and the ETA request rows, the customer's preference and the channel's webhook endpoints in one read, the
+# outbox insert, COMMIT, the alternatives (substitutes) after it.
 BACKORDERING_ROUND_TRIPS = 11
 
 
