@@ -83,6 +83,15 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The chain of a channel's API request (config/wsgi.py): MIDDLEWARE without sessions, CSRF, session users, messages,
+# htmx, the page CSP and the login lockout, none of which such a request uses. Same order as in MIDDLEWARE.
+CHANNEL_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ApiProblemMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"

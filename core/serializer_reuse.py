@@ -36,6 +36,11 @@ def serialized(serializer_class: type[serializers.Serializer], instance, *, cont
     return serializer.to_representation(instance)
 
 
+def reused_fields(serializer_class: type[serializers.Serializer]) -> dict:
+    """The (built once) fields of ``serializer_class``: for code that formats a value exactly as the serializer does."""
+    return _instance(serializer_class).fields
+
+
 def validated(serializer_class: type[serializers.Serializer], data, *, context: dict | None = None) -> dict:
     """``serializer_class(data=data)`` → ``is_valid(raise_exception=True)`` → ``validated_data``: raises the same
     ValidationError (the same detail) for invalid data."""

@@ -30,6 +30,7 @@ from .serializers import (
     OrderPlacedOutputSerializer,
     OrderShipInputSerializer,
     ShipResponseSerializer,
+    in_stock_placed_representation,
 )
 from .services import lots as lot_services
 
@@ -114,6 +115,8 @@ class OrderListCreateApi(generics.ListAPIView):
             idempotency_key=idempotency_key,
             user=request.user,
         )
+        if getattr(result.order, "placed_in_one_statement", False):  # the everyday order: its answer built directly
+            return Response(in_stock_placed_representation(result.order), status=status.HTTP_201_CREATED)
         # A new order comes back with its lines and backorders in memory; a replay is read again.
         order = (
             selectors.order_just_placed(order=result.order)

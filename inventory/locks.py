@@ -87,10 +87,13 @@ def _sku_lock_statement(extras: tuple[tuple[str, str], ...]) -> str:
     columns += [f"w.{qn(Warehouse._meta.get_field(field).column)}" for _, field in WAREHOUSE_FACTS]
     columns += [f"({sql}) AS {qn(name)}" for name, sql in extras]
     return (
-        f"SELECT {', '.join(columns)} FROM {qn(StockItem._meta.db_table)} s"
-        f" JOIN {qn(Product._meta.db_table)} p ON p.id = s.product_id"
+        # Joined from the list (not `sku = ANY(list)`): the statement is prepared (core.sql.execute_prepared) and its
+        # generic plan then walks the indexes for a few SKUs instead of hashing the whole stock table.
+        f"SELECT {', '.join(columns)} FROM unnest(%s::text[]) AS wanted(sku)"
+        f" JOIN {qn(Product._meta.db_table)} p ON p.sku = wanted.sku"
+        f" JOIN {qn(StockItem._meta.db_table)} s ON s.product_id = p.id"
         f" JOIN {qn(Warehouse._meta.db_table)} w ON w.id = s.warehouse_id"
-        " WHERE p.sku = ANY(%s) ORDER BY s.id FOR NO KEY UPDATE OF s"
+        " ORDER BY s.id FOR NO KEY UPDATE OF s"
     )
 
 

@@ -63,8 +63,10 @@ def _decision_sql(n_skus: int) -> str:
     return (
         f"locked AS (SELECT s.id, s.product_id, s.warehouse_id, s.on_hand, s.allocated, p.sku, p.unit_price,"
         f" p.tracking, w.is_active, w.priority, ({waiting_demand_sql('s.product_id')}) AS queued"
-        f" FROM {item} s JOIN {product} p ON p.id = s.product_id JOIN {warehouse} w ON w.id = s.warehouse_id"
-        " WHERE p.sku = ANY(%s) ORDER BY s.id FOR NO KEY UPDATE OF s),"
+        # Joined from the list (not `sku = ANY(list)`): the generic plan then walks the indexes for a few SKUs.
+        f" FROM unnest(%s::text[]) AS wanted(sku) JOIN {product} p ON p.sku = wanted.sku"
+        f" JOIN {item} s ON s.product_id = p.id JOIN {warehouse} w ON w.id = s.warehouse_id"
+        " ORDER BY s.id FOR NO KEY UPDATE OF s),"
         f" c AS (SELECT id, email, name, allow_split FROM {customers} WHERE channel_id = %s AND external_id = %s),"
         f" wh AS (SELECT array_agg(warehouse_id) AS ids FROM {through} WHERE saleschannel_id = %s),"
         " r AS (SELECT * FROM unnest(%s::text[], %s::integer[]) AS r(sku, qty)),"
@@ -205,6 +207,7 @@ def order_place_in_stock(
     order.placed_lines = order_lines
     order.placed_backorders = []
     order.placed_dropped = []
+    order.placed_in_one_statement = True  # its answer: fulfilment.serializers.in_stock_placed_representation
     return order
 
 

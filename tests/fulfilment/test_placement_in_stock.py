@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg2
@@ -20,8 +21,11 @@ from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from core.serializer_reuse import serialized
 from fulfilment.integrity import integrity_problems
+from fulfilment.serializers import OrderPlacedOutputSerializer, in_stock_placed_representation
 from fulfilment.services import LineRequest, order_place
 from fulfilment.services.placement import ORDER_TOTAL_MAX
 from fulfilment.services.placement_in_stock import order_place_in_stock
@@ -29,6 +33,7 @@ from inventory.lots import LotInput
 from inventory.models import Product, StockItem
 from inventory.services import product_create, stock_adjust, warehouse_create
 from orders.models import Allocation, Customer, Order, OrderLine
+from orders.selectors import order_just_placed
 from orders.services import CustomerData, api_key_create
 from tests.threads import run_threads
 
@@ -132,7 +137,10 @@ def test_the_statement_and_the_python_path_agree(seed):
     channel, data, lines, products, allow_split = _scenario(seed)
     before = sorted(StockItem.objects.filter(product__in=products).values_list("id", "on_hand", "allocated"))
     customer_before = Customer.objects.filter(channel=channel).values_list("email", "name").get()
-    common = dict(ship_policy="partial", priority="normal", requested_date=None, external_reference="")
+    rng = random.Random(seed)
+    requested = timezone.localdate() + timedelta(days=rng.randint(1, 30)) if rng.random() < 0.4 else None
+    common = dict(ship_policy=rng.choice(["partial", "complete"]), priority="normal", requested_date=requested,
+                  external_reference="")  # fmt: skip
     fast = order_place_in_stock(
         customer=data, lines=lines, channel=channel, scoped_key=None, fingerprint="", allow_split=allow_split,
         number=f"SO-FAST-{seed}", total_max=ORDER_TOTAL_MAX, **common,
@@ -143,7 +151,10 @@ def test_the_statement_and_the_python_path_agree(seed):
             sorted(StockItem.objects.filter(product__in=products).values_list("id", "on_hand", "allocated")) == before
         )
         assert not Order.objects.filter(number=f"SO-FAST-{seed}").exists()
-    else:
+    else:  # its answer, built directly, is the serializer's
+        assert in_stock_placed_representation(fast) == serialized(
+            OrderPlacedOutputSerializer, order_just_placed(order=fast)
+        )
         _undo(fast, before)
     with _fast_off():
         placed = order_place(customer=data, lines=lines, channel=channel, allow_split=allow_split, **common).order
