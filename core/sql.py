@@ -54,7 +54,13 @@ def insert_sql(
                 continue
             # Outside INSERT … VALUES PostgreSQL would not take the column's type for an untyped value: say it.
             parts.append(_cast_placeholder(field) if where else "%s")
-            params.append(field.get_db_prep_save(value, connection=connection))
+            plain = _PLAIN_VALUES.get(field.get_internal_type())
+            # A str/int/bool (or NULL) of a text/integer/boolean column is sent as it is (what get_db_prep_save
+            # returns for it); anything else is prepared by its field.
+            if value is None or (plain is not None and type(value) is plain):
+                params.append(value)
+            else:
+                params.append(field.get_db_prep_save(value, connection=connection))
         rows.append(f"({', '.join(parts)})")
     qn = connection.ops.quote_name
     column_list = ", ".join(qn(f.column) for f in fields)
@@ -65,6 +71,14 @@ def insert_sql(
         values = f"SELECT * FROM ({values}) AS v({column_list}) WHERE {where}{order}"
     sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) {values} RETURNING {returning_list}"
     return sql, params
+
+
+_PLAIN_VALUES = {
+    **dict.fromkeys(("CharField", "TextField", "EmailField", "SlugField", "URLField"), str),
+    **dict.fromkeys(("IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField"), int),
+    **dict.fromkeys(("PositiveBigIntegerField", "PositiveSmallIntegerField", "ForeignKey", "OneToOneField"), int),
+    "BooleanField": bool,
+}
 
 
 @functools.lru_cache(maxsize=512)
