@@ -31,6 +31,7 @@ from .serializers import (
     OrderShipInputSerializer,
     ShipResponseSerializer,
     in_stock_placed_representation,
+    order_create_input_fast,
 )
 from .services import lots as lot_services
 
@@ -102,7 +103,7 @@ class OrderListCreateApi(generics.ListAPIView):
     )
     def post(self, request):
         idempotency_key = _idempotency_key(request)
-        data = validated(OrderCreateInputSerializer, request.data)  # the hot path: fields built once (core docs)
+        data = order_create_input_fast(request.data) or validated(OrderCreateInputSerializer, request.data)
         result = services.order_place(
             customer=CustomerData(**data["customer"]),
             lines=[services.LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],

@@ -48,7 +48,7 @@ from orders.selectors import (
 from orders.services import CustomerData, customer_upsert, order_records_create
 
 from .consent import BackorderConsent, promises_checked
-from .placement_checks import LineRequest
+from .placement_checks import PRIORITIES, SHIP_POLICIES, LineRequest
 from .placement_checks import validate_lines as _validate_lines
 from .placement_in_stock import in_stock_path_applies, order_place_in_stock
 
@@ -116,9 +116,9 @@ def order_place(
     False asks for every line to be served whole from one warehouse (the customer's own setting may ask it too).
     """
     _validate_lines(lines)
-    if ship_policy not in Order.ShipPolicy.values:
+    if ship_policy not in SHIP_POLICIES:
         raise InvalidInput(f"Unknown ship policy {ship_policy!r}.", details={"ship_policy": ship_policy})
-    if priority not in Order.Priority.values:
+    if priority not in PRIORITIES:
         raise InvalidInput(f"Unknown priority {priority!r}.", details={"priority": priority})
     if requested_date is not None and requested_date < timezone.localdate():
         raise DateOutOfRange(

@@ -8,6 +8,10 @@ from django.conf import settings
 
 from core.errors import InvalidInput
 from orders.exceptions import DuplicateSku
+from orders.models import Order
+
+# The allowed values, as sets (an enum's ``values`` builds its list on every use; placement checks every order).
+SHIP_POLICIES, PRIORITIES = frozenset(Order.ShipPolicy.values), frozenset(Order.Priority.values)
 
 
 @dataclass(frozen=True)
