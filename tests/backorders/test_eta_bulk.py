@@ -454,3 +454,58 @@ def test_a_rewrite_that_stops_after_its_chunks_leaves_its_notifications_to_the_r
     got = eta_rows.values_list("dedupe_key", "channel", "recipient")
     assert without_event_ids(got) == without_event_ids(expected)
     assert not EventBatch.objects.exists()
+
+
+def test_events_of_one_order_are_grouped_like_the_hook_in_event_order(make_product):
+    """Several ``eta_changed`` events of one order (two products, the later backorder's event first, two events of
+    one backorder): one row per channel keyed by the first event, its items in event order — what the Python hook
+    writes."""
+    from notifications.services import notifications_from_backorder_events
+
+    shop = SalesChannel.objects.create(code="shop", name="Shop")
+    WebhookEndpointFactory(channel=shop, url="http://127.0.0.1:9/hook")
+    first, second = make_product(), make_product()
+    order = order_place(
+        customer=CustomerData("kim", "kim@example.com", "Kim"),
+        lines=[LineRequest(first.sku, 2), LineRequest(second.sku, 1)],
+        channel=shop,
+    ).order
+    one, two = Backorder.objects.filter(order=order).order_by("pk")
+
+    def changed(backorder, old, new):
+        return BackorderEvent(
+            backorder=backorder,
+            kind=BackorderEvent.Kind.ETA_CHANGED,
+            message="",
+            data={"old": old, "new": new, "basis": "purchase_order", "old_basis": "none"},
+        )
+
+    soon, later = (TODAY() + timedelta(days=days) for days in (5, 40))
+    marks = _marks()
+    events = [changed(two, None, soon.isoformat()), changed(one, None, later.isoformat())]
+    events += [changed(two, soon.isoformat(), (soon - timedelta(days=2)).isoformat())]
+    with transaction.atomic():
+        BackorderEvent.objects.bulk_create(events)
+
+    def written() -> list:
+        return sorted(
+            (n.event, n.channel, n.dedupe_key, n.backorder_id, {**n.context, "occurred_at": None})
+            for n in Notification.objects.filter(pk__gt=marks["notification"], event="eta_changed")
+        )
+
+    try:
+        with transaction.atomic():
+            notifications_from_backorder_events(events=events)
+            python = written()
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert bulk.notifications_eta_changed_for_events(event_ids=[event.pk for event in events])
+    sql = written()
+    assert sql == python
+    assert [(channel, key) for _, channel, key, _, _ in sql] == [
+        ("email", f"eta_changed:o{order.pk}:e{events[0].pk}:email"),
+        ("webhook", f"eta_changed:o{order.pk}:e{events[0].pk}:webhook:{shop.webhook_endpoints.get().pk}"),
+    ]
+    assert [item["backorder_id"] for item in sql[0][4]["items"]] == [two.pk, one.pk, two.pk]
+    assert sql[0][4]["backorder_ids"] == [two.pk, one.pk, two.pk] and sql[0][3] is None
