@@ -146,22 +146,12 @@ def order_place(
             **({"backorder_consent": backorder_consent} if backorder_consent != BackorderConsent.ACCEPT else {}),
             **({"allow_split": False} if not allow_split else {}),
         )
+    request = dict(customer=customer, lines=lines, channel=channel, ship_policy=ship_policy, priority=priority,
+                   requested_date=requested_date, scoped_key=scoped_key, fingerprint=fingerprint,
+                   external_reference=external_reference, allow_split=allow_split)  # fmt: skip
     if in_stock_path_applies(channel=channel, customer=customer, user=user):
         try:
-            order = order_place_in_stock(
-                customer=customer,
-                lines=lines,
-                channel=channel,
-                ship_policy=ship_policy,
-                priority=priority,
-                requested_date=requested_date,
-                scoped_key=scoped_key,
-                fingerprint=fingerprint,
-                external_reference=external_reference,
-                allow_split=allow_split,
-                number=_new_order_number(),
-                total_max=ORDER_TOTAL_MAX,
-            )
+            order = order_place_in_stock(**request, number=_new_order_number(), total_max=ORDER_TOTAL_MAX)
         except IntegrityError:  # a key (a replay) or a reference already used: the path below answers
             order = None
         if order is not None:
@@ -171,20 +161,7 @@ def order_place(
         if existing is not None:
             return _replay(existing, fingerprint)
     try:
-        order = _order_place_atomic(
-            customer=customer,
-            lines=lines,
-            channel=channel,
-            ship_policy=ship_policy,
-            priority=priority,
-            requested_date=requested_date,
-            backorder_consent=backorder_consent,
-            scoped_key=scoped_key,
-            fingerprint=fingerprint,
-            external_reference=external_reference,
-            allow_split=allow_split,
-            user=user,
-        )
+        order = _order_place_atomic(**request, backorder_consent=backorder_consent, user=user)
     except IntegrityError:
         # A concurrent request with the same key won the race; everything of ours was rolled back.
         if scoped_key:
