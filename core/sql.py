@@ -28,12 +28,14 @@ def insert_sql(
     returning: Sequence[str] = ("id",),
     where: str = "",
     order_by: str = "",
+    on_conflict: str = "",
 ) -> tuple[str, list]:
     """``INSERT INTO <table> (...) VALUES (...), ... RETURNING ...`` for ``objs`` (one model, not yet saved).
 
     ``columns`` maps a field's attname to a function giving that column's SQL expression and params for a row.
     With ``where`` (an SQL condition, no params) the rows are written only when it holds, in ``order_by`` order (SQL
     over the columns' names): ``INSERT … SELECT * FROM (VALUES …) v WHERE …``, each value cast to its column's type.
+    ``on_conflict`` (e.g. ``ON CONFLICT DO NOTHING``) goes before ``RETURNING``; ``returning`` names columns.
     """
     model = type(objs[0])
     meta = model._meta
@@ -69,7 +71,8 @@ def insert_sql(
     if where:
         order = f" ORDER BY {order_by}" if order_by else ""
         values = f"SELECT * FROM ({values}) AS v({column_list}) WHERE {where}{order}"
-    sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) {values} RETURNING {returning_list}"
+    conflict = f" {on_conflict}" if on_conflict else ""
+    sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) {values}{conflict} RETURNING {returning_list}"
     return sql, params
 
 
@@ -86,15 +89,16 @@ def _cast_placeholder(field) -> str:
     return f"CAST(%s AS {field.cast_db_type(connection)})"
 
 
-def row_json_sql(model, *, where: str, params: list, order_by: str = "") -> tuple[str, list]:
+def row_json_sql(model, *, where: str, params: list, order_by: str = "", source: str = "") -> tuple[str, list]:
     """A scalar subquery (SQL, params) giving the first row of ``model`` matching ``where`` as JSON (every column as
     text, so nothing is rounded through a JSON number), for a statement that reads it in passing; ``from_row_json``
-    turns it back into an instance. PostgreSQL."""
+    turns it back into an instance. ``source`` reads another relation with the table's columns instead (a CTE's
+    ``RETURNING`` rows, say). PostgreSQL."""
     qn = connection.ops.quote_name
     fields = model._meta.concrete_fields
     columns = ", ".join(f"{qn(f.column)}::text AS {qn(f.attname)}" for f in fields)
     order = f" ORDER BY {order_by}" if order_by else ""
-    inner = f"SELECT {columns} FROM {qn(model._meta.db_table)} WHERE {where}{order} LIMIT 1"
+    inner = f"SELECT {columns} FROM {source or qn(model._meta.db_table)} WHERE {where}{order} LIMIT 1"
     return f"SELECT row_to_json(r) FROM ({inner}) r", params
 
 

@@ -1,12 +1,14 @@
-"""Order placement's fast path: an order of a known customer whose every line is in stock, placed in ONE statement.
+"""Order placement's fast path: a channel's order whose every line is in stock, placed in ONE statement.
 
 The everyday storefront order (docs/performance.md, "Order intake"): every line can be served whole from one
-warehouse the channel ships from, after the units the backorder queue is owed, the customer is known and their
+warehouse the channel ships from, after the units the backorder queue is owed, and the customer is known with their
 details unchanged. Then the whole placement is one statement run on its own (autocommit: its own transaction, one
 round trip instead of BEGIN, lock, write, COMMIT): it locks the SKUs' stock rows in pk order (the global lock order,
 as the Python path takes them), decides, and writes the order, its lines, their allocations and the stock counters —
 or, when the order is anything but that, writes nothing and says so, and ``order_place`` takes the Python path, which
-decides every other case (short lines, splits, lots, new or changed customers, staff orders, idempotency replays).
+decides every other case (short lines, splits, lots, changed customers, staff orders, idempotency replays). When the
+statement finds everything in stock for a customer the channel has never sent, a second statement decides again and
+creates the customer with the order (as ``customer_upsert`` would).
 
 The rules this statement applies are the Python path's, restated for this one case:
 - free units: a stock item's ``on_hand - allocated`` (never below 0) in an active warehouse the channel may ship
@@ -14,7 +16,10 @@ The rules this statement applies are the Python path's, restated for this one ca
   (``backorders.selectors.waiting_demand_sql``) come first;
 - routing (``inventory.routing.route_line``): the one warehouse that fills the line whole, best priority (lowest
   ``Warehouse.priority``, then warehouse id, then stock item id);
-- lot-tracked products are never taken here (FEFO is decided in Python).
+- lot-tracked products are never taken here (FEFO is decided in Python);
+- the customer (``orders.services.customer_upsert``): created when the channel has none with this external id
+  (``ON CONFLICT DO NOTHING``: one created meanwhile sends the order to the Python path), else taken as it is only
+  when the e-mail and name sent are empty or the same (a change is the Python path's update).
 tests/fulfilment/test_placement_in_stock.py places the same orders through both paths over generated stock,
 warehouses, channel lists and queues and proves the same decision and the same rows.
 """
@@ -30,7 +35,7 @@ from django.utils import timezone
 
 from backorders.selectors import waiting_demand_sql
 from core.actors import real_user
-from core.sql import execute_prepared, insert_sql
+from core.sql import execute_prepared, insert_sql, row_json_sql
 from inventory.counters import stock_allocate_picked_statement
 from inventory.models import Product, StockItem, Warehouse
 from orders.models import Allocation, Customer, Order, OrderLine, SalesChannel
@@ -76,10 +81,22 @@ def _decision_sql(n_skus: int) -> str:
         " pick AS (SELECT DISTINCT ON (r.sku) r.sku, r.qty, m.id AS item_id, m.product_id, m.unit_price"
         " FROM r JOIN m ON m.sku = r.sku AND m.may AND m.units >= r.qty JOIN f ON f.sku = r.sku"
         f" WHERE m.tracking = '{untracked}' AND f.free >= r.qty ORDER BY r.sku, m.priority, m.warehouse_id, m.id),"
-        " d AS (SELECT ok AND total <= %s AS ok, total FROM (SELECT (SELECT count(*) FROM pick) = %s"
-        " AND EXISTS (SELECT 1 FROM c WHERE (%s = '' OR c.email = %s) AND (%s = '' OR c.name = %s)) AS ok,"
-        " (SELECT SUM(unit_price * qty) FROM pick) AS total) AS t)"
+        # Every line served whole, the total within the column's limit (whoever the customer is).
+        " d0 AS (SELECT (SELECT count(*) FROM pick) = %s AND t.total <= %s AS ok, t.total"
+        " FROM (SELECT SUM(unit_price * qty) AS total FROM pick) AS t)"
     )
+
+
+# The customer (``cu``): known with details unchanged (empty or the same e-mail and name), else none here — a changed
+# customer is the Python path's update. A customer the channel has never sent is created by a second statement (``nc``,
+# as ``customer_upsert`` creates one). ``d``: the whole decision.
+_KNOWN_CUSTOMER = "SELECT id, allow_split FROM c WHERE (%s = '' OR c.email = %s) AND (%s = '' OR c.name = %s)"
+_DECISION = "SELECT d0.ok AND EXISTS (SELECT 1 FROM cu) AS ok, d0.total FROM d0"
+
+
+@functools.lru_cache(maxsize=1)
+def _created_customer_sql() -> str:
+    return row_json_sql(Customer, where="true", params=[], source="nc")[0]
 
 
 def order_place_in_stock(
@@ -121,9 +138,9 @@ def order_place_in_stock(
     order_sql, order_params = insert_sql(
         [order],
         columns={
-            "customer_id": lambda _: ("(SELECT id FROM c)", []),
+            "customer_id": lambda _: ("(SELECT id FROM cu)", []),
             "total": lambda _: ("(SELECT total FROM d)", []),
-            "allow_split": lambda o: ("(%s AND (SELECT allow_split FROM c))", [o.allow_split]),
+            "allow_split": lambda o: ("(%s AND (SELECT allow_split FROM cu))", [o.allow_split]),
         },
         where=ok,
     )
@@ -158,36 +175,51 @@ def order_place_in_stock(
         where=ok,
         order_by="order_line_id",
     )
-    customer_sql, customer_params = customer_snapshot_sql(channel=channel, external_id=customer.external_id)
-    sql = (
-        f"WITH {_decision_sql(len(lines))}, o AS ({order_sql}), l AS ({line_sql}), a AS ({allocation_sql}),"
+    writes = (
+        f" o AS ({order_sql}), l AS ({line_sql}), a AS ({allocation_sql}),"
         f" s AS ({stock_allocate_picked_statement(source=f'SELECT item_id, qty FROM pick WHERE {ok}')})"
-        " SELECT (SELECT ok FROM d), (SELECT id FROM o), (SELECT total FROM d), (SELECT allow_split FROM c),"
+        " SELECT (SELECT ok FROM d), (SELECT id FROM o), (SELECT total FROM d), (SELECT allow_split FROM cu),"
         " ARRAY(SELECT ARRAY[id, product_id] FROM l), ARRAY(SELECT ARRAY[id, order_line_id, stock_item_id] FROM a),"
-        f" ARRAY(SELECT ARRAY[sku, product_id::text, unit_price::text] FROM pick), ({customer_sql}),"
-        " (SELECT count(*) FROM s)"
+        " ARRAY(SELECT ARRAY[sku, product_id::text, unit_price::text] FROM pick), (SELECT ok FROM d0),"
     )
-    params = [
+    decision_params = [
         sorted(line.sku for line in lines),
         channel.pk,
         customer.external_id,
         channel.pk,
         [line.sku for line in lines],
         [line.quantity for line in lines],
-        total_max,
         len(lines),
-        customer.email or "",
-        customer.email or "",
-        customer.name or "",
-        customer.name or "",
-        *order_params,
-        *line_params,
-        *allocation_params,
-        *customer_params,
+        total_max,
     ]
+    unchanged_params = [customer.email or "", customer.email or "", customer.name or "", customer.name or ""]
+    customer_sql, customer_params = customer_snapshot_sql(channel=channel, external_id=customer.external_id)
+    write_params = [*order_params, *line_params, *allocation_params]
+    sql = (
+        f"WITH {_decision_sql(len(lines))}, cu AS ({_KNOWN_CUSTOMER}), d AS ({_DECISION}),{writes}"
+        f" ({customer_sql}), (SELECT count(*) FROM s)"
+    )
     with connection.cursor() as cursor:
-        execute_prepared(cursor, sql, params)
-        ok, order_id, total, customer_split, line_ids, allocation_ids, picked, customer_row, _ = cursor.fetchone()
+        execute_prepared(cursor, sql, [*decision_params, *unchanged_params, *write_params, *customer_params])
+        ok, order_id, total, customer_split, line_ids, allocation_ids, picked, stock_ok, customer_row, _ = (
+            cursor.fetchone()
+        )
+        if not ok and stock_ok and customer_row is None:  # in stock for a customer the channel sends the first time
+            new_sql, new_params = insert_sql(
+                [Customer(channel=channel, external_id=customer.external_id, email=customer.email,
+                          name=customer.name, tier=Customer.Tier.STANDARD)],
+                returning=_CUSTOMER_COLUMNS,
+                where="(SELECT ok FROM d0) AND NOT EXISTS (SELECT 1 FROM c)",
+                on_conflict="ON CONFLICT DO NOTHING",  # created meanwhile: nothing written, the Python path decides
+            )  # fmt: skip
+            sql = (
+                f"WITH {_decision_sql(len(lines))}, nc AS ({new_sql}), cu AS (SELECT id, allow_split FROM nc),"
+                f" d AS ({_DECISION}),{writes} ({_created_customer_sql()}), (SELECT count(*) FROM s)"
+            )
+            execute_prepared(cursor, sql, [*decision_params, *new_params, *write_params])
+            ok, order_id, total, customer_split, line_ids, allocation_ids, picked, _, customer_row, _ = (
+                cursor.fetchone()
+            )
     if not ok:
         return None
     order.pk, order.total = order_id, total
@@ -209,6 +241,9 @@ def order_place_in_stock(
     order.placed_dropped = []
     order.placed_in_one_statement = True  # its answer: fulfilment.serializers.in_stock_placed_representation
     return order
+
+
+_CUSTOMER_COLUMNS = tuple(f.column for f in Customer._meta.concrete_fields)
 
 
 def _from_pick(column: str, sku_of: dict[int, str]):

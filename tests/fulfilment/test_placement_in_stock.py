@@ -1,10 +1,11 @@
 """Order placement's one-statement in-stock path (fulfilment/services/placement_in_stock.py) against the Python path.
 
 The statement restates the Python path's rules for one case (every line served whole from one warehouse, after the
-queue, for a known customer with unchanged details). Over generated warehouses (priorities, inactive ones), channel
-warehouse lists, stock, counters and waiting queues, the same order is placed by the statement and then (its rows
-undone) by the Python path: the statement places exactly the orders the Python path serves that way, with the same
-rows, and writes nothing otherwise. Then the path through the API: round trips, replays, fallbacks, concurrency.
+queue, for a new customer or a known one with unchanged details). Over generated warehouses (priorities, inactive
+ones), channel warehouse lists, stock, counters and waiting queues, the same order is placed by the statement and
+then (its rows undone) by the Python path: the statement places exactly the orders the Python path serves that way,
+with the same rows, and writes nothing otherwise. Then the path through the API: round trips, replays, fallbacks,
+concurrency.
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ def _scenario(seed: int):
     channel = api_key.channel
     listed = [w for w in warehouses if rng.random() < 0.4]
     channel.warehouses.set(listed)
-    customer = Customer.objects.create(
+    customer = Customer(
         channel=channel,
         external_id=f"{tag}-c",
         email=f"{tag}@example.com",
         name="Known",
         allow_split=rng.random() < 0.8,
     )
+    if rng.random() < 0.75:  # else a customer the channel sends for the first time
+        customer.save()
     products = []
     for p in range(3):
         product = product_create(
@@ -136,7 +139,7 @@ def _simply_in_stock(order) -> bool:
 def test_the_statement_and_the_python_path_agree(seed):
     channel, data, lines, products, allow_split = _scenario(seed)
     before = sorted(StockItem.objects.filter(product__in=products).values_list("id", "on_hand", "allocated"))
-    customer_before = Customer.objects.filter(channel=channel).values_list("email", "name").get()
+    customer_before = _customers(channel)
     rng = random.Random(seed)
     requested = timezone.localdate() + timedelta(days=rng.randint(1, 30)) if rng.random() < 0.4 else None
     common = dict(ship_policy=rng.choice(["partial", "complete"]), priority="normal", requested_date=requested,
@@ -155,17 +158,34 @@ def test_the_statement_and_the_python_path_agree(seed):
         assert in_stock_placed_representation(fast) == serialized(
             OrderPlacedOutputSerializer, order_just_placed(order=fast)
         )
+        fast_customers = _customers(channel)
         _undo(fast, before)
+        if not customer_before:  # the statement created the customer: undone too, the Python path creates it again
+            Customer.objects.filter(channel=channel).delete()
+    assert _customers(channel) == customer_before
     with _fast_off():
         placed = order_place(customer=data, lines=lines, channel=channel, allow_split=allow_split, **common).order
-    customer_changed = Customer.objects.filter(channel=channel).values_list("email", "name").get() != customer_before
+    customer_changed = bool(customer_before) and _customers(channel) != customer_before
     python_simple = _simply_in_stock(placed) and not customer_changed
     assert (fast is not None) == python_simple, (seed, fast_state, _state(placed, products))
     if fast is not None:
-        assert fast_state == _state(placed, products)
+        placed_state = _state(placed, products)
+        fast_fields, placed_fields = dict(fast_state[0]), dict(placed_state[0])
+        if not customer_before:  # a new customer each time: the same row but for its id
+            assert fast_customers == _customers(channel)
+            fast_fields.pop("customer_id"), placed_fields.pop("customer_id")
+        assert (fast_fields, *fast_state[1:]) == (placed_fields, *placed_state[1:])
 
 
-def test_a_new_customer_a_lot_tracked_product_or_an_unknown_sku_take_the_python_path(channel_key):
+def _customers(channel):
+    return list(
+        Customer.objects.filter(channel=channel).values_list(
+            "external_id", "email", "name", "tier", "lifetime_value", "allow_split"
+        )
+    )
+
+
+def test_a_changed_customer_a_lot_tracked_product_or_an_unknown_sku_take_the_python_path(channel_key):
     channel, _ = channel_key
     warehouse_create(code="MAIN", name="Main")
     plain = product_create(sku="PLAIN", name="Plain", unit_price=Decimal("5"))
@@ -176,18 +196,21 @@ def test_a_new_customer_a_lot_tracked_product_or_an_unknown_sku_take_the_python_
     Customer.objects.create(channel=channel, external_id="known", email="k@example.com", name="K")
     kwargs = dict(ship_policy="partial", priority="normal", requested_date=None, external_reference="",
                   scoped_key=None, fingerprint="", allow_split=True, total_max=ORDER_TOTAL_MAX)  # fmt: skip
-    new = CustomerData("new", "n@example.com", "N")
+    changed = CustomerData("known", "other@example.com", "K")
 
     def fast(customer, sku, qty, number):
         return order_place_in_stock(
             customer=customer, lines=[LineRequest(sku, qty)], channel=channel, number=number, **kwargs
         )
 
-    assert fast(new, "PLAIN", 1, "A") is None
+    assert fast(changed, "PLAIN", 1, "A") is None
     assert fast(known, "LOTTED", 1, "B") is None
     assert fast(known, "NOPE", 1, "C") is None
     assert fast(known, "PLAIN", 11, "E") is None  # more than in stock
+    new = CustomerData("new", "n@example.com", "N")
+    assert fast(new, "PLAIN", 11, "F") is None  # not in stock: the customer is not created either
     assert not Order.objects.exists()
+    assert not Customer.objects.filter(external_id="new").exists()
     placed = fast(known, "PLAIN", 2, "D")
     assert placed is not None and placed.total == Decimal("10.00")
     assert StockItem.objects.get(product=plain).allocated == 2
@@ -301,4 +324,44 @@ def test_concurrent_channel_orders_never_oversell_nor_jump_the_queue(make_produc
         assert item.allocated == min(on_hand, wanted)  # nothing oversold, nothing left idle while someone waits
     early = OrderLine.objects.get(order__customer__external_id="early")
     assert early.quantity_allocated == 4  # the queue was served first
+    assert integrity_problems() == []
+
+
+def test_a_new_customer_is_created_by_the_statement_as_the_python_path_creates_one(
+    channel_client, channel_key, make_product
+):
+    product = make_product(stock=50)
+    assert channel_client.post("/api/v1/orders/", _body(product.sku), format="json").status_code == 201  # key used
+    with CaptureQueriesContext(connection) as captured:
+        response = channel_client.post("/api/v1/orders/", _body(product.sku, 2, external_id="first"), format="json")
+    assert response.status_code == 201, response.content
+    # The API key, the statement that finds no such customer (and writes nothing), the one that creates it with the
+    # order: each its own transaction, no BEGIN or COMMIT.
+    assert len(captured) == 3, [q["sql"][:80] for q in captured.captured_queries]
+    customer = Customer.objects.get(external_id="first")
+    assert (customer.channel_id, customer.email, customer.name, customer.tier, customer.lifetime_value,
+            customer.allow_split) == (channel_key[0].pk, "first@example.com", "C", "standard", 0, True)  # fmt: skip
+    assert (
+        response.json()["customer"]
+        == channel_client.get(f"/api/v1/orders/{response.json()['number']}/").json()["customer"]
+    )
+    assert Order.objects.get(number=response.json()["number"]).customer == customer
+
+
+def test_concurrent_first_orders_of_one_new_customer_create_it_once(make_product, warehouse):
+    """12 first orders of the same customer at once: one statement creates the customer, the others find it created
+    meanwhile (the INSERT's conflict: they write nothing and the Python path places them) or see it committed."""
+    api_key, _ = api_key_create(channel_code="rush-new")
+    product = make_product(stock=100)
+
+    def place(i):
+        order_place(
+            customer=CustomerData("newcomer", "n@example.com", "N"), lines=[LineRequest(product.sku, 1)],
+            channel=api_key.channel,
+        )  # fmt: skip
+
+    assert run_threads(12, place) == []
+    assert Customer.objects.filter(external_id="newcomer").count() == 1
+    assert Order.objects.filter(customer__external_id="newcomer").count() == 12
+    assert StockItem.objects.get(product=product).allocated == 12
     assert integrity_problems() == []
