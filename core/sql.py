@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Field
 from django.db.models.expressions import DatabaseDefault
 
 Expression = Callable[[object], tuple[str, list]]  # row → (SQL, params)
@@ -38,25 +39,22 @@ def insert_sql(
     ``on_conflict`` (e.g. ``ON CONFLICT DO NOTHING``) goes before ``RETURNING``; ``returning`` names columns.
     """
     model = type(objs[0])
-    meta = model._meta
     overrides = columns or {}
-    fields = [f for f in meta.concrete_fields if not f.primary_key and not getattr(f, "generated", False)]
+    steps, column_list = _insert_plan(model, bool(where))
     rows, params = [], []
     for obj in objs:
         parts = []
-        for field in fields:
-            if field.attname in overrides:
-                sql, extra = overrides[field.attname](obj)
+        for field, attname, own_pre_save, placeholder, plain, db_default in steps:
+            if attname in overrides:
+                sql, extra = overrides[attname](obj)
                 parts.append(sql)
                 params.extend(extra)
                 continue
-            value = field.pre_save(obj, True)
-            if isinstance(value, DatabaseDefault):
+            value = field.pre_save(obj, True) if own_pre_save else getattr(obj, attname)
+            if db_default and isinstance(value, DatabaseDefault):
                 parts.append("DEFAULT")
                 continue
-            # Outside INSERT … VALUES PostgreSQL would not take the column's type for an untyped value: say it.
-            parts.append(_cast_placeholder(field) if where else "%s")
-            plain = _PLAIN_VALUES.get(field.get_internal_type())
+            parts.append(placeholder)
             # A str/int/bool (or NULL) of a text/integer/boolean column is sent as it is (what get_db_prep_save
             # returns for it); anything else is prepared by its field.
             if value is None or (plain is not None and type(value) is plain):
@@ -65,14 +63,13 @@ def insert_sql(
                 params.append(field.get_db_prep_save(value, connection=connection))
         rows.append(f"({', '.join(parts)})")
     qn = connection.ops.quote_name
-    column_list = ", ".join(qn(f.column) for f in fields)
     returning_list = ", ".join(qn(name) for name in returning)
     values = f"VALUES {', '.join(rows)}"
     if where:
         order = f" ORDER BY {order_by}" if order_by else ""
         values = f"SELECT * FROM ({values}) AS v({column_list}) WHERE {where}{order}"
     conflict = f" {on_conflict}" if on_conflict else ""
-    sql = f"INSERT INTO {qn(meta.db_table)} ({column_list}) {values}{conflict} RETURNING {returning_list}"
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({column_list}) {values}{conflict} RETURNING {returning_list}"
     return sql, params
 
 
@@ -82,6 +79,27 @@ _PLAIN_VALUES = {
     **dict.fromkeys(("PositiveBigIntegerField", "PositiveSmallIntegerField", "ForeignKey", "OneToOneField"), int),
     "BooleanField": bool,
 }
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_plan(model, cast: bool) -> tuple[tuple, str]:
+    """What ``insert_sql`` does for each column of ``model``, worked out once: the field, its attname, whether it has a
+    ``pre_save`` of its own (auto_now and the like; others are read as they are, as ``Field.pre_save`` reads them),
+    its placeholder (cast to its type outside ``VALUES``: PostgreSQL would not take an untyped value there), the plain
+    Python type it is sent as, whether it has a database default. And the column list."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not getattr(f, "generated", False)]
+    steps = tuple(
+        (
+            f,
+            f.attname,
+            type(f).pre_save is not Field.pre_save,
+            _cast_placeholder(f) if cast else "%s",
+            _PLAIN_VALUES.get(f.get_internal_type()),
+            f.has_db_default(),
+        )
+        for f in fields
+    )
+    return steps, ", ".join(connection.ops.quote_name(f.column) for f in fields)
 
 
 @functools.lru_cache(maxsize=512)
