@@ -20,7 +20,7 @@ from tests.notifications.factories import channel_with_webhook
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def wait_until(condition, timeout: float = 30.0, what: str = "condition"):
+def wait_until(condition, timeout: float = 90.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
