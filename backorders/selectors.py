@@ -117,30 +117,41 @@ SELECT id, position
 """
 
 
-def queue_positions_set(backorders) -> list[Backorder]:
-    """Set ``queue_position`` (1-based place in its product's allocation queue; None when not waiting) on each of
-    ``backorders`` (a page), in one query: the queues of the page's products are ranked once (read in queue order
-    from the queue index), not once per row. Returns the list."""
+def queue_positions(waiting: list[tuple[int, int]]) -> dict[int, int]:
+    """1-based place in its product's allocation queue of each waiting backorder given as (id, product id), in one
+    query: the queues of their products are ranked once (read in queue order from the queue index), not once per
+    backorder. Id → position (an id no longer waiting is left out)."""
     from django.db import connection
 
     from .queue import queue_order_sql
 
-    backorders = list(backorders)
-    waiting = [b for b in backorders if b.status in Backorder.WAITING]
-    for backorder in backorders:
-        backorder.queue_position = None
     if not waiting:
-        return backorders
+        return {}
     sql = _PAGE_POSITIONS_SQL.format(queue_order=queue_order_sql(), backorder=Backorder._meta.db_table)
     statuses = tuple(str(status) for status in Backorder.WAITING)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [sorted({b.product_id for b in waiting}), statuses, [b.pk for b in waiting]]
-        )  # fmt: skip
-        positions = dict(cursor.fetchall())
-    for backorder in waiting:
+        cursor.execute(sql, [sorted({product for _, product in waiting}), statuses, [pk for pk, _ in waiting]])
+        return dict(cursor.fetchall())
+
+
+def queue_positions_set(backorders) -> list[Backorder]:
+    """Set ``queue_position`` (None when not waiting) on each of ``backorders`` (a page) with ``queue_positions``.
+    Returns the list."""
+    backorders = list(backorders)
+    positions = queue_positions([(b.pk, b.product_id) for b in backorders if b.status in Backorder.WAITING])
+    for backorder in backorders:
         backorder.queue_position = positions.get(backorder.pk)
     return backorders
+
+
+def queue_positions_set_rows(rows) -> list[dict]:
+    """``queue_positions_set`` for rows read with ``.values()`` (with ``id``, ``product_id`` and ``status``): sets
+    each row's ``"queue_position"``."""
+    rows = list(rows)
+    positions = queue_positions([(r["id"], r["product_id"]) for r in rows if r["status"] in Backorder.WAITING])
+    for row in rows:
+        row["queue_position"] = positions.get(row["id"])
+    return rows
 
 
 def backorder_get(*, backorder_id, channel=None) -> Backorder | None:
