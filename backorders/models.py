@@ -167,6 +167,16 @@ class Backorder(models.Model):
                 name="backorder_reason_queue_idx",
                 condition=~Q(reason="stockout"),
             ),
+            # Units still waiting per product, read from the index alone (planning sums them for every product: a
+            # scan of every backorder before). None of these columns changes when an ETA is recomputed, so those
+            # updates stay HOT; the allocation changes quantity_allocated and mostly the status (in the queue index's
+            # condition already).
+            models.Index(
+                fields=["product"],
+                include=["quantity", "quantity_allocated", "quantity_cancelled"],
+                name="backorder_waiting_units_idx",
+                condition=Q(status__in=["open", "partially_allocated"]),
+            ),
             # The lists' SLA filters and order (few rows carry a ship-by date; fewer are breached).
             models.Index(fields=["sla_due_at"], name="backorder_sla_due_idx", condition=Q(sla_due_at__isnull=False)),
             models.Index(fields=["sla_due_at"], name="backorder_sla_breached_idx", condition=Q(sla_breached=True)),
