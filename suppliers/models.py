@@ -210,6 +210,27 @@ class DailyDemand(models.Model):
         return f"{self.product_id} {self.day}: {self.units}"
 
 
+class MonthlyDemand(models.Model):
+    """Σ units and Σ units² of ``DailyDemand``'s days per product and calendar month (``month``: its first day), so
+    that a long window sums a dozen months instead of 365 days per product. Kept by a PostgreSQL trigger on
+    ``DailyDemand`` (migration 0007) that appends one row per product and month a statement changed, with what it
+    added (rows of the same month add up; never updated in place, so concurrent writers never wait for each other
+    here); ``demand_rollup_refresh`` folds a month's rows into one."""
+
+    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    units = models.BigIntegerField()
+    squares = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["month", "product"], include=["units", "squares"], name="monthlydemand_month_product")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.month:%Y-%m}: {self.units}"
+
+
 class DemandRollup(models.Model):
     """The one row saying how far ``DailyDemand`` goes: every order line with an id up to ``line_id_upto`` is in
     it; later lines are read from the orders (the rollup is refreshed hourly: ``demand_rollup_refresh``)."""

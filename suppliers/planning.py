@@ -20,11 +20,13 @@ The rules, in a planner's words (docs/planning.md says the same with an example)
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import NormalDist
+from typing import NamedTuple
 
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -37,6 +39,20 @@ DEFAULT_WINDOW_DAYS = 56
 DEFAULT_SERVICE_LEVEL = 0.95
 DASHBOARD_SERVICE_LEVELS = (0.9, 0.95, 0.98, 0.99)
 REVIEW_PERIOD_DAYS = 7
+
+
+class _Product(NamedTuple):
+    pk: int
+    sku: str
+    name: str
+    demand_rollup_upto: int | None
+
+
+class _Offer(NamedTuple):  # the preferred supplier's terms
+    supplier_code: str
+    lead_time_days: int
+    min_order_quantity: int
+    pack_size: int
 
 
 @dataclass(frozen=True)
@@ -53,8 +69,13 @@ def forecast_from_totals(*, units: int, squares: int, window_days: int) -> Forec
     return Forecast(daily=mean, deviation=deviation, window_days=window_days)
 
 
+@functools.lru_cache(maxsize=16)
+def _z(service_level: float) -> float:
+    return NormalDist().inv_cdf(service_level)
+
+
 def safety_stock(forecast: Forecast, *, lead_time_days: int, service_level: float) -> int:
-    z = NormalDist().inv_cdf(service_level)
+    z = _z(service_level)
     return max(0, math.ceil(z * forecast.deviation * math.sqrt(lead_time_days) - 1e-9))
 
 
@@ -104,7 +125,13 @@ def replenishment_plan(
     if skus is not None:
         products = products.filter(sku__in=skus)
     # The demand rollup's watermark read in passing (no query of its own): see demand_totals.
-    products = list(products.only("id", "sku", "name").annotate(demand_rollup_upto=demand_rollup_upto()))
+    # Plain rows, not model instances (800 of them, and as many offers below: most of the time in Python).
+    products = [
+        _Product(*row)
+        for row in products.annotate(demand_rollup_upto=demand_rollup_upto()).values_list(
+            "id", "sku", "name", "demand_rollup_upto"
+        )
+    ]
     ids = [p.pk for p in products]
     # Every active product: no list of 800 ids sent with each read (rows of other products are never looked up).
     listed = ids if skus is not None else None
@@ -153,8 +180,10 @@ def replenishment_plan(
         for choice in of_products(ForecastChoice.objects.filter(computed_on__gte=today - timedelta(days=2)))
     }
     preferred = {
-        sp.product_id: sp
-        for sp in of_products(SupplierProduct.objects.filter(preferred=True)).select_related("supplier")
+        row[0]: _Offer(*row[1:])
+        for row in of_products(SupplierProduct.objects.filter(preferred=True)).values_list(
+            "product_id", "supplier__code", "lead_time_days", "min_order_quantity", "pack_size"
+        )
     }
 
     rows = []
@@ -182,7 +211,7 @@ def replenishment_plan(
             "waiting": waiting.get(product.pk, 0),
             "inventory_position": position,
             "days_of_cover": round(available / forecast.daily, 1) if forecast.daily else None,
-            "supplier": sp.supplier.code if sp else None,
+            "supplier": sp.supplier_code if sp else None,
             "lead_time_days": sp.lead_time_days if sp else None,
             "safety_stock": None,
             "reorder_point": None,

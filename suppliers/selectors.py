@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db.models import F, Prefetch, Sum
 
@@ -158,14 +159,23 @@ def forecast_quality_summary() -> dict:
     }
 
 
-# Per product: Σ and Σ² of the rolled-up days (one pass over the rollup's rows, no per-day grouping), plus what the
+# Per product: Σ and Σ² of the rolled-up days (the whole months of the window from the monthly level, the days
+# before and after them from the daily rows; no per-day grouping), plus what the
 # lines after the watermark add to their day: a live day of l units on a rolled-up day of r units turns r² into
 # (r + l)² = r² + 2rl + l².
 _DEMAND_TOTALS_SQL = """
 WITH r AS (SELECT 1 FROM {rollup} WHERE id = 1 AND time_zone = %(zone)s AND line_id_upto = %(upto)s),
 rolled AS (
-    SELECT product_id, SUM(units) AS units, SUM(units * units) AS squares FROM {demand}
-     WHERE %(upto)s > 0 AND day >= %(start)s AND day < %(today)s AND EXISTS (SELECT 1 FROM r) {demand_products}
+    SELECT product_id, SUM(units) AS units, SUM(squares) AS squares
+      FROM (SELECT product_id, units, squares FROM {monthly}
+             WHERE month >= %(month_from)s AND month < %(month_to)s {demand_products}
+             UNION ALL
+            SELECT product_id, units, units * units FROM {demand}
+             WHERE day >= %(start)s AND day < %(month_from)s {demand_products}
+             UNION ALL
+            SELECT product_id, units, units * units FROM {demand}
+             WHERE day >= %(month_to)s AND day < %(today)s {demand_products}) days
+     WHERE %(upto)s > 0 AND EXISTS (SELECT 1 FROM r)
      GROUP BY 1
 ),
 live AS (
@@ -221,15 +231,18 @@ def demand_totals(*, start, today, product_ids=None, upto=None) -> dict[int, tup
 
     from orders.models import Order, OrderLine
 
-    from .models import DailyDemand, DemandRollup
+    from .models import DailyDemand, DemandRollup, MonthlyDemand
 
     if connection.vendor != "postgresql":
         return demand_totals_from_lines(start=start, today=today, product_ids=product_ids)
     zone = tz.get_current_timezone_name()
+    month_from, month_to = _whole_months(start, today)
     params = {
         "zone": zone,
         "start": start,
         "today": today,
+        "month_from": month_from,
+        "month_to": month_to,
         "since": tz.make_aware(datetime.combine(start, time.min)),
         "until": tz.make_aware(datetime.combine(today, time.min)),
         "ids": list(product_ids) if product_ids is not None else None,
@@ -237,6 +250,7 @@ def demand_totals(*, start, today, product_ids=None, upto=None) -> dict[int, tup
     sql = _DEMAND_TOTALS_SQL.format(
         rollup=DemandRollup._meta.db_table,
         demand=DailyDemand._meta.db_table,
+        monthly=MonthlyDemand._meta.db_table,
         line=OrderLine._meta.db_table,
         order=Order._meta.db_table,
         demand_products="AND product_id = ANY(%(ids)s)" if product_ids is not None else "",
@@ -253,6 +267,14 @@ def demand_totals(*, start, today, product_ids=None, upto=None) -> dict[int, tup
                 return {product_id: (int(units), int(squares)) for product_id, units, squares in rows}
             upto = None  # refreshed in between: read the watermark again
     return demand_totals_from_lines(start=start, today=today, product_ids=product_ids)
+
+
+def _whole_months(start, today):
+    """The calendar months wholly inside [start, today), as [first day of the first, first day after the last); an
+    empty range at ``start`` when there is none (then every day is read from the daily rows)."""
+    month_from = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    month_to = today.replace(day=1)
+    return (month_from, month_to) if month_from < month_to else (start, start)
 
 
 def demand_totals_from_lines(*, start, today, product_ids=None) -> dict[int, tuple[int, int]]:

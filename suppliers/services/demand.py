@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import DailyDemand, DemandRollup
+from ..models import DailyDemand, DemandRollup, MonthlyDemand
 
 _SUM_LINES = """
 INSERT INTO {demand} (product_id, day, units)
@@ -27,6 +27,19 @@ SELECT l.product_id, (o.placed_at AT TIME ZONE %s)::date, SUM(l.quantity)
  WHERE l.id > %s AND l.id <= %s
  GROUP BY 1, 2
     ON CONFLICT (day, product_id) DO UPDATE SET units = {demand}.units + EXCLUDED.units
+"""
+
+# The monthly level's rows appended since the last refresh (migration 0007's triggers), folded into one per product
+# and month; months that add up to nothing go.
+_FOLD_MONTHS = """
+WITH gone AS (
+    DELETE FROM {monthly} m
+     USING (SELECT product_id, month FROM {monthly} GROUP BY 1, 2 HAVING COUNT(*) > 1 OR SUM(units) = 0) many
+     WHERE m.product_id = many.product_id AND m.month = many.month
+ RETURNING m.product_id, m.month, m.units, m.squares
+)
+INSERT INTO {monthly} (product_id, month, units, squares)
+SELECT product_id, month, SUM(units), SUM(squares) FROM gone GROUP BY 1, 2 HAVING SUM(units) <> 0 OR SUM(squares) <> 0
 """
 
 _WAIT_POLL_SECONDS = 0.05
@@ -62,6 +75,8 @@ def demand_rollup_refresh(*, max_wait_seconds: float = 60.0) -> int:
                     [zone, rollup.line_id_upto, upto],
                 )
             rollup.line_id_upto = upto
+        with connection.cursor() as cursor:
+            cursor.execute(_FOLD_MONTHS.format(monthly=MonthlyDemand._meta.db_table))
         rollup.refreshed_at = timezone.now()
         rollup.save()
     return rollup.line_id_upto

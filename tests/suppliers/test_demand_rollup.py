@@ -10,15 +10,15 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order, OrderLine
-from suppliers.models import DailyDemand, DemandRollup
+from suppliers.models import DailyDemand, DemandRollup, MonthlyDemand
 from suppliers.planning import replenishment_plan
-from suppliers.selectors import demand_totals, demand_totals_from_lines
+from suppliers.selectors import _whole_months, demand_totals, demand_totals_from_lines
 from suppliers.services.demand import demand_rollup_refresh
 from tests.suppliers.factories import SupplierProductFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-WINDOWS = (7, 56, 365)
+WINDOWS = (7, 56, 365, 400)
 
 
 def _at(days_ago: int, hour: int = 12):
@@ -32,7 +32,24 @@ def _place_on(place, lines: dict[str, int], days_ago: int, hour: int = 12):
     return order
 
 
+def _by_month(rows) -> dict:
+    totals: dict = {}
+    for product_id, month, units, squares in rows:
+        pair = totals.setdefault((product_id, month), [0, 0])
+        pair[0] += units
+        pair[1] += squares
+    return {key: pair for key, pair in totals.items() if pair != [0, 0]}
+
+
+def _assert_months_follow_days():
+    """The monthly level always equals the daily rows summed by month (Σ units, Σ units²)."""
+    days = DailyDemand.objects.values_list("product_id", "day", "units")
+    months = MonthlyDemand.objects.values_list("product_id", "month", "units", "squares")
+    assert _by_month(months) == _by_month((p, day.replace(day=1), u, u * u) for p, day, u in days)
+
+
 def _assert_agree(product_ids=None):
+    _assert_months_follow_days()
     today = timezone.localdate()
     for window in WINDOWS:
         start = today - timedelta(days=window)
@@ -156,4 +173,35 @@ def test_the_refresh_waits_for_older_writers_of_order_lines(place, products):
         release.set()
         thread.join()
     assert demand_rollup_refresh() == OrderLine.objects.order_by("-id").first().pk
+    _assert_agree()
+
+
+def test_whole_months_of_a_window():
+    from datetime import date
+
+    assert _whole_months(date(2031, 1, 1), date(2031, 3, 15)) == (date(2031, 1, 1), date(2031, 3, 1))
+    assert _whole_months(date(2030, 12, 2), date(2031, 3, 1)) == (date(2031, 1, 1), date(2031, 3, 1))
+    assert _whole_months(date(2031, 1, 31), date(2031, 3, 31)) == (date(2031, 2, 1), date(2031, 3, 1))
+    # No whole month inside: an empty range, every day read from the daily rows.
+    assert _whole_months(date(2031, 1, 2), date(2031, 2, 20)) == (date(2031, 1, 2), date(2031, 1, 2))
+    assert _whole_months(date(2031, 2, 1), date(2031, 2, 28)) == (date(2031, 2, 1), date(2031, 2, 1))
+
+
+def test_the_refresh_folds_the_monthly_level_into_one_row_per_month(place, products):
+    a, b, _ = (p.sku for p in products)
+    first = _place_on(place, {a: 2, b: 3}, 40)
+    _place_on(place, {a: 4}, 75)
+    demand_rollup_refresh()
+    for days_ago in (41, 70, 120):
+        _place_on(place, {a: 1, b: 2}, days_ago)
+    demand_rollup_refresh()  # new days of months that had rows: appended, then folded
+    OrderLine.objects.filter(order=first, product__sku=a).update(quantity=5, quantity_allocated=5)
+    Order.objects.filter(pk=first.pk).update(placed_at=_at(200))
+    assert MonthlyDemand.objects.count() > len(
+        _by_month(MonthlyDemand.objects.values_list("product_id", "month", "units", "squares"))
+    )
+    _assert_agree()
+    demand_rollup_refresh()
+    months = MonthlyDemand.objects.values_list("product_id", "month", "units", "squares")
+    assert MonthlyDemand.objects.count() == len(_by_month(months))
     _assert_agree()
