@@ -167,6 +167,16 @@ class Backorder(models.Model):
                 name="backorder_reason_queue_idx",
                 condition=~Q(reason="stockout"),
             ),
+            # Several reasons at once (?reason=a&reason=b), none of them a stockout: the same rows in queue order
+            # alone, filtered by reason as the walk goes (backorder_reason_queue_idx serves one reason at a time).
+            models.Index(
+                F("priority_rank").desc(),
+                F("priority_score").desc(),
+                "placed_at",
+                "id",
+                name="backorder_rare_reason_idx",
+                condition=~Q(reason="stockout"),
+            ),
             # Units still waiting per product, read from the index alone (planning sums them for every product: a
             # scan of every backorder before). None of these columns changes when an ETA is recomputed, so those
             # updates stay HOT; the allocation changes quantity_allocated and mostly the status (in the queue index's

@@ -78,6 +78,7 @@ def cases(first: dict) -> list[tuple[str, str, str]]:
         ("backorders", "order", b + f"?order={first['order']}"),
         ("backorders", "priority=critical", b + "?priority=critical"),
         ("backorders", "reason=quality_hold", b + "?reason=quality_hold"),
+        ("backorders", "reason=quality_hold&reason=demand_spike", b + "?reason=quality_hold&reason=demand_spike"),
         ("backorders", "min_age=30", b + "?min_age=30"),
         ("backorders", "max_age=7", b + "?max_age=7"),
         ("backorders", "sla_breached=true", b + "?sla_breached=true"),

@@ -122,3 +122,14 @@ def test_times_follow_the_active_zone(varied, staff_client):
         row = next(r for r in staff_client.get(BACKORDERS).json()["results"] if r["id"] == varied[0].pk)
     assert row["sla_due_at"] == sla.astimezone(ZoneInfo("Pacific/Chatham")).isoformat()
     assert not row["sla_due_at"].endswith("Z") and sla + timedelta(0) == datetime.fromisoformat(row["sla_due_at"])
+
+
+def test_several_reasons_list_those_backorders_in_queue_order(varied, staff_client):
+    # ?reason=a&reason=b (none a stockout) walks backorder_rare_reason_idx; the same rows and order as the queue.
+    expected = list(
+        Backorder.objects.filter(reason__in=["quality_hold", "demand_spike"])
+        .order_by(*Backorder.QUEUE_ORDER)
+        .values_list("pk", flat=True)
+    )
+    response = staff_client.get(BACKORDERS, {"reason": ["quality_hold", "demand_spike"]})
+    assert [row["id"] for row in response.json()["results"]] == expected and len(expected) == 2
