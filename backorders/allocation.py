@@ -37,9 +37,9 @@ from .routing import (
     Waiting,
     allocation_plan,
     fast_path_blockers_sql,
-    grant_splits,
+    id_array,
     restricted_channels,
-    waiting_in_queue_order,
+    routed_plan_params,
 )
 from .services import S, backorder_event_record, backorder_status_for, backorder_transition, policy_active
 from .signals import allocation_events_recorded
@@ -128,18 +128,23 @@ upd_lines AS (
        SET quantity_allocated = l.quantity_allocated + g.qty,
            quantity_backordered = l.quantity_backordered - g.qty
       FROM give g WHERE l.id = g.order_line_id
-    RETURNING l.id
+    RETURNING l.id, l.quantity_backordered AS waiting, l.quantity_shipped AS shipped
+),
+completed AS (
+    -- The backorders this statement completes, and whether their order has other lines (probed once, here).
+    SELECT g.order_id, g.order_line_id,
+           NOT EXISTS (SELECT 1 FROM {orderline} x WHERE x.order_id = g.order_id AND x.id <> g.order_line_id) AS single
+    FROM give g WHERE g.qty = g.need
 ),
 upd_single_orders AS (
     -- Orders whose one line is the one just completed leave "backordered" here (order_status_derive of that
-    -- line). Every other writer of such an order (ship, cancel, substitute, reallocation) holds this product's
-    -- stock lock first, so the snapshot is current and no order lock is needed; orders with other lines are
-    -- locked and recomputed after this statement (_LOCK_ORDERS_SQL).
+    -- line, read as upd_lines leaves it). Every other writer of such an order (ship, cancel, substitute,
+    -- reallocation) holds this product's stock lock first, so the snapshot is current and no order lock is needed;
+    -- orders with other lines are locked and recomputed after this statement (_LOCK_ORDERS_SQL).
     UPDATE {order} o
-       SET status = CASE WHEN l.quantity_shipped > 0 THEN 'partially_shipped' ELSE 'open' END
-      FROM give g JOIN {orderline} l ON l.id = g.order_line_id
-     WHERE o.id = g.order_id AND g.qty = g.need AND l.quantity_backordered = g.qty AND o.status = 'backordered'
-       AND NOT EXISTS (SELECT 1 FROM {orderline} x WHERE x.order_id = g.order_id AND x.id <> g.order_line_id)
+       SET status = CASE WHEN u.shipped > 0 THEN 'partially_shipped' ELSE 'open' END
+      FROM completed c JOIN upd_lines u ON u.id = c.order_line_id
+     WHERE o.id = c.order_id AND c.single AND u.waiting = 0 AND o.status = 'backordered'
     RETURNING o.id
 ),
 ins_allocations AS (
@@ -165,8 +170,7 @@ SELECT (SELECT COALESCE(SUM(qty), 0) FROM give),
        (SELECT COUNT(*) FROM upd_backorders) + (SELECT COUNT(*) FROM upd_lines)
          + (SELECT COUNT(*) FROM ins_allocations) + (SELECT COUNT(*) FROM upd_stock),
        (SELECT MIN(id) FROM ins_events), (SELECT MAX(id) FROM ins_events), (SELECT COUNT(*) FROM ins_events),
-       (SELECT array_agg(DISTINCT g.order_id) FROM give g WHERE g.qty = g.need
-           AND EXISTS (SELECT 1 FROM {orderline} x WHERE x.order_id = g.order_id AND x.id <> g.order_line_id)),
+       (SELECT array_agg(DISTINCT c.order_id) FROM completed c WHERE NOT c.single),
        (SELECT COUNT(*) FROM upd_single_orders)
 """
 
@@ -225,10 +229,6 @@ UPDATE {order} o SET status = CASE WHEN x.shipped > 0 THEN 'partially_shipped' E
           FROM {orderline} l JOIN unnest(%s::bigint[]) AS ids(id) ON l.order_id = ids.id GROUP BY l.order_id) x
  WHERE o.id = x.order_id AND x.waiting = 0
 """
-
-
-def _id_array(ids) -> str:
-    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
 
 
 def _tables(*, lots: bool = False) -> dict[str, str]:
@@ -290,26 +290,17 @@ def _allocate_product_sql(*, product_id: int, routed: bool = False) -> int:
         if len(warehouses) == 1 and not needs_routing and not routed:
             cursor.execute((_RUNNING_SUM_PLAN + _APPLY_SQL).format(**tables), params)
         else:
-            grants = allocation_plan(queue=waiting_in_queue_order(product_id), items=items, allowed=restricted)
-            if not grants:
+            plan = routed_plan_params(product_id=product_id, items=items, allowed=restricted)
+            if plan is None:
                 return 0
-            splits = grant_splits(grants)
-            params.update(
-                give_ids=[g.waiting.id for g in grants],
-                give_pos=[g.position for g in grants],
-                give_qty=[g.quantity for g in grants],
-                split_lines=[line for line, _, _, _ in splits],
-                split_items=[item for _, item, _, _ in splits],
-                split_lots=[lot for _, _, lot, _ in splits],
-                split_qty=[units for _, _, _, units in splits],
-            )
+            params.update(plan)
             cursor.execute((_ROUTED_PLAN + _APPLY_SQL).format(**tables), params)
         units, _, first_event, last_event, event_count, completed_orders, _ = cursor.fetchone()
         if completed_orders:
-            cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [_id_array(sorted(completed_orders))])
+            cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [id_array(sorted(completed_orders))])
             locked = [row[0] for row in cursor.fetchall()]
             if locked:
-                cursor.execute(_ORDER_STATUS_SQL.format(**tables), [_id_array(locked)])
+                cursor.execute(_ORDER_STATUS_SQL.format(**tables), [id_array(locked)])
     if event_count:
         # The "ready" notifications of these events are written right after commit (notifications.bulk),
         # so this transaction, which holds the product's stock lock, stays short. The batch row commits with

@@ -70,11 +70,12 @@ def allocation_plan(*, queue: list[Waiting], items: list, allowed: dict[int, fro
     """Who gets what, in queue order. ``items`` are the product's locked stock items; their ``allocated`` is moved
     in memory as units are planned (the caller writes them)."""
     grants = []
+    live = [item for item in items if sellable_units(item) > 0]  # the items with units left; none: the plan ends
     for position, waiting in enumerate(queue, start=1):
-        if not any(sellable_units(item) for item in items):
+        if not live:
             break
         picks = route_line(
-            items,
+            live,
             waiting.need,
             allowed=allowed.get(waiting.channel_id) if waiting.channel_id else None,
             allow_split=waiting.allow_split,
@@ -86,6 +87,8 @@ def allocation_plan(*, queue: list[Waiting], items: list, allowed: dict[int, fro
             if hasattr(item, "fefo_lots"):  # lot-tracked (inventory.lots): which lots is FEFO's business
                 lots += [(item, lot, n) for lot, n in lots_take(item, units)]
             item.allocated += units
+        if any(sellable_units(item) <= 0 for item, _ in picks):
+            live = [item for item in live if sellable_units(item) > 0]
         grants.append(Grant(waiting, position, sum(units for _, units in picks), picks, lots))
     return grants
 
@@ -95,7 +98,37 @@ def grant_splits(grants: list[Grant]) -> list[tuple[int, int, int | None, int]]:
     rows = []
     for grant in grants:
         line = grant.waiting.order_line_id
+        if not grant.lots:  # untracked: one row per pick
+            rows += [(line, item.pk, None, units) for item, units in grant.picks]
+            continue
         by_lot = {id(item) for item, _, _ in grant.lots}
         rows += [(line, item.pk, lot.pk, n) for item, lot, n in grant.lots]
         rows += [(line, item.pk, None, units) for item, units in grant.picks if id(item) not in by_lot]
     return rows
+
+
+def routed_plan_params(*, product_id: int, items: list, allowed: dict[int, frozenset[int]]) -> dict | None:
+    """The routed plan (backorders.routing) as the parameters of ``_ROUTED_PLAN``: who gets how many (give) from
+    which stock items and lots (split); None when nobody can be served. ``items`` are the locked, sellable stock
+    items (their in-memory ``allocated`` moves as units are planned).
+
+    Each array travels as one literal ('{1,2,…}'), not as psycopg2's ARRAY[1,2,…] expression: at 75,000 elements
+    the seven ARRAY expressions cost ~1.8 s of parsing and planning (docs/performance.md, "Allocation")."""
+    grants = allocation_plan(queue=waiting_in_queue_order(product_id), items=items, allowed=allowed)
+    if not grants:
+        return None
+    splits = grant_splits(grants)
+    return {
+        "give_ids": id_array(g.waiting.id for g in grants),
+        "give_pos": id_array(g.position for g in grants),
+        "give_qty": id_array(g.quantity for g in grants),
+        "split_lines": id_array(line for line, _, _, _ in splits),
+        "split_items": id_array(item for _, item, _, _ in splits),
+        "split_lots": id_array(lot for _, _, lot, _ in splits),
+        "split_qty": id_array(units for _, _, _, units in splits),
+    }
+
+
+def id_array(ids) -> str:
+    """A PostgreSQL array literal of integers (None → NULL), sent as one text parameter."""
+    return "{" + ",".join("NULL" if pk is None else str(int(pk)) for pk in ids) + "}"

@@ -68,19 +68,28 @@ def route_line(items: Iterable, quantity: int, *, allowed: frozenset[int] | None
     """
     if quantity <= 0:
         return []
-    candidates = sorted(
-        (item for item in items if may_serve(item, allowed) and sellable_units(item) > 0), key=routing_key
-    )
-    for item in candidates:
-        if sellable_units(item) >= quantity:
+    # Each item's units are read once (this runs once per waiting line in the allocation engine's routed plan).
+    candidates = []
+    for item in items:
+        if may_serve(item, allowed):
+            units = sellable_units(item)
+            if units > 0:
+                candidates.append((routing_key(item), units, item))
+    candidates.sort(key=_first)
+    for _, units, item in candidates:
+        if units >= quantity:
             return [(item, quantity)]
     if not allow_split:
         return []
     picks, remaining = [], quantity
-    for item in candidates:
-        take = min(sellable_units(item), remaining)
+    for _, units, item in candidates:
+        take = min(units, remaining)
         picks.append((item, take))
         remaining -= take
         if not remaining:
             break
     return picks
+
+
+def _first(row: tuple):
+    return row[0]
