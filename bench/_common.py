@@ -117,11 +117,12 @@ class Rollback(Exception):
     pass
 
 
-def rolled_back(fn, inspect=None):
+def rolled_back(fn, inspect=None, setup=None):
     """Run ``fn`` in a transaction that is rolled back. Returns (seconds, fn's value, inspect's value).
 
     The time includes what a commit would run: the deferred foreign-key checks and the on-commit callbacks
-    (the publishing). ``inspect`` runs after the timing, still inside the transaction (e.g. to count rows)."""
+    (the publishing). ``setup`` runs first, in the transaction but outside the timing (e.g. to move stock);
+    ``inspect`` runs after the timing, still inside the transaction (e.g. to count rows)."""
     import time
 
     from django.db import connection, transaction
@@ -129,6 +130,8 @@ def rolled_back(fn, inspect=None):
     result = {}
     try:
         with transaction.atomic():
+            if setup:
+                setup()
             registered = len(connection.run_on_commit)
             start = time.perf_counter()
             result["value"] = fn()

@@ -9,6 +9,10 @@ after a VACUUM, with the deferred foreign-key checks forced inside the timing):
 - the floor: the engine's own statement without the order-line counters and the order-status step, i.e. the
   writes every allocation needs whatever the model (backorder, allocation row, history event, stock counter)
   with their foreign-key checks;
+- both for the two plans the engine has (backorders/routing.py), each against its own floor: the free units all in
+  ONE warehouse (moved there inside the rolled-back transaction, outside the timing): the running-sum statement;
+  and the bench's two warehouses: the routed plan, whose floor is the same plan (the queue read in queue order and
+  routed in Python, as the engine does) applied by the routed statement without the line counters and statuses;
 - the "ready" notifications of that run, which a task writes right after the engine commits.
 Prints the figures and the ratios to the baseline (target ≤ 3). ETA figures: bench/eta.py.
 - FEFO (docs/lots.md): the same queue (100,000 backorders, same priorities, same free units) of a lot-tracked
@@ -114,9 +118,9 @@ def floor_sql(engine_sql: str) -> str:
     return without_lines
 
 
-def timed(fn):
+def timed(fn, setup=None):
     """(seconds, value) of fn in a rolled-back transaction, deferred FK checks and on-commit work included."""
-    return rolled_back(fn)[:2]
+    return rolled_back(fn, setup=setup)[:2]
 
 
 def main() -> None:
@@ -220,6 +224,31 @@ def main() -> None:
             )
             return cursor.fetchone()[0]
 
+    def one_warehouse():
+        # The free units of EAST moved to MAIN (inside the measurement's transaction): the running-sum plan.
+        main, east = (StockItem.objects.get(product=product, warehouse__code=code) for code in ("MAIN", "EAST"))
+        StockItem.objects.filter(pk=main.pk).update(on_hand=main.on_hand + east.on_hand - east.allocated)
+        StockItem.objects.filter(pk=east.pk).update(on_hand=east.allocated)
+
+    def floor_routed():
+        # The routed plan as the engine makes it (its stock lock, the queue read in queue order, routed in Python,
+        # the arrays), applied by the routed statement without the order-line counters and order statuses.
+        from backorders.allocation import _tables, routed_plan_params
+        from backorders.routing import restricted_channels
+        from inventory.locks import stock_items_lock_for_products
+        from inventory.lots import lot_facts, lots_attach
+        from inventory.routing import sellable_units
+
+        locked = stock_items_lock_for_products([product.pk], **lot_facts())
+        lots_attach(locked)
+        items = [item for item in locked if sellable_units(item) > 0]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            params = {"product": product.pk, "policy": "bench", "source": "bench"}
+            params.update(routed_plan_params(product_id=product.pk, items=items, allowed=restricted_channels()))
+            cursor.execute(floor_sql(engine._ROUTED_PLAN + engine._APPLY_SQL).format(**_tables()), params)
+            return cursor.fetchone()[0]
+
     def run_recorded():
         # What the allocation task runs (backorders.services.allocation_run): the engine between the run record's
         # start (the stock lock, the last event id) and its write (who got what, the first passed over): issue 18.
@@ -243,26 +272,43 @@ def main() -> None:
         written = event_batch_process(batch_id=batch.pk)
         return time.perf_counter() - start, written
 
-    base_times, engine_times, floor_times = [], [], []
-    for _ in range(args.repeat):
+    uptime = os.getloadavg()
+    times = {name: [] for name in ("baseline", "engine1", "floor1", "engine", "floor_routed")}
+    for _ in range(args.repeat):  # interleaved, so load on the machine hits all alike
         vacuum()
         seconds, rows = timed(baseline)
-        base_times.append(seconds)
+        times["baseline"].append(seconds)
+        vacuum()
+        seconds, allocated1 = timed(run_engine, setup=one_warehouse)
+        times["engine1"].append(seconds)
+        vacuum()
+        times["floor1"].append(timed(floor, setup=one_warehouse)[0])
         vacuum()
         seconds, allocated = timed(run_engine)
-        engine_times.append(seconds)
+        times["engine"].append(seconds)
         vacuum()
-        floor_times.append(timed(floor)[0])
-    base, full, least = min(base_times), min(engine_times), min(floor_times)
+        times["floor_routed"].append(timed(floor_routed)[0])
+    best = {name: min(values) for name, values in times.items()}
+    base, full, least = best["baseline"], best["engine"], best["floor_routed"]
+    print(f"load average before the timings: {uptime[0]:.2f} {uptime[1]:.2f} {uptime[2]:.2f} (2 cores)")
     print(f"baseline: one hand-written UPDATE allocates {rows:,} backorders: {base:.3f} s (best of {args.repeat})")
     print(
-        f"engine:   backorders_allocate allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s "
-        f"(best of {args.repeat}; order lines, allocations, stock, order status, events, FK checks)"
+        f"ONE warehouse holds the free units (the running-sum statement): engine allocates {allocated1:,} units: "
+        f"{best['engine1']:.3f} s; floor (the statement without the order-line counters and order statuses): "
+        f"{best['floor1']:.3f} s"
     )
-    print(f"ratio engine ÷ baseline: {full / base:.2f} (target ≤ 3)")
     print(
-        f"floor: the engine's statement without the order-line counters and order statuses (backorders, allocation "
-        f"rows, events, stock, FK checks): {least:.3f} s, ratio to baseline {least / base:.2f}"
+        f"ratio engine ÷ floor, one warehouse: {best['engine1'] / best['floor1']:.2f} (target ≤ 1.3); "
+        f"engine ÷ baseline {best['engine1'] / base:.2f}"
+    )
+    print(
+        f"TWO warehouses (the routed plan): engine allocates {allocated:,} units to {rows:,} backorders: {full:.3f} s "
+        f"(best of {args.repeat}; order lines, allocations, stock, order status, events, FK checks); floor (the same "
+        f"plan, read and routed in Python, applied without the line counters and order statuses): {least:.3f} s"
+    )
+    print(
+        f"ratio engine ÷ floor, two warehouses: {full / least:.2f} (target ≤ 1.3); engine ÷ baseline "
+        f"{full / base:.2f}; routed engine ÷ one-warehouse floor {full / best['floor1']:.2f}"
     )
     untracked_times, fefo_times = [], []
     for _ in range(args.repeat):  # interleaved, so load on the machine hits both alike
