@@ -64,14 +64,29 @@ def timed(fn):
 
 
 def _written() -> dict:
+    from django.db.models import Count
+
     from backorders.models import BackorderEvent
     from notifications.models import Incentive, Notification
 
+    kinds = ["eta_changed", "eta_digest", "incentive"]
+    by_kind = {
+        f"{event} {channel}": count
+        for event, channel, count in Notification.objects.filter(event__in=kinds)
+        .values_list("event", "channel")
+        .annotate(count=Count("id"))
+        .order_by("event", "channel")
+    }
     return {
         "events": BackorderEvent.objects.filter(kind="eta_changed").count(),
-        "notifications": Notification.objects.filter(event__in=["eta_changed", "incentive"]).count(),
+        "notifications": sum(by_kind.values()),
         "incentives": Incentive.objects.count(),
+        "by_kind": by_kind,
     }
+
+
+def by_kind(written: dict) -> str:
+    return ", ".join(f"{kind} {count:,}" for kind, count in written["by_kind"].items())
 
 
 def main() -> None:
@@ -259,6 +274,7 @@ def main() -> None:
             f"events, {written['notifications']:,} notifications, {written['incentives']:,} incentives; per chunk "
             f"(stock lock held) median {median:.3f} s, longest {longest:.3f} s; ratio to baseline {seconds / base:.2f}"
         )
+        print(f"  notification rows by kind: {by_kind(written)}")
     for name, seconds in sorted(best_parts.items(), key=lambda item: -item[1]):
         print(f"  {name}: {seconds:.3f} s ({seconds / base:.2f} × baseline)")
     if floor_times:
@@ -337,7 +353,12 @@ def main() -> None:
     for _ in range(args.repeat):
         vacuum()
         seconds, changed, written, parts = split(slip)
-        written = {key: value - committed[key] for key, value in written.items()}
+        written["by_kind"] = {
+            kind: count - committed["by_kind"].get(kind, 0)
+            for kind, count in written["by_kind"].items()
+            if count != committed["by_kind"].get(kind, 0)
+        }
+        written = {key: value if key == "by_kind" else value - committed[key] for key, value in written.items()}
         runs.append((seconds, changed, written, parts))
     seconds, changed, written, parts = min(runs, key=lambda run: run[0])
     print(
@@ -345,6 +366,7 @@ def main() -> None:
         f"{written['events']:,} events, {written['notifications']:,} notifications (recompute of all 100,000); "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    print(f"  notification rows by kind: {by_kind(written)}")
     for name, part_seconds in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"  {name}: {part_seconds:.3f} s")
     app.control.purge()

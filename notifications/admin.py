@@ -5,6 +5,7 @@ from core.errors import DomainError
 from core.permissions import permission_check
 
 from .models import (
+    EMAIL_ONLY_EVENTS,
     EventBatch,
     Incentive,
     Notification,
@@ -13,6 +14,7 @@ from .models import (
     WebhookEndpoint,
     WebhookEndpointHealth,
 )
+from .selectors import notifications_about_order_number
 from .services import (
     notification_retry,
     webhook_endpoint_create,
@@ -48,10 +50,25 @@ class NotificationAdmin(admin.ModelAdmin):
     actions = ["retry_selected"]
     inlines = [NotificationAttemptInline]
     has_retry_permission = permission_check("notifications.retry_notification")
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    readonly_fields = [f.name for f in Notification._meta.fields] + ["orders_covered"]
 
     def has_add_permission(self, request):
         return False  # rows are written by the outbox only
+
+    def get_search_results(self, request, queryset, search_term):
+        """An order number also finds the ETA digests that list it (a digest's ``order`` is the first only)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            results = results | notifications_about_order_number(queryset, search_term.strip())
+        return results, may_have_duplicates
+
+    @admin.display(description="Orders covered")
+    def orders_covered(self, obj):
+        """Every order an ETA digest lists (order numbers, in the digest's order); the order for any other row."""
+        if obj.event != Notification.Event.ETA_DIGEST:
+            return obj.order.number
+        numbers = dict.fromkeys(item.get("order_number") for item in (obj.context or {}).get("items", []))
+        return ", ".join(str(number) for number in numbers)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of what customers were told is kept
@@ -77,7 +94,10 @@ class NotificationAdmin(admin.ModelAdmin):
 class WebhookEndpointForm(forms.ModelForm):
     # The outbound rules (model validator) run in the model's clean; https is assumed when no scheme is typed.
     url = forms.URLField(max_length=500, assume_scheme="https")
-    events = forms.MultipleChoiceField(choices=Notification.Event.choices, widget=forms.CheckboxSelectMultiple)
+    events = forms.MultipleChoiceField(
+        choices=[(value, label) for value, label in Notification.Event.choices if value not in EMAIL_ONLY_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = WebhookEndpoint

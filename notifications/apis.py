@@ -16,7 +16,12 @@ from core.filters import UpdatedSinceFilter, WholeNumberFilter
 from orders.selectors import customer_by_external_id
 
 from .models import Notification, NotificationAttempt, NotificationPreference
-from .selectors import notification_detail, notification_list, notifications_for_backorder
+from .selectors import (
+    notification_detail,
+    notification_list,
+    notifications_about_order_number,
+    notifications_for_backorder,
+)
 from .serializers import NotificationSummaryOutput
 from .services import notification_manual_update, notification_preference_set, notification_retry
 
@@ -87,13 +92,16 @@ class NotificationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Notification.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Notification.Channel.choices)
     event = django_filters.ChoiceFilter(choices=Notification.Event.choices)
-    order = django_filters.CharFilter(field_name="order__number")
+    order = django_filters.CharFilter(method="filter_order", help_text="Order number (ETA digests listing it too).")
     customer = django_filters.CharFilter(field_name="customer__external_id")
     backorder = WholeNumberFilter(field_name="backorder_id")
 
     class Meta:
         model = Notification
         fields = ["status", "channel", "event", "order", "customer", "backorder"]
+
+    def filter_order(self, queryset, name, value):
+        return notifications_about_order_number(queryset, value)
 
 
 class NotificationListApi(ListAPIView):

@@ -139,13 +139,31 @@ def event_batches_process(*, batch_ids: list[int]) -> int:
 
 
 def event_batches_process_pending() -> int:
-    """The relay's safety net: process every batch still waiting (its task was lost). Returns rows written."""
+    """The relay's safety net: process every batch still waiting (its task was lost). Returns rows written.
+
+    The ETA batches of one product are processed together, as the rewrite that left them would have (one digest per
+    customer for the whole rewrite), and not while a rewrite of that product is running: its own follow-up writes
+    them after its last chunk."""
+    from backorders.eta import eta_recompute_lock
+
+    groups: list[list[int]] = []
+    eta_batches: dict[int, list[int]] = {}
+    for pk, kind, product_id in EventBatch.objects.order_by("pk").values_list("pk", "kind", "product_id"):
+        if kind == EventBatch.Kind.ETA_CHANGED:
+            eta_batches.setdefault(product_id, []).append(pk)
+        else:
+            groups.append([pk])
+    for product_id, batch_ids in eta_batches.items():
+        with eta_recompute_lock(product_id) as acquired:
+            pass  # released at once: a recompute that starts now writes (and processes) batches of its own
+        if acquired:
+            groups.append(batch_ids)
     written = 0
-    for batch_id in EventBatch.objects.order_by("pk").values_list("pk", flat=True):
+    for batch_ids in groups:
         try:
-            written += event_batch_process(batch_id=batch_id)
+            written += event_batches_process(batch_ids=batch_ids)
         except Exception:  # noqa: BLE001 — one bad batch must not stop the relay; it stays for the next run
-            logger.exception("Could not write the notifications of event batch %s; will retry", batch_id)
+            logger.exception("Could not write the notifications of event batch(es) %s; will retry", batch_ids)
     return written
 
 

@@ -11,16 +11,25 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .models import Incentive
-from .outbox_sql import BACKORDER_FACTS, BACKORDER_JOINS, tables, targets_sql
+from .models import ETA_DIGEST_ABOVE, Incentive
+from .outbox_sql import BACKORDER_FACTS, BACKORDER_JOINS, emailed_sql, tables, targets_sql
+
+# One moved backorder as the hook's ``_item`` (of a ``news`` row).
+_ITEM = """jsonb_build_object(
+               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', item_quantity,
+               'waiting', waiting, 'status', status, 'eta', to_char(new_eta, 'YYYY-MM-DD'),
+               'eta_basis', item_basis, 'old_eta', to_char(old_eta, 'YYYY-MM-DD'),
+               'new_eta', to_char(new_eta, 'YYYY-MM-DD'), 'eta_direction', direction
+           )"""
 
 # Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
-# (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows, and
+# (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows,
+# eta_digest_rows (one e-mail per customer with more than ETA_DIGEST_ABOVE backorders moved), and
 # _incentive_due / _incentive_amount / _incentive_rows (once per backorder, announced per channel).
 _ETA_CHANGED_SQL = (
     """
 WITH ev AS (
-    SELECT e.id AS event_id, COALESCE(NULLIF(e.quantity, 0), b.quantity) AS item_quantity,
+    SELECT e.id AS event_id, COALESCE(NULLIF(e.quantity, 0), b.quantity) AS item_quantity, o.number AS order_number,
            NULLIF(e.data->>'old', '')::date AS old_eta, NULLIF(e.data->>'new', '')::date AS new_eta,
            COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,"""
     + BACKORDER_FACTS
@@ -49,15 +58,39 @@ news AS (
 per_order AS (
     SELECT order_id, customer_id, email, channel_id, channel_active, prefers_shop,
            min(event_id) AS first_event_id, count(*) AS members, min(backorder_id) AS backorder_id,
-           jsonb_agg(jsonb_build_object(
-               'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', item_quantity,
-               'waiting', waiting, 'status', status, 'eta', to_char(new_eta, 'YYYY-MM-DD'),
-               'eta_basis', item_basis, 'old_eta', to_char(old_eta, 'YYYY-MM-DD'),
-               'new_eta', to_char(new_eta, 'YYYY-MM-DD'), 'eta_direction', direction
-           ) ORDER BY event_id) AS items,
-           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids
+           jsonb_agg("""
+    + _ITEM
+    + """ ORDER BY event_id) AS items,
+           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids, count(DISTINCT backorder_id) AS moved,"""
+    + emailed_sql("news", "'eta_changed'")
+    + """ AS emailed
       FROM news
      GROUP BY order_id, customer_id, email, channel_id, channel_active, prefers_shop
+),
+-- A customer whose e-mailed orders have more than ETA_DIGEST_ABOVE backorders moved gets ONE digest e-mail listing
+-- them all (first order, every item with its order, in event order) instead of one per order; webhooks unchanged.
+digested AS (
+    SELECT customer_id FROM per_order WHERE emailed GROUP BY customer_id HAVING sum(moved) > %(digest_above)s
+),
+digest_orders AS (
+    SELECT customer_id, min(email) AS email, min(first_event_id) AS first_event_id,
+           (array_agg(order_id ORDER BY first_event_id))[1] AS order_id,
+           jsonb_agg(order_id ORDER BY first_event_id) AS order_ids
+      FROM per_order
+     WHERE emailed AND customer_id IN (SELECT customer_id FROM digested)
+     GROUP BY customer_id
+),
+digest_items AS (
+    SELECT news.customer_id, max(news.event_id) AS last_event_id,
+           jsonb_agg("""
+    + _ITEM
+    + """ || jsonb_build_object('order_id', news.order_id, 'order_number', news.order_number)
+                     ORDER BY news.event_id) AS items,
+           jsonb_agg(news.backorder_id ORDER BY news.event_id) AS backorder_ids
+      FROM news
+     WHERE news.order_id IN (SELECT order_id FROM per_order
+                              WHERE emailed AND customer_id IN (SELECT customer_id FROM digested))
+     GROUP BY news.customer_id
 ),
 due AS (
     SELECT backorder_id, order_line_id, quantity, currency,
@@ -92,7 +125,8 @@ announced AS (
 updates AS (
     SELECT 'eta_changed' AS event, order_id, customer_id, CASE WHEN members = 1 THEN backorder_id END AS backorder_id,
            'eta_changed:o' || order_id || ':e' || first_event_id AS key,
-           items, '{{}}'::jsonb AS data, backorder_ids, email, channel_id, channel_active, prefers_shop
+           items, '{{}}'::jsonb AS data, backorder_ids, email, channel_id, channel_active, prefers_shop,
+           customer_id IN (SELECT customer_id FROM digested) AS digested
       FROM per_order
     UNION ALL
     SELECT 'incentive', order_id, customer_id, backorder_id, 'incentive:b' || backorder_id,
@@ -104,7 +138,7 @@ updates AS (
                    'kind', incentive_kind, 'kind_display', %(incentive_kind_display)s, 'code', code,
                    'amount', amount::text, 'currency', incentive_currency),
                'reason', reason),
-           jsonb_build_array(backorder_id), email, channel_id, channel_active, prefers_shop
+           jsonb_build_array(backorder_id), email, channel_id, channel_active, prefers_shop, false
       FROM announced
 ),"""
     + targets_sql("updates")
@@ -122,6 +156,17 @@ SELECT customer_id, order_id, backorder_id, event, channel, 'pending',
            'shipping_now', '[]'::jsonb),
        0, 0, now(), '', now()
   FROM targets
+ WHERE NOT (digested AND channel = 'email' AND event = 'eta_changed')
+UNION ALL
+SELECT o.customer_id, o.order_id, NULL, 'eta_digest', 'email', 'pending',
+       'eta_digest:c' || o.customer_id || ':e' || o.first_event_id || '-' || i.last_event_id || ':email', o.email,
+       NULL, '', '', '', '{{}}'::jsonb,
+       jsonb_build_object(
+           'items', i.items, 'data', '{{}}'::jsonb, 'backorder_ids', i.backorder_ids, 'order_ids', o.order_ids,
+           'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+           'shipping_now', '[]'::jsonb),
+       0, 0, now(), '', now()
+  FROM digest_orders o JOIN digest_items i ON i.customer_id = o.customer_id
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING n.id
 """
@@ -164,6 +209,7 @@ def _eta_changed_rows(events: str, params: dict) -> list[int]:
     params = {
         **params,
         "today": timezone.localdate(),
+        "digest_above": ETA_DIGEST_ABOVE,
         "threshold": conf["NOTIFY_ETA_CHANGE_THRESHOLD_DAYS"],
         "long_delay": long_delay,
         "waited_since": now - timedelta(days=long_delay),

@@ -24,6 +24,9 @@ class Notification(models.Model):
         REGULAR_UPDATE = "regular_update", "Regular update"
         INCENTIVE = "incentive", "Long-delay incentive"
         MANUAL_UPDATE = "manual_update", "Update from our team"
+        # One e-mail for a customer with more than ETA_DIGEST_ABOVE backorders moved by one ETA rewrite, listing every
+        # one of them (orders in ``context["order_ids"]``); e-mail only: shops keep one ``eta_changed`` per order.
+        ETA_DIGEST = "eta_digest", "Expected dates changed (digest)"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -36,7 +39,8 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     customer = models.ForeignKey("orders.Customer", on_delete=models.PROTECT, related_name="notifications")
-    # Indexed by notification_order_idx (order, created_at).
+    # Indexed by notification_order_idx (order, created_at). A digest (``eta_digest``) covers several orders: this
+    # is the first of them, and ``context["order_ids"]`` lists all (indexed by notification_digest_orders_idx).
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="notifications", db_index=False)
     backorder = models.ForeignKey(
         "backorders.Backorder", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
@@ -100,6 +104,8 @@ class Notification(models.Model):
                 condition=Q(status__in=["pending", "sending"]),
             ),
             models.Index(fields=["order", "created_at"], name="notification_order_idx"),
+            # notification_digest_orders_idx (PostgreSQL only, migration 0014): a GIN index of the orders a digest
+            # covers (``context -> 'order_ids'``), digest rows only, for each order's notification list.
             # An endpoint's delivery log, the bulkhead's in-flight count, and SET NULL when an endpoint is deleted.
             models.Index(
                 fields=["webhook_endpoint", "created_at"],
@@ -110,6 +116,13 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_event_display()} → {self.channel} ({self.status})"
+
+
+# A bulk ETA rewrite that moves more than this many of one customer's backorders sends that customer ONE digest e-mail
+# (``Notification.Event.ETA_DIGEST``) instead of one per order; this many or fewer keep their per-order messages.
+ETA_DIGEST_ABOVE = 3
+# Events that only go by e-mail: a webhook endpoint cannot subscribe to them.
+EMAIL_ONLY_EVENTS = frozenset({Notification.Event.ETA_DIGEST})
 
 
 class NotificationAttempt(models.Model):

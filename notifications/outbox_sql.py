@@ -29,6 +29,14 @@ EVENTS_WITH_FACTS = (
 )
 
 
+def emailed_sql(source: str, event: str) -> str:
+    """Whether a row of ``source`` goes by e-mail for ``event`` (an SQL expression; _channels_for): unless the
+    customer prefers the shop and the shop has an active endpoint for the event."""
+    return f"""({source}.email <> '' AND NOT ({source}.prefers_shop AND {source}.channel_active AND EXISTS (
+           SELECT 1 FROM {{endpoint}} w
+            WHERE w.channel_id = {source}.channel_id AND w.is_active AND w.events ? {event})))"""
+
+
 def targets_sql(source: str) -> str:
     """The CTE that fans rows of ``source`` (with an ``event`` column) out to their channels (_channels_for):
     e-mail unless the customer prefers the shop and the shop has an active endpoint for the event; one webhook
@@ -36,9 +44,7 @@ def targets_sql(source: str) -> str:
     return f"""
 targets AS (
     SELECT {source}.*, 'email' AS channel, email AS recipient, NULL::bigint AS endpoint_id FROM {source}
-     WHERE email <> '' AND NOT (prefers_shop AND channel_active AND EXISTS (
-           SELECT 1 FROM {{endpoint}} w
-            WHERE w.channel_id = {source}.channel_id AND w.is_active AND w.events ? {source}.event))
+     WHERE {emailed_sql(source, f"{source}.event")}
     UNION ALL
     SELECT {source}.*, 'webhook', w.url, w.id FROM {source}
       JOIN {{endpoint}} w ON w.channel_id = {source}.channel_id AND w.is_active AND w.events ? {source}.event

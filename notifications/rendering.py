@@ -102,7 +102,7 @@ def render_context(notification) -> dict[str, Any]:
         item["incentive"] = incentive_dict(incentive) if incentive else None
         items.append(item)
     occurred = stored.get("occurred_at")
-    return {
+    context = {
         "order": order,
         "customer": order.customer,
         "items": items,
@@ -111,6 +111,25 @@ def render_context(notification) -> dict[str, Any]:
         "occurred_at": datetime.fromisoformat(occurred) if occurred else notification.created_at,
         "status_url": order_status_url(order),
     }
+    if notification.event == "eta_digest":
+        context["orders"] = _digest_orders(stored.get("order_ids", []), items)
+    return context
+
+
+def _digest_orders(order_ids: list[int], items: list[dict]) -> list[dict[str, Any]]:
+    """An ETA digest's orders, in its order: each with its number, its status page and its moved items."""
+    from orders.models import Order
+
+    orders = Order.objects.in_bulk(order_ids)
+    return [
+        {
+            "number": orders[order_id].number,
+            "status_url": order_status_url(orders[order_id]),
+            "items": [item for item in items if item.get("order_id") == order_id],
+        }
+        for order_id in order_ids
+        if order_id in orders
+    ]
 
 
 RENDERED_FIELDS = ["subject", "body_text", "body_html", "payload", "rendered_at"]

@@ -123,6 +123,7 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
 
     rows: list[Notification] = []
     eta_moved = []
+    eta_groups: list[tuple[list[Notification], list]] = []
     for (order_id, kind), members in groups.items():
         members.sort(key=lambda m: m[0].pk)
         first_event = members[0][0]
@@ -138,7 +139,7 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
             data["substitute"] = first_event.data["substitute"]
         elif kind == E.MANUAL_UPDATE:
             data["note"] = first_event.data.get("note", "")
-        rows += _outbox_rows(
+        group_rows = _outbox_rows(
             order=members[0][1].order,
             backorders=[b for _, b in members],
             event=kind,
@@ -146,8 +147,14 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
             items=items,
             data=data,
         )
+        rows += group_rows
         if kind == E.ETA_CHANGED:
             eta_moved += [backorder for _, backorder in members]
+            eta_groups.append((group_rows, members))
+    if eta_groups:
+        from .digest import eta_digest_rows
+
+        rows = eta_digest_rows(rows, eta_groups)
     # A new date that lies far out may earn the long-delay incentive.
     from .incentives import _incentive_rows
 

@@ -23,7 +23,7 @@ from orders.models import SalesChannel
 
 from ..delivery import PermanentFailure, TemporaryFailure, webhook_body, webhook_post, webhook_signed_headers
 from ..exceptions import WebhookEndpointLimit, WebhookUrlNotAllowed
-from ..models import Notification, WebhookEndpoint
+from ..models import EMAIL_ONLY_EVENTS, Notification, WebhookEndpoint
 
 PING_EVENT = "ping"
 
@@ -45,7 +45,7 @@ def _url_clean(url: str) -> str:
 
 def _events_clean(events) -> list[str]:
     """Known event types, each once, in the order Notification.Event lists them; at least one."""
-    values = list(Notification.Event.values)
+    values = [value for value in Notification.Event.values if value not in EMAIL_ONLY_EVENTS]
     unknown = sorted({str(e) for e in events or []} - set(values))
     if unknown:
         raise InvalidInput(f"Unknown event type(s): {', '.join(unknown)}.", details={"errors": {"events": unknown}})

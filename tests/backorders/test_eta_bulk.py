@@ -48,6 +48,12 @@ def _snapshot(product, marks) -> dict:
     backorder_of = {event.pk: event.backorder_id for event in events}
 
     def key(dedupe_key: str) -> str:
+        # A digest is keyed by its first and last event (eta_digest:c{customer}:e{first}-{last}:email).
+        dedupe_key = re.sub(
+            r":e(\d+)-(\d+):",
+            lambda m: f":event-of-b{backorder_of[int(m.group(1))]}-b{backorder_of[int(m.group(2))]}:",
+            dedupe_key,
+        )
         return re.sub(r":e(\d+):", lambda m: f":event-of-b{backorder_of[int(m.group(1))]}:", dedupe_key)
 
     def context(value: dict) -> dict:

@@ -189,14 +189,14 @@ def test_a_batch_that_fails_does_not_stop_the_others(make_product, monkeypatch):
         stock_adjust(sku=product.sku, warehouse_code="MAIN", quantity=1, reason="found")
         backorders_allocate(product_id=product.pk)
     broken = EventBatch.objects.get(product=lamp)
-    process = bulk.event_batch_process
+    process = bulk.event_batches_process
 
-    def failing_for_the_lamp(*, batch_id):
-        if batch_id == broken.pk:
+    def failing_for_the_lamp(*, batch_ids):
+        if broken.pk in batch_ids:
             raise DatabaseError("simulated failure")
-        return process(batch_id=batch_id)
+        return process(batch_ids=batch_ids)
 
-    monkeypatch.setattr(bulk, "event_batch_process", failing_for_the_lamp)
+    monkeypatch.setattr(bulk, "event_batches_process", failing_for_the_lamp)
 
     assert bulk.event_batches_process_pending() == 1
 
