@@ -51,9 +51,20 @@ directed AS (
       FROM ev
 ),
 news AS (
-    SELECT * FROM directed
-     WHERE direction IN ('confirmed', 'unknown', 'earlier')
-        OR (direction = 'later' AND new_eta - old_eta > %(threshold)s)
+    -- Whether the customer is e-mailed about more than ETA_DIGEST_ABOVE distinct backorders (then ONE digest), by
+    -- window functions over the events: joins between these CTEs would be planned as nested loops (the planner
+    -- estimates them at one row each).
+    SELECT n.*,
+           count(*) FILTER (WHERE emailed AND first_of_backorder) OVER (PARTITION BY customer_id)
+               > %(digest_above)s AS digested
+      FROM (SELECT directed.*,"""
+    + emailed_sql("directed", "'eta_changed'")
+    + """ AS emailed,
+                   row_number() OVER (PARTITION BY backorder_id ORDER BY event_id) = 1 AS first_of_backorder,
+                   row_number() OVER (PARTITION BY order_id ORDER BY event_id) = 1 AS first_of_order
+              FROM directed
+             WHERE direction IN ('confirmed', 'unknown', 'earlier')
+                OR (direction = 'later' AND new_eta - old_eta > %(threshold)s)) n
 ),
 per_order AS (
     SELECT order_id, customer_id, email, channel_id, channel_active, prefers_shop,
@@ -61,36 +72,24 @@ per_order AS (
            jsonb_agg("""
     + _ITEM
     + """ ORDER BY event_id) AS items,
-           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids, count(DISTINCT backorder_id) AS moved,"""
-    + emailed_sql("news", "'eta_changed'")
-    + """ AS emailed
+           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids, bool_or(digested) AS digested
       FROM news
      GROUP BY order_id, customer_id, email, channel_id, channel_active, prefers_shop
 ),
--- A customer whose e-mailed orders have more than ETA_DIGEST_ABOVE backorders moved gets ONE digest e-mail listing
--- them all (first order, every item with its order, in event order) instead of one per order; webhooks unchanged.
-digested AS (
-    SELECT customer_id FROM per_order WHERE emailed GROUP BY customer_id HAVING sum(moved) > %(digest_above)s
-),
-digest_orders AS (
-    SELECT customer_id, min(email) AS email, min(first_event_id) AS first_event_id,
-           (array_agg(order_id ORDER BY first_event_id))[1] AS order_id,
-           jsonb_agg(order_id ORDER BY first_event_id) AS order_ids
-      FROM per_order
-     WHERE emailed AND customer_id IN (SELECT customer_id FROM digested)
-     GROUP BY customer_id
-),
-digest_items AS (
-    SELECT news.customer_id, max(news.event_id) AS last_event_id,
+-- The digest of such a customer: every e-mailed item with its order, in event order; the orders in the order of their
+-- first event (the first is the row's order). Webhooks and incentives are unchanged.
+digests AS (
+    SELECT customer_id, min(email) AS email, min(event_id) AS first_event_id, max(event_id) AS last_event_id,
+           (array_agg(order_id ORDER BY event_id))[1] AS order_id,
            jsonb_agg("""
     + _ITEM
-    + """ || jsonb_build_object('order_id', news.order_id, 'order_number', news.order_number)
-                     ORDER BY news.event_id) AS items,
-           jsonb_agg(news.backorder_id ORDER BY news.event_id) AS backorder_ids
+    + """ || jsonb_build_object('order_id', order_id, 'order_number', order_number)
+                     ORDER BY event_id) AS items,
+           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids,
+           jsonb_agg(order_id ORDER BY event_id) FILTER (WHERE first_of_order) AS order_ids
       FROM news
-     WHERE news.order_id IN (SELECT order_id FROM per_order
-                              WHERE emailed AND customer_id IN (SELECT customer_id FROM digested))
-     GROUP BY news.customer_id
+     WHERE emailed AND digested
+     GROUP BY customer_id
 ),
 due AS (
     SELECT backorder_id, order_line_id, quantity, currency,
@@ -125,8 +124,7 @@ announced AS (
 updates AS (
     SELECT 'eta_changed' AS event, order_id, customer_id, CASE WHEN members = 1 THEN backorder_id END AS backorder_id,
            'eta_changed:o' || order_id || ':e' || first_event_id AS key,
-           items, '{{}}'::jsonb AS data, backorder_ids, email, channel_id, channel_active, prefers_shop,
-           customer_id IN (SELECT customer_id FROM digested) AS digested
+           items, '{{}}'::jsonb AS data, backorder_ids, email, channel_id, channel_active, prefers_shop, digested
       FROM per_order
     UNION ALL
     SELECT 'incentive', order_id, customer_id, backorder_id, 'incentive:b' || backorder_id,
@@ -158,15 +156,15 @@ SELECT customer_id, order_id, backorder_id, event, channel, 'pending',
   FROM targets
  WHERE NOT (digested AND channel = 'email' AND event = 'eta_changed')
 UNION ALL
-SELECT o.customer_id, o.order_id, NULL, 'eta_digest', 'email', 'pending',
-       'eta_digest:c' || o.customer_id || ':e' || o.first_event_id || '-' || i.last_event_id || ':email', o.email,
+SELECT d.customer_id, d.order_id, NULL, 'eta_digest', 'email', 'pending',
+       'eta_digest:c' || d.customer_id || ':e' || d.first_event_id || '-' || d.last_event_id || ':email', d.email,
        NULL, '', '', '', '{{}}'::jsonb,
        jsonb_build_object(
-           'items', i.items, 'data', '{{}}'::jsonb, 'backorder_ids', i.backorder_ids, 'order_ids', o.order_ids,
+           'items', d.items, 'data', '{{}}'::jsonb, 'backorder_ids', d.backorder_ids, 'order_ids', d.order_ids,
            'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
            'shipping_now', '[]'::jsonb),
        0, 0, now(), '', now()
-  FROM digest_orders o JOIN digest_items i ON i.customer_id = o.customer_id
+  FROM digests d
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING n.id
 """
