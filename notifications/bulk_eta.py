@@ -14,13 +14,14 @@ from django.utils import timezone
 from .models import ETA_DIGEST_ABOVE, Incentive
 from .outbox_sql import BACKORDER_FACTS, BACKORDER_JOINS, emailed_sql, tables, targets_sql
 
-# One moved backorder as the hook's ``_item`` (of a ``news`` row).
-_ITEM = """jsonb_build_object(
+# One moved backorder as the hook's ``_item`` (of a ``news`` row); in a digest with its order.
+_ITEM_FIELDS = """
                'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', item_quantity,
                'waiting', waiting, 'status', status, 'eta', to_char(new_eta, 'YYYY-MM-DD'),
                'eta_basis', item_basis, 'old_eta', to_char(old_eta, 'YYYY-MM-DD'),
-               'new_eta', to_char(new_eta, 'YYYY-MM-DD'), 'eta_direction', direction
-           )"""
+               'new_eta', to_char(new_eta, 'YYYY-MM-DD'), 'eta_direction', direction"""
+_ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ")"
+_DIGEST_ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ", 'order_id', order_id, 'order_number', order_number)"
 
 # Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
 # (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows,
@@ -74,6 +75,7 @@ per_order AS (
     + """ ORDER BY event_id) AS items,
            jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids, bool_or(digested) AS digested
       FROM news
+     WHERE NOT digested OR channel_active  -- a digested customer's orders: only for their shop's webhooks
      GROUP BY order_id, customer_id, email, channel_id, channel_active, prefers_shop
 ),
 -- The digest of such a customer: every e-mailed item with its order, in event order; the orders in the order of their
@@ -82,9 +84,8 @@ digests AS (
     SELECT customer_id, min(email) AS email, min(event_id) AS first_event_id, max(event_id) AS last_event_id,
            (array_agg(order_id ORDER BY event_id))[1] AS order_id,
            jsonb_agg("""
-    + _ITEM
-    + """ || jsonb_build_object('order_id', order_id, 'order_number', order_number)
-                     ORDER BY event_id) AS items,
+    + _DIGEST_ITEM
+    + """ ORDER BY event_id) AS items,
            jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids,
            jsonb_agg(order_id ORDER BY event_id) FILTER (WHERE first_of_order) AS order_ids
       FROM news

@@ -205,3 +205,56 @@ def test_shops_cannot_subscribe_to_the_email_only_digest(db):
     shop = SalesChannel.objects.create(code="shop", name="Shop")
     with pytest.raises(InvalidInput):
         webhook_endpoint_create(channel=shop, url="https://hooks.example.com/x", events=["eta_digest"])
+
+
+@pytest.mark.parametrize(("backorders", "digest"), [(ETA_DIGEST_ABOVE, False), (ETA_DIGEST_ABOVE + 1, True)])
+def test_distinct_backorders_count_not_events_and_both_writers_agree(make_product, backorders, digest):
+    """Two events of one backorder count once: 3 backorders with 4 events keep their per-order e-mails, 4 make a
+    digest; the hook and the statement write the same rows for the same events."""
+    from notifications.services import notifications_from_backorder_events
+
+    products = [make_product() for _ in range(backorders)]
+    order = order_place(
+        customer=CustomerData("kim", "kim@example.com", "Kim"), lines=[LineRequest(p.sku, 1) for p in products]
+    ).order
+    other = order_place(customer=CustomerData("kim", "kim@example.com", "Kim"), lines=[LineRequest(products[0].sku, 1)])
+    moved = [*Backorder.objects.filter(order=order).order_by("pk")]
+    if digest:
+        moved = [*moved[:-1], Backorder.objects.get(order=other.order)]  # over two orders
+    soon = TODAY() + timedelta(days=5)
+    events = [
+        BackorderEvent(
+            backorder=backorder,
+            kind=BackorderEvent.Kind.ETA_CHANGED,
+            message="",
+            data={"old": None, "new": soon.isoformat(), "basis": "purchase_order", "old_basis": "none"},
+        )
+        for backorder in [*moved, moved[0]]
+    ]
+    with transaction.atomic():
+        BackorderEvent.objects.bulk_create(events)
+    mark = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def written() -> list:
+        return sorted(
+            (n.event, n.channel, n.dedupe_key, n.order_id, n.backorder_id, {**n.context, "occurred_at": None})
+            for n in Notification.objects.filter(pk__gt=mark)
+        )
+
+    sid = transaction.savepoint()
+    notifications_from_backorder_events(events=events)
+    python = written()
+    transaction.savepoint_rollback(sid)
+    assert bulk.notifications_eta_changed_for_events(event_ids=[event.pk for event in events])
+    sql = written()
+    assert sql == python
+    if digest:
+        [row] = sql
+        assert (
+            row[:2] == ("eta_digest", "email")
+            and row[2] == f"eta_digest:c{order.customer_id}:e{events[0].pk}-{events[-1].pk}:email"
+        )
+        assert row[5]["backorder_ids"] == [b.pk for b in moved] + [moved[0].pk]
+        assert row[5]["order_ids"] == [order.pk, other.order.pk] and row[3] == order.pk
+    else:
+        assert [(event, channel) for event, channel, *_ in sql] == [("eta_changed", "email")]  # one order, one row
