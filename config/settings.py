@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "PurchaseOrderStatusEnum": "suppliers.models.PurchaseOrder.Status",
         "NotificationStatusEnum": "notifications.models.Notification.Status",
         "NotificationEventEnum": "notifications.models.Notification.Event",
+        "WebhookEventEnum": "notifications.models.WEBHOOK_EVENTS",  # the same without the e-mail-only digest
         "PriorityEnum": "orders.models.Order.Priority",
         "ImportKindEnum": "exchange.models.ImportJob.Kind",
         "ImportJobStatusEnum": "exchange.models.ImportJob.Status",

@@ -5,7 +5,7 @@ from core.errors import DomainError
 from core.permissions import permission_check
 
 from .models import (
-    EMAIL_ONLY_EVENTS,
+    WEBHOOK_EVENTS,
     EventBatch,
     Incentive,
     Notification,
@@ -95,7 +95,7 @@ class WebhookEndpointForm(forms.ModelForm):
     # The outbound rules (model validator) run in the model's clean; https is assumed when no scheme is typed.
     url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        choices=[(value, label) for value, label in Notification.Event.choices if value not in EMAIL_ONLY_EVENTS],
+        choices=WEBHOOK_EVENTS,
         widget=forms.CheckboxSelectMultiple,
     )
 

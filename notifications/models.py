@@ -123,6 +123,8 @@ class Notification(models.Model):
 ETA_DIGEST_ABOVE = 3
 # Events that only go by e-mail: a webhook endpoint cannot subscribe to them.
 EMAIL_ONLY_EVENTS = frozenset({Notification.Event.ETA_DIGEST})
+# What a webhook endpoint may subscribe to: the choices (value, label) of every other event.
+WEBHOOK_EVENTS = [(value, label) for value, label in Notification.Event.choices if value not in EMAIL_ONLY_EVENTS]
 
 
 class NotificationAttempt(models.Model):

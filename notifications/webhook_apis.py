@@ -20,7 +20,7 @@ from core.filters import UpdatedSinceFilter
 from core.throttling import ClientRateThrottle, WebhookPingThrottle
 from orders.models import SalesChannel
 
-from .models import EMAIL_ONLY_EVENTS, Notification, NotificationAttempt, WebhookEndpoint, WebhookEndpointHealth
+from .models import WEBHOOK_EVENTS, NotificationAttempt, WebhookEndpoint, WebhookEndpointHealth
 from .selectors import webhook_endpoint_deliveries, webhook_endpoints
 from .services import (
     webhook_endpoint_create,
@@ -30,7 +30,7 @@ from .services import (
     webhook_endpoint_update,
 )
 
-EVENTS = [(value, label) for value, label in Notification.Event.choices if value not in EMAIL_ONLY_EVENTS]
+EVENTS = WEBHOOK_EVENTS
 
 # --- input ---------------------------------------------------------------------------------------
 
