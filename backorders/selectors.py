@@ -108,12 +108,13 @@ def backorder_list_with_positions(*, channel=None):
     return backorder_list(channel=channel).annotate(queue_position=_queue_position())
 
 
+# Plain IN lists (PostgreSQL plans them as `= ANY(array)`; SQLite, the embedded default, has no arrays).
 _PAGE_POSITIONS_SQL = """
 SELECT id, position
   FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY {queue_order}) AS position
           FROM {backorder}
-         WHERE product_id = ANY(%s) AND status IN %s) queue
- WHERE id = ANY(%s)
+         WHERE product_id IN ({products}) AND status IN ({statuses})) queue
+ WHERE id IN ({ids})
 """
 
 
@@ -127,10 +128,18 @@ def queue_positions(waiting: list[tuple[int, int]]) -> dict[int, int]:
 
     if not waiting:
         return {}
-    sql = _PAGE_POSITIONS_SQL.format(queue_order=queue_order_sql(), backorder=Backorder._meta.db_table)
-    statuses = tuple(str(status) for status in Backorder.WAITING)
+    products = sorted({product for _, product in waiting})
+    statuses = [str(status) for status in Backorder.WAITING]
+    ids = [pk for pk, _ in waiting]
+    sql = _PAGE_POSITIONS_SQL.format(
+        queue_order=queue_order_sql(),
+        backorder=Backorder._meta.db_table,
+        products=", ".join(["%s"] * len(products)),
+        statuses=", ".join(["%s"] * len(statuses)),
+        ids=", ".join(["%s"] * len(ids)),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [sorted({product for _, product in waiting}), statuses, [pk for pk, _ in waiting]])
+        cursor.execute(sql, [*products, *statuses, *ids])
         return dict(cursor.fetchall())
 
 

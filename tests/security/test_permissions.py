@@ -448,6 +448,7 @@ def test_the_migration_created_the_role_groups_of_the_table(db):
     assert "inventory.adjust_stock" in groups[ADMIN] and "suppliers.delete_supplier" in groups[ADMIN]
 
 
+@pytest.mark.postgres  # runs a migration inside the test's transaction: SQLite's schema editor cannot
 def test_running_the_migration_again_changes_nothing_and_repairs_drift(db):
     from django.db.migrations.executor import MigrationExecutor
 

@@ -409,6 +409,7 @@ def pending_again(row: Notification, url: str) -> None:
     Notification.objects.filter(pk=row.pk).update(status="pending", sent_at=None, attempts=0, last_error="")
 
 
+@pytest.mark.postgres  # FOR UPDATE NOWAIT: SQLite has no row locks
 @pytest.mark.django_db(transaction=True)
 def test_no_row_lock_is_held_while_the_webhook_is_sent(outbound_rules, webhook_row, local_server):
     server = local_server(lock_probe)
