@@ -166,6 +166,19 @@ def _celery_eager_unless_worker(request):
 
 
 @pytest.fixture(autouse=True)
+def _per_process_cache_forgotten():
+    """Rate-limit windows and cached reads do not outlive a test. SQLite gives a rolled-back test's ids again to the
+    next test (PostgreSQL's sequences never do), so an API key of the same id would inherit the last test's counts.
+    Only the per-process cache is cleared: a shared Redis cache (CACHE_URL) is never flushed by the suite."""
+    yield
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     """Tests create users all the time; the production hasher (1M PBKDF2 rounds) would dominate their run time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
