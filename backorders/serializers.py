@@ -76,8 +76,9 @@ def backorder_list_renderer() -> ValuesRenderer:
     return ValuesRenderer(
         BackorderOutputSerializer,
         computed={
-            # Backorder.quantity_outstanding, from the row's columns.
-            "quantity_outstanding": lambda row: row["quantity"] - row["quantity_allocated"] - row["quantity_cancelled"],
+            "quantity_outstanding": lambda row: Backorder.outstanding(
+                row["quantity"], row["quantity_allocated"], row["quantity_cancelled"]
+            ),
             "queue_position": lambda row: row["queue_position"],
         },
         extra_lookups=("id", "product_id", "status"),
