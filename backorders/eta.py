@@ -26,13 +26,14 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from core.sql import fetch_together_prepared
+from core.sql import array_literal, fetch_together_prepared
 from inventory.locks import stock_items_lock_for_products
 
+from .eta_changes import eta_changes
 from .events import events_record
 from .models import Backorder, BackorderEvent
-from .projection import LEAD_TIME_BASES, Eta, _supply, eta_project, supplies_from, supplies_reads
-from .queue import QUEUE_ORDER, ahead_of
+from .projection import Eta, _supply, eta_project, supplies_from, supplies_reads
+from .queue import ahead_of
 from .reasons import reasons_decide, reasons_read, reasons_windows
 from .signals import after_eta_events, follow_ups_run
 from .supply import supply_sources
@@ -80,43 +81,7 @@ def eta_recompute_product(*, product_id: int) -> int:
     with transaction.atomic():
         # The stock lock serialises this read with allocation and order placement for the product.
         stock_items_lock_for_products([product_id])
-        today = timezone.localdate()
-        rows = list(
-            Backorder.objects.filter(product_id=product_id, status__in=Backorder.WAITING)
-            .order_by(*QUEUE_ORDER)
-            .values_list(
-                "id",
-                "quantity",
-                "quantity_allocated",
-                "quantity_cancelled",
-                "eta",
-                "eta_basis",
-                "eta_purchase_order_line_id",
-                "eta_first",
-                "eta_expected",
-                "eta_confidence",
-            )  # fmt: skip
-        )
-        if not rows:
-            # Nothing waiting (a receipt or a new purchase order of a product without a queue): no supply to read.
-            return 0
-        supply = _supply(product_id, today)
-    cumulative = 0
-    demands = []
-    for row in rows:
-        cumulative += row[1] - row[2] - row[3]
-        demands.append(cumulative)
-    changed = []
-    for row, (eta, basis, line_id, expected, confidence, _) in zip(
-        rows, eta_project(demands, supply, today), strict=True
-    ):
-        pk, _, _, _, old_eta, old_basis, old_line, eta_first, old_expected, old_confidence = row
-        if basis in LEAD_TIME_BASES and old_basis == basis and old_eta is not None and old_eta >= today:
-            # a standing estimate does not slip a day each day
-            eta, expected, confidence = old_eta, old_expected, old_confidence
-        if (eta, basis, line_id, expected, confidence) == (old_eta, old_basis, old_line, old_expected, old_confidence):
-            continue
-        changed.append((pk, eta, basis, line_id, eta_first or eta, old_eta, old_basis, old_line, expected, confidence))
+        changed = eta_changes(product_id=product_id, today=timezone.localdate())
     size = ETA_WRITE_CHUNK_SQL if connection.vendor == "postgresql" else ETA_WRITE_CHUNK
     written = 0
     follow_ups: list = []
@@ -222,7 +187,7 @@ def _write_chunk_sql(product_id: int, chunk) -> tuple[int, list]:
     transaction. Returns the rows written and the listeners' follow-ups (not yet run)."""
     columns = list(zip(*chunk, strict=True))
     params = {
-        name: _array(values)
+        name: array_literal(values)
         for name, values in zip(
             ("ids", "etas", "bases", "lines", "firsts", "old_etas", "old_bases", "old_lines", "expected", "confidence"),
             columns,
@@ -237,20 +202,6 @@ def _write_chunk_sql(product_id: int, chunk) -> tuple[int, list]:
         cursor.execute(sql, params)
         written, event_ids = cursor.fetchone()
     return written, after_eta_events(product_id=product_id, event_ids=event_ids)
-
-
-def _array(values) -> str:
-    """A PostgreSQL array literal of ids, dates or texts (None is NULL): much cheaper to build and send than a
-    parameter list that psycopg2 adapts value by value."""
-    return "{" + ",".join(_array_element(value) for value in values) + "}"
-
-
-def _array_element(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)  # an id, or a date (ISO)
 
 
 def _iso(value: date | None) -> str | None:

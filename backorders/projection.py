@@ -148,9 +148,9 @@ def _project(demands, supply: Supply, today: date):
             yield None, B.NONE, None
 
 
-def _promised(demands, supply: Supply, today: date):
-    """Yield (promise, basis, confidence) for each cumulative demand (ascending): the incoming lines re-dated to their
-    expected date + measured slip (never earlier than their own date), walked in the order those dates fall."""
+def _promised_lines(supply: Supply) -> list[tuple]:
+    """The incoming lines as the promise walks them: (date, line id, units, measured slip), in the order the dates
+    fall."""
     slips, shares = supply.promises.slips, supply.promises.shares
     lines = []
     for line_id, expected, units in supply.lines:
@@ -165,6 +165,13 @@ def _promised(demands, supply: Supply, today: date):
         day = expected + timedelta(days=max(0, slip.days)) if slip else expected
         lines.append((day, line_id, units - done, slip))
     lines.sort(key=lambda line: (line[0], line[1] or 0))
+    return lines
+
+
+def _promised(demands, supply: Supply, today: date):
+    """Yield (promise, basis, confidence) for each cumulative demand (ascending): the incoming lines re-dated to their
+    expected date + measured slip (never earlier than their own date), walked in the order those dates fall."""
+    lines = _promised_lines(supply)
     lead_time = supply.promises.lead_time
     index = 0
     cumulative = supply.free
@@ -208,3 +215,21 @@ def eta_project(demands, supply: Supply, today: date) -> Iterator[tuple]:
         _project(demands, supply, today), _promised(demands, supply, today), strict=True
     ):
         yield (promise, _BASIS[basis], line_id, expected, confidence, supply.promises.overdue_units)
+
+
+def eta_steps(supply: Supply, today: date) -> tuple[list[int], list[tuple]]:
+    """``eta_project`` as steps over the cumulative demand: ``bounds`` (ascending) and one value per step, so that a
+    cumulative demand ``d`` gets ``values[bisect_left(bounds, d)]`` (the number of bounds below it), exactly what
+    ``eta_project`` gives it. Both walks take, for a demand, the first supply whose cumulative units cover it, so
+    their values only change past a cumulative supply boundary (the free units, then each line's, in either walk's
+    order); each step's value is ``eta_project``'s own at the step's last demand (the one source of the rules).
+    Lets the database date a queue of any length without sending it here (``backorders.eta_changes``)."""
+    bounds = {supply.free}
+    for lines in (supply.lines, _promised_lines(supply)):
+        cumulative = supply.free
+        for line in lines:
+            cumulative += line[2]  # the units of (id, date, units) and of (date, id, units, slip)
+            bounds.add(cumulative)
+    bounds = sorted(bound for bound in bounds if bound >= 1)  # a waiting backorder's cumulative demand is >= 1
+    demands = [*bounds, (bounds[-1] if bounds else 0) + 1]
+    return bounds, [tuple(value[:5]) for value in eta_project(demands, supply, today)]

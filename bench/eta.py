@@ -115,6 +115,7 @@ def main() -> None:
     import backorders.eta as eta
     from backorders.models import Backorder
     from config.celery import app
+    from core.sql import array_literal
     from inventory.models import Product, Warehouse
     from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierProduct
 
@@ -169,7 +170,7 @@ def main() -> None:
     ids, etas, bases, lines, firsts = (list(column) for column in zip(*[row[:5] for row in captured], strict=True))
     bases = [str(basis) for basis in bases]
     # Sent as array literals, as the rewrite sends them (psycopg2 would spell out a 100,000-element ARRAY[…]).
-    arrays = [eta._array(column) for column in (ids, etas, bases, lines, firsts)]
+    arrays = [array_literal(column) for column in (ids, etas, bases, lines, firsts)]
 
     def baseline():
         with connection.cursor() as cursor:

@@ -72,24 +72,27 @@ per_order AS (
            min(event_id) AS first_event_id, count(*) AS members, min(backorder_id) AS backorder_id,
            jsonb_agg("""
     + _ITEM
-    + """ ORDER BY event_id) AS items,
-           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids, bool_or(digested) AS digested
-      FROM news
-     WHERE NOT digested OR channel_active  -- a digested customer's orders: only for their shop's webhooks
+    + """) AS items,
+           jsonb_agg(backorder_id) AS backorder_ids, bool_or(digested) AS digested
+      FROM (SELECT * FROM news
+             WHERE NOT digested OR channel_active  -- a digested customer's orders: only for their shop's webhooks
+             ORDER BY order_id, customer_id, email, channel_id, channel_active, prefers_shop, event_id) sorted
      GROUP BY order_id, customer_id, email, channel_id, channel_active, prefers_shop
 ),
 -- The digest of such a customer: every e-mailed item with its order, in event order; the orders in the order of their
 -- first event (the first is the row's order). Webhooks and incentives are unchanged.
+-- Here and in per_order the aggregates take their rows in event order from a subquery sorted by the groups' keys and
+-- then the event: one sort for all groups instead of one per group and aggregate (a quarter of the statement for a slip).
+-- PostgreSQL aggregates rows in the order its input gives them (this statement has no parallel plan: it writes).
 digests AS (
     SELECT customer_id, min(email) AS email, min(event_id) AS first_event_id, max(event_id) AS last_event_id,
-           (array_agg(order_id ORDER BY event_id))[1] AS order_id,
+           (array_agg(order_id))[1] AS order_id,
            jsonb_agg("""
     + _DIGEST_ITEM
-    + """ ORDER BY event_id) AS items,
-           jsonb_agg(backorder_id ORDER BY event_id) AS backorder_ids,
-           jsonb_agg(order_id ORDER BY event_id) FILTER (WHERE first_of_order) AS order_ids
-      FROM news
-     WHERE emailed AND digested
+    + """) AS items,
+           jsonb_agg(backorder_id) AS backorder_ids,
+           jsonb_agg(order_id) FILTER (WHERE first_of_order) AS order_ids
+      FROM (SELECT * FROM news WHERE emailed AND digested ORDER BY customer_id, event_id) sorted
      GROUP BY customer_id
 ),
 due AS (
