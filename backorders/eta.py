@@ -26,7 +26,8 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from core.sql import array_literal, fetch_together_prepared
+from core.sql import fetch_together_prepared
+from core.sql_arrays import array_literal
 from inventory.locks import stock_items_lock_for_products
 
 from .eta_changes import eta_changes

@@ -19,7 +19,7 @@ from datetime import date
 
 from django.db import connection
 
-from core.sql import array_literal
+from core.sql_arrays import array_literal
 
 from .models import Backorder
 from .projection import LEAD_TIME_BASES, Supply, _supply, eta_project, eta_steps

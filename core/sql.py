@@ -382,17 +382,3 @@ def _values_list_decoder(queryset, compiler):
         return [row[0] for row in typed] if flat else typed
 
     return decode
-
-
-def array_literal(values) -> str:
-    """A PostgreSQL array literal of ids, numbers, dates or texts (None is NULL), for a ``%s::type[]`` parameter:
-    much cheaper to build and send than a list that psycopg2 adapts value by value (100,000 dates of an ETA rewrite)."""
-    return "{" + ",".join(_array_element(value) for value in values) + "}"
-
-
-def _array_element(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(value)  # an id, a number, or a date (ISO)
