@@ -14,7 +14,7 @@ from django.utils import timezone
 from .models import ETA_DIGEST_ABOVE, Incentive
 from .outbox_sql import BACKORDER_FACTS, BACKORDER_JOINS, emailed_sql, tables, targets_sql
 
-# One moved backorder as the hook's ``_item`` (of a ``news`` row); in a digest with its order.
+# One moved backorder as the hook's ``outbox_item`` (of a ``news`` row); in a digest with its order.
 _ITEM_FIELDS = """
                'backorder_id', backorder_id, 'sku', sku, 'name', name, 'quantity', item_quantity,
                'waiting', waiting, 'status', status, 'eta', to_char(new_eta, 'YYYY-MM-DD'),
@@ -24,7 +24,7 @@ _ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ")"
 _DIGEST_ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ", 'order_id', order_id, 'order_number', order_number)"
 
 # Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
-# (one row per order and channel, keyed by the order's first event), _item, _channels_for, _outbox_rows,
+# (one row per order and channel, keyed by the order's first event), outbox_item, _channels_for, outbox_rows,
 # eta_digest_rows (one e-mail per customer with more than ETA_DIGEST_ABOVE backorders moved), and
 # _incentive_due / _incentive_amount / _incentive_rows (once per backorder, announced per channel).
 _ETA_CHANGED_SQL = (
@@ -82,7 +82,7 @@ per_order AS (
 -- The digest of such a customer: every e-mailed item with its order, in event order; the orders in the order of their
 -- first event (the first is the row's order). Webhooks and incentives are unchanged.
 -- Here and in per_order the aggregates take their rows in event order from a subquery sorted by the groups' keys and
--- then the event: one sort for all groups instead of one per group and aggregate (a quarter of the statement for a slip).
+-- then the event: one sort for all groups instead of one per group and aggregate.
 -- PostgreSQL aggregates rows in the order its input gives them (this statement has no parallel plan: it writes).
 digests AS (
     SELECT customer_id, min(email) AS email, min(event_id) AS first_event_id, max(event_id) AS last_event_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .models import Incentive, Notification, NotificationPreference
 
-# A backorder ``b`` as the hook sees it: the item's facts (``_item``), its order's customer and the facts
+# A backorder ``b`` as the hook sees it: the item's facts (``outbox_item``), its order's customer and the facts
 # ``_channels_for`` decides on. Joined by primary keys only, so a plan never depends on row estimates.
 BACKORDER_FACTS = """
            b.id AS backorder_id, b.order_id, b.order_line_id, b.status, b.quantity, b.eta, b.eta_basis,

@@ -18,12 +18,12 @@ from orders.status_links import order_status_url
 DATE_KEYS = ("eta", "old_eta", "new_eta")
 
 
-def _plain(value: Any) -> Any:
+def json_plain(value: Any) -> Any:
     """JSON-safe copy of a context value (dates as ISO strings, decimals as strings)."""
     if isinstance(value, dict):
-        return {key: _plain(val) for key, val in value.items()}
+        return {key: json_plain(val) for key, val in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(val) for val in value]
+        return [json_plain(val) for val in value]
     if isinstance(value, date):
         return value.isoformat()
     if value is None or isinstance(value, bool | int | float | str):
@@ -57,12 +57,12 @@ def build_payload(*, event: str, dedupe_key: str, context: dict[str, Any]) -> di
     return {
         "id": dedupe_key,  # stable: a receiver can drop a repeated delivery by this id
         "event": event,
-        "occurred_at": _plain(context["occurred_at"]),
+        "occurred_at": json_plain(context["occurred_at"]),
         "order": {"id": order.pk, "number": order.number, "status": order.status},
         "customer": {"external_id": context["customer"].external_id},
-        "items": _plain(context["items"]),
-        "shipping_now": _plain(context.get("shipping_now", [])),
-        "data": _plain(context.get("data", {})),
+        "items": json_plain(context["items"]),
+        "shipping_now": json_plain(context.get("shipping_now", [])),
+        "data": json_plain(context.get("data", {})),
         "status_url": context["status_url"],  # the customer's status page (signed link, no login)
     }
 

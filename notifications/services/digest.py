@@ -10,7 +10,7 @@ from collections import defaultdict
 from django.utils import timezone
 
 from ..models import ETA_DIGEST_ABOVE, Notification
-from ..rendering import _plain
+from ..rendering import json_plain
 
 
 def eta_digest_rows(rows: list[Notification], eta_groups: list[tuple[list[Notification], list]]) -> list[Notification]:
@@ -33,13 +33,13 @@ def eta_digest_rows(rows: list[Notification], eta_groups: list[tuple[list[Notifi
 
 
 def _digest(customer_id: int, emails: list[tuple[Notification, list]]) -> Notification:
-    from .outbox import _item
+    from .outbox import outbox_item
 
     members = sorted((m for _, members in emails for m in members), key=lambda m: m[0].pk)
     orders = sorted(emails, key=lambda email: min(event.pk for event, _ in email[1]))
     first, last = members[0][0].pk, members[-1][0].pk
     items = [
-        {**_item(backorder, event), "order_id": backorder.order_id, "order_number": backorder.order.number}
+        {**outbox_item(backorder, event), "order_id": backorder.order_id, "order_number": backorder.order.number}
         for event, backorder in members
     ]
     return Notification(
@@ -50,7 +50,7 @@ def _digest(customer_id: int, emails: list[tuple[Notification, list]]) -> Notifi
         channel=Notification.Channel.EMAIL,
         dedupe_key=f"{Notification.Event.ETA_DIGEST}:c{customer_id}:e{first}-{last}:{Notification.Channel.EMAIL}",
         recipient=orders[0][0].recipient,
-        context=_plain(
+        context=json_plain(
             {
                 "items": items,
                 "data": {},

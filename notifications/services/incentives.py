@@ -7,15 +7,17 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
+
 from ..models import Incentive, Notification
 from ..rendering import incentive_dict
-from .outbox import OUTBOX_BATCH, E, _conf, _item, _outbox_rows
+from .outbox import OUTBOX_BATCH, E, outbox_item, outbox_rows
 
 # --- long-delay incentives ---------------------------------------------------------------------
 
 
 def _incentive_due(backorder, now: datetime) -> str | None:
-    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
+    long_delay = settings.OMS["NOTIFY_LONG_DELAY_DAYS"]
     if long_delay <= 0 or not backorder.is_waiting:
         return None
     if backorder.placed_at <= now - timedelta(days=long_delay):
@@ -27,8 +29,8 @@ def _incentive_due(backorder, now: datetime) -> str | None:
 
 def _incentive_amount(backorder, unit_price: Decimal | None) -> Decimal:
     value = (unit_price or Decimal("0")) * backorder.quantity
-    amount = value * Decimal(_conf("NOTIFY_INCENTIVE_PERCENT")) / Decimal(100)
-    amount = min(amount, Decimal(_conf("NOTIFY_INCENTIVE_MAX_AMOUNT")))
+    amount = value * Decimal(settings.OMS["NOTIFY_INCENTIVE_PERCENT"]) / Decimal(100)
+    amount = min(amount, Decimal(settings.OMS["NOTIFY_INCENTIVE_MAX_AMOUNT"]))
     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
@@ -48,7 +50,7 @@ def _incentive_rows(backorders, now: datetime) -> list[Notification]:
     if not due:
         return []
     prices = dict(OrderLine.objects.filter(pk__in=[b.order_line_id for b, _ in due]).values_list("pk", "unit_price"))
-    kind = _conf("NOTIFY_INCENTIVE_KIND")
+    kind = settings.OMS["NOTIFY_INCENTIVE_KIND"]
     if kind not in Incentive.Kind.values:
         kind = Incentive.Kind.DISCOUNT_CODE
     prefix = "THANKS" if kind == Incentive.Kind.DISCOUNT_CODE else "CREDIT"
@@ -73,12 +75,12 @@ def _incentive_rows(backorders, now: datetime) -> list[Notification]:
     }
     rows: list[Notification] = []
     for backorder, reason in due:
-        rows += _outbox_rows(
+        rows += outbox_rows(
             order=backorder.order,
             backorders=[backorder],
             event=E.INCENTIVE,
             key=f"{E.INCENTIVE}:b{backorder.pk}",
-            items=[_item(backorder)],
+            items=[outbox_item(backorder)],
             data={"incentive": incentive_dict(incentives[backorder.pk]), "reason": reason},
         )
     return rows

@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.sql import insert_sql
 
 from ..models import Notification, NotificationPreference
-from ..rendering import _plain
+from ..rendering import json_plain
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
         first_event = members[0][0]
         # An order's backorders are all created when it is placed: one "created" message per order.
         key = f"{kind}:o{order_id}" if kind == E.BACKORDER_CREATED else f"{kind}:o{order_id}:e{first_event.pk}"
-        items = [_item(backorder, event) for event, backorder in members]
+        items = [outbox_item(backorder, event) for event, backorder in members]
         data: dict[str, Any] = {}
         if kind == E.CANCELLED:
             data["payment_text"] = _conf("NOTIFY_CANCELLATION_PAYMENT_TEXT")
@@ -139,7 +139,7 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
             data["substitute"] = first_event.data["substitute"]
         elif kind == E.MANUAL_UPDATE:
             data["note"] = first_event.data.get("note", "")
-        group_rows = _outbox_rows(
+        group_rows = outbox_rows(
             order=members[0][1].order,
             backorders=[b for _, b in members],
             event=kind,
@@ -161,14 +161,14 @@ def notifications_from_backorder_events(*, events, loaded: bool = False) -> list
     rows += _incentive_rows(eta_moved, timezone.now())
     # One insert for the whole batch: an ETA recompute can move thousands of backorders at once, and it
     # holds the product's stock lock while it does.
-    written = _outbox_insert(rows)
+    written = outbox_insert(rows)
     if loaded:
         for backorder in backorders.values():
             backorder.order.placed_notifications = [n for n in written if n.order_id == backorder.order_id]
     return written
 
 
-def _item(backorder, event=None) -> dict[str, Any]:
+def outbox_item(backorder, event=None) -> dict[str, Any]:
     item = {
         "backorder_id": backorder.pk,
         "sku": backorder.product.sku,
@@ -224,14 +224,12 @@ def _channels_for(*, order, preference: NotificationPreference | None, event: st
     return channels
 
 
-def _outbox_write(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
+def outbox_write(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
     """Insert one row per channel (skipping keys that exist), then enqueue them after commit."""
-    return _outbox_insert(
-        _outbox_rows(order=order, backorders=backorders, event=event, key=key, items=items, data=data)
-    )
+    return outbox_insert(outbox_rows(order=order, backorders=backorders, event=event, key=key, items=items, data=data))
 
 
-def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
+def outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], data: dict) -> list[Notification]:
     """The unsaved rows, one per channel, for one customer-facing update (no query when select_related
     loaded the order's customer, preference and channel).
 
@@ -244,7 +242,7 @@ def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], 
     channels = _channels_for(order=order, preference=preference, event=event)
     if not channels:
         return []
-    context = _plain(
+    context = json_plain(
         {
             "items": items,
             "data": data,
@@ -275,7 +273,7 @@ def _outbox_rows(*, order, backorders, event: str, key: str, items: list[dict], 
 OUTBOX_BATCH = 2000
 
 
-def _outbox_insert(rows: list[Notification]) -> list[Notification]:
+def outbox_insert(rows: list[Notification]) -> list[Notification]:
     """Insert rows in batches (ON CONFLICT DO NOTHING: a repeated cause is a no-op, not an error that
     would abort the caller), and enqueue the pending ones after commit.
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..models import Incentive, Notification, NotificationPreference
 from .incentives import _incentive_rows
-from .outbox import E, _conf, _item, _outbox_insert, _outbox_write
+from .outbox import E, outbox_insert, outbox_item, outbox_write
 
 # --- periodic: regular updates and long-delay incentives ---------------------------------------
 
@@ -31,7 +32,7 @@ def notifications_regular_updates(*, now: datetime | None = None) -> int:
     The key holds the period number, so running this every hour (or twice) writes one update per period.
     """
     now = now or timezone.now()
-    every = _conf("NOTIFY_REGULAR_UPDATE_DAYS")
+    every = settings.OMS["NOTIFY_REGULAR_UPDATE_DAYS"]
     if every <= 0:
         return 0
     recent = Notification.objects.filter(
@@ -49,10 +50,10 @@ def notifications_regular_updates(*, now: datetime | None = None) -> int:
     for backorder in due.iterator(chunk_size=200):
         period = (now - backorder.placed_at).days // every
         with transaction.atomic():
-            item = _item(backorder)
+            item = outbox_item(backorder)
             item["waiting_days"] = (now - backorder.placed_at).days
             written += len(
-                _outbox_write(
+                outbox_write(
                     order=backorder.order,
                     backorders=[backorder],
                     event=E.REGULAR_UPDATE,
@@ -66,12 +67,12 @@ def notifications_regular_updates(*, now: datetime | None = None) -> int:
 
 def incentive_grant_if_due(*, backorder, now: datetime | None = None) -> list[Notification]:
     """Create the backorder's incentive once (if its wait is long enough) and tell the customer."""
-    return _outbox_insert(_incentive_rows([backorder], now or timezone.now()))
+    return outbox_insert(_incentive_rows([backorder], now or timezone.now()))
 
 
 def incentives_grant_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    long_delay = _conf("NOTIFY_LONG_DELAY_DAYS")
+    long_delay = settings.OMS["NOTIFY_LONG_DELAY_DAYS"]
     if long_delay <= 0:
         return 0
     candidates = (

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Notification
-from .outbox import _conf, notifications_enqueue
+from .outbox import notifications_enqueue
 
 # --- the relay ----------------------------------------------------------------------------------
 
@@ -24,8 +25,8 @@ def notifications_relay_claim(*, batch: int | None = None) -> list[int]:
     published twice every minute).
     """
     now = timezone.now()
-    grace = timedelta(seconds=_conf("NOTIFY_SWEEP_GRACE_SECONDS"))
-    stale = now - timedelta(seconds=_conf("NOTIFY_CLAIM_TIMEOUT_SECONDS"))
+    grace = timedelta(seconds=settings.OMS["NOTIFY_SWEEP_GRACE_SECONDS"])
+    stale = now - timedelta(seconds=settings.OMS["NOTIFY_CLAIM_TIMEOUT_SECONDS"])
     sending = Notification.Status.SENDING
     with transaction.atomic():
         ids = list(
@@ -36,7 +37,7 @@ def notifications_relay_claim(*, batch: int | None = None) -> list[int]:
                 | Q(status=sending, sending_until__isnull=True, claimed_at__lte=stale)
             )
             .order_by("next_attempt_at", "id")
-            .values_list("pk", flat=True)[: batch or _conf("NOTIFY_RELAY_BATCH")]
+            .values_list("pk", flat=True)[: batch or settings.OMS["NOTIFY_RELAY_BATCH"]]
         )
         if ids:
             # Only rows without a live lease are claimed: a run-out lease is dropped (its worker, if it ever

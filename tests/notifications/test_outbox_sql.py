@@ -9,7 +9,7 @@ from fulfilment.services import LineRequest, order_place
 from inventory.services import stock_adjust
 from notifications.bulk import event_batch_process, event_batches_process_pending
 from notifications.models import EventBatch, Notification, NotificationPreference
-from notifications.services.outbox import _item, _outbox_rows
+from notifications.services.outbox import outbox_item, outbox_rows
 from orders.models import SalesChannel
 from orders.services import CustomerData
 from tests.notifications.factories import WebhookEndpointFactory
@@ -49,9 +49,9 @@ def test_ready_rows_match_the_python_hook(make_product, prefers_shop):
     assert [n.channel for n in ready] == (["webhook"] if prefers_shop else ["email", "webhook"])
     event = BackorderEvent.objects.get(backorder__order=full, kind="allocated")
     backorder = event.backorder
-    expected = _outbox_rows(
+    expected = outbox_rows(
         order=full, backorders=[backorder], event="ready", key=f"ready:o{full.pk}:e{event.pk}",
-        items=[_item(backorder, event)], data={},
+        items=[outbox_item(backorder, event)], data={},
     )  # fmt: skip
     assert len(expected) == len(ready)
     for want, got in zip(sorted(expected, key=lambda n: n.channel), ready, strict=True):
