@@ -14,6 +14,7 @@ are authenticated in-process; the channel rows go through a real API key. Not a 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -238,6 +239,17 @@ def main() -> None:
     started = time.perf_counter()
     demand_rollup_refresh()
     print(f"demand rollup refreshed in {time.perf_counter() - started:.1f} s")
+    # The seeding session's state slowed some plans 3-5x (ordering=priority 280-414 ms p50 on it, 59 ms on a new
+    # session): the requests get a new session, as a web worker's would be. And the ~1 GB the seeding wrote is flushed
+    # now (CHECKPOINT, a superuser's right: skipped without it), not by a checkpoint in the middle of the requests.
+    from django.db import DatabaseError
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError:
+        pass
+    connection.close()
     print(
         f"data: {Backorder.objects.count():,} backorders "
         f"({Backorder.objects.filter(status__in=Backorder.WAITING).count():,} waiting)"
@@ -257,6 +269,10 @@ def main() -> None:
 
     from django.db.utils import OperationalError
 
+    # As config.wsgi does in every server process at start: what is loaded by now is frozen out of the garbage
+    # collector's generations. Without it this process (seeded, the test client's machinery) spent 90-160 ms in a full
+    # collection every ~20 requests: single samples at 200-300 ms in lists whose other samples were ~70 ms.
+    gc.freeze()
     results = []
     for group, label, path in cases(first):
         if args.only and not group.startswith(args.only):
