@@ -1,5 +1,6 @@
 """``core.sql_arrays.array_literal`` spells arrays PostgreSQL reads back as the same values: ids, numbers, dates, texts
-that need quoting, and NULLs, in all of its paths (no texts, or only plain words: joined at once; other texts quoted one by one)."""
+that need quoting, and NULLs, in all of its paths (no texts, or only plain words: joined at once; other texts quoted
+one by one)."""
 
 from __future__ import annotations
 
