@@ -33,7 +33,7 @@ from inventory.locks import stock_items_lock_for_products
 from .eta_changes import eta_changes
 from .events import events_record
 from .models import Backorder, BackorderEvent
-from .projection import Eta, _supply, eta_project, supplies_from, supplies_reads
+from .projection import Eta, eta_project, supplies_from, supplies_reads, supply_read
 from .queue import ahead_of
 from .reasons import reasons_decide, reasons_read, reasons_windows
 from .signals import after_eta_events, follow_ups_run
@@ -327,7 +327,7 @@ def product_promise(*, product) -> dict:
     from .selectors import waiting_demand_by_product
 
     today = timezone.localdate()
-    supply = _supply(product.pk, today)
+    supply = supply_read(product.pk, today)
     waiting = waiting_demand_by_product(product_ids=[product.pk]).get(product.pk, 0)
     [promise] = [Eta(*row) for row in eta_project([waiting + 1], supply, today)]
     return {

@@ -22,7 +22,7 @@ from django.db import connection
 from core.sql_arrays import array_literal
 
 from .models import Backorder
-from .projection import LEAD_TIME_BASES, Supply, _supply, eta_project, eta_steps
+from .projection import LEAD_TIME_BASES, Supply, eta_project, eta_steps, supply_read
 from .queue import QUEUE_ORDER, queue_order_sql
 
 _COLUMNS = (
@@ -45,11 +45,11 @@ def eta_changes(*, product_id: int, today: date) -> list[tuple]:
     if connection.vendor == "postgresql":
         if not _waiting(product_id).exists():
             return []
-        return eta_changes_in_database(product_id=product_id, supply=_supply(product_id, today), today=today)
+        return eta_changes_in_database(product_id=product_id, supply=supply_read(product_id, today), today=today)
     rows = eta_queue_rows(product_id)
     if not rows:
         return []
-    return eta_changes_in_python(rows, supply=_supply(product_id, today), today=today)
+    return eta_changes_in_python(rows, supply=supply_read(product_id, today), today=today)
 
 
 def _waiting(product_id: int):

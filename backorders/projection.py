@@ -124,7 +124,8 @@ def supplies_read(product_ids, today: date) -> dict[int, Supply]:
     return supplies_from(ids, fetch_together(supplies_reads(ids)), today)
 
 
-def _supply(product_id: int, today: date) -> Supply:
+def supply_read(product_id: int, today: date) -> Supply:
+    """The ``Supply`` of one product (``supplies_read`` of one), read in one round trip."""
     return supplies_read([product_id], today)[product_id]
 
 

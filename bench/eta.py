@@ -180,7 +180,7 @@ def main() -> None:
     from backorders.projection import eta_project
 
     def projection():
-        supply = eta._supply(product.pk, today)
+        supply = eta.supply_read(product.pk, today)
         rows = list(
             Backorder.objects.filter(product=product, status__in=Backorder.WAITING)
             .order_by("-priority_rank", "-priority_score", "placed_at", "id")

@@ -17,8 +17,7 @@ from django.utils import timezone
 from backorders.eta import eta_recompute_product
 from backorders.eta_changes import eta_changes_in_database, eta_changes_in_python, eta_queue_rows
 from backorders.models import Backorder
-from backorders.projection import Supply, eta_project, eta_steps, supply_build
-from backorders.projection import _supply as _read_supply
+from backorders.projection import Supply, eta_project, eta_steps, supply_build, supply_read
 from backorders.supply import Measured, SupplyPromises, SupplyRead
 from tests.suppliers.factories import PurchaseOrderLineFactory
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.postgres
 BASES = [basis.value for basis in Backorder.EtaBasis]
 
 
-def _supply(rng: random.Random, line_ids: list[int], today) -> Supply:
+def _random_supply(rng: random.Random, line_ids: list[int], today) -> Supply:
     incoming = []
     for line_id in rng.sample(line_ids, rng.randint(0, len(line_ids))):
         incoming.append((line_id, today + timedelta(days=rng.randint(-5, 40)), rng.randint(0, 12)))
@@ -82,7 +81,7 @@ def test_the_database_reader_returns_what_the_python_reader_returns(make_product
     moved = 0
     for _ in range(150):
         _scramble(rng, backorders, line_ids, today)
-        supply = _supply(rng, line_ids, today)
+        supply = _random_supply(rng, line_ids, today)
         expected = eta_changes_in_python(eta_queue_rows(product.pk), supply=supply, today=today)
         assert eta_changes_in_database(product_id=product.pk, supply=supply, today=today) == expected
         moved += len(expected)
@@ -93,7 +92,7 @@ def test_steps_give_every_demand_its_projection():
     rng = random.Random(7)
     today = timezone.localdate()
     for _ in range(200):
-        supply = _supply(rng, list(range(1, 8)), today)
+        supply = _random_supply(rng, list(range(1, 8)), today)
         bounds, values = eta_steps(supply, today)
         demands = list(range(1, 120))
         projected = [tuple(value[:5]) for value in eta_project(demands, supply, today)]
@@ -107,5 +106,5 @@ def test_a_steady_recompute_reads_back_nothing(make_product, place):
     PurchaseOrderLineFactory(product=product, quantity_ordered=5)  # dates the first two (2 + 3 units)
     assert eta_recompute_product(product_id=product.pk) == 2
     today = timezone.localdate()
-    assert eta_changes_in_database(product_id=product.pk, supply=_read_supply(product.pk, today), today=today) == []
+    assert eta_changes_in_database(product_id=product.pk, supply=supply_read(product.pk, today), today=today) == []
     assert eta_recompute_product(product_id=product.pk) == 0

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from backorders import allocation
 from backorders.models import Backorder
-from backorders.projection import _supply
+from backorders.projection import supply_read
 from backorders.selectors import products_needing_allocation
 from backorders.substitutes import _free_now
 from fulfilment.integrity import integrity_problems
@@ -80,9 +80,9 @@ def test_inactive_stock_is_not_eta_supply(make_product, east):
 
     product = make_product(stock=2)
     stock_adjust(sku=product.sku, warehouse_code="EAST", quantity=10, reason="count")
-    assert _supply(product.pk, timezone.localdate()).free == 2
+    assert supply_read(product.pk, timezone.localdate()).free == 2
     Warehouse.objects.filter(pk=east.pk).update(is_active=True)
-    assert _supply(product.pk, timezone.localdate()).free == 12
+    assert supply_read(product.pk, timezone.localdate()).free == 12
 
 
 def test_reactivating_a_warehouse_offers_its_stock_to_the_queue_and_moves_etas(
