@@ -49,6 +49,9 @@ UPDATE orders_order SET channel_id = (SELECT id FROM orders_saleschannel WHERE c
 INSERT INTO notifications_notificationpreference (customer_id, regular_updates, preferred_channel, updated_at,
                                                   updated_by)
 SELECT id, true, 'webhook', now(), 'bench' FROM orders_customer WHERE id %% 5 = 0;
+INSERT INTO backorders_backorderevent (backorder_id, kind, quantity, message, data, actor, created_at)
+SELECT id, 'created', quantity, 'Backordered ' || quantity || ' (stockout).', '{}'::jsonb, 'system', placed_at
+  FROM backorders_backorder ORDER BY id;
 """
 
 BASELINE = """

@@ -20,8 +20,10 @@ _ITEM_FIELDS = """
                'waiting', waiting, 'status', status, 'eta', to_char(new_eta, 'YYYY-MM-DD'),
                'eta_basis', item_basis, 'old_eta', to_char(old_eta, 'YYYY-MM-DD'),
                'new_eta', to_char(new_eta, 'YYYY-MM-DD'), 'eta_direction', direction"""
-_ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ")"
-_DIGEST_ITEM = "jsonb_build_object(" + _ITEM_FIELDS + ", 'order_id', order_id, 'order_number', order_number)"
+# Built as json and cast once per list: json_build_object only writes text, jsonb_build_object builds (and sorts) a
+# tree per item — a quarter slower over 100,000 items; the stored jsonb is the same.
+_ITEM = "json_build_object(" + _ITEM_FIELDS + ")"
+_DIGEST_ITEM = "json_build_object(" + _ITEM_FIELDS + ", 'order_id', order_id, 'order_number', order_number)"
 
 # Mirrors notifications.services: eta_change_is_news (direction, news), notifications_from_backorder_events
 # (one row per order and channel, keyed by the order's first event), outbox_item, _channels_for, outbox_rows,
@@ -70,9 +72,9 @@ news AS (
 per_order AS (
     SELECT order_id, customer_id, email, channel_id, channel_active, prefers_shop,
            min(event_id) AS first_event_id, count(*) AS members, min(backorder_id) AS backorder_id,
-           jsonb_agg("""
+           json_agg("""
     + _ITEM
-    + """) AS items,
+    + """)::jsonb AS items,
            jsonb_agg(backorder_id) AS backorder_ids, bool_or(digested) AS digested
       FROM (SELECT * FROM news
              WHERE NOT digested OR channel_active  -- a digested customer's orders: only for their shop's webhooks
@@ -87,9 +89,9 @@ per_order AS (
 digests AS (
     SELECT customer_id, min(email) AS email, min(event_id) AS first_event_id, max(event_id) AS last_event_id,
            (array_agg(order_id))[1] AS order_id,
-           jsonb_agg("""
+           json_agg("""
     + _DIGEST_ITEM
-    + """) AS items,
+    + """)::jsonb AS items,
            jsonb_agg(backorder_id) AS backorder_ids,
            jsonb_agg(order_id) FILTER (WHERE first_of_order) AS order_ids
       FROM (SELECT * FROM news WHERE emailed AND digested ORDER BY customer_id, event_id) sorted
@@ -102,8 +104,10 @@ due AS (
                 THEN %(reason_expected)s END AS reason
       FROM news
      WHERE %(long_delay)s > 0 AND status IN ('open', 'partially_allocated')
-       AND NOT EXISTS (SELECT 1 FROM {incentive} i WHERE i.backorder_id = news.backorder_id)
 ),
+-- One incentive per backorder: the unique backorder (OneToOne) makes ON CONFLICT skip those already granted, and only
+-- the new ones are RETURNed (announced). Not a NOT EXISTS probe: its scan would read the pages this INSERT is adding
+-- (invisible to it, still read), which made it quadratic when the table's statistics say empty.
 granted AS (
     INSERT INTO {incentive} AS i (backorder_id, kind, code, amount, currency, reason, created_at)
     SELECT due.backorder_id, %(incentive_kind)s,
@@ -226,5 +230,8 @@ def _eta_changed_rows(events: str, params: dict) -> list[int]:
     with connection.cursor() as cursor:
         # A one-off statement over up to 100,000 events: compiling it (JIT) costs more than it saves.
         cursor.execute("SET LOCAL jit = off")
+        # Its sorts (the news windows, the per-order and digest aggregates) hold up to 100,000 wide rows: in memory
+        # they take a third of the time an external merge on disk does.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_ETA_CHANGED_SQL.format(**tables(), events=events), params)
         return [row[0] for row in cursor.fetchall()]

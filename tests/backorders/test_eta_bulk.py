@@ -325,6 +325,15 @@ def test_rows_that_stopped_waiting_are_skipped_and_a_second_run_writes_nothing(q
     assert {n.order_id for n in new} == {orders["shop"].pk}
     assert {n.event for n in new} == {"eta_changed", "incentive"}  # 30 days out: its incentive too
 
+    # Moved later again: news, but its incentive was granted already (one per backorder, never announced twice).
+    again = later + timedelta(days=10)
+    before = set(Notification.objects.values_list("pk", flat=True))
+    incentives = list(Incentive.objects.values_list("pk", "backorder_id", "code"))
+    moved = [(still.pk, again, "purchase_order", None, still.eta_first, later, "purchase_order", None, again, None)]
+    assert eta._write_chunk(product.pk, moved) == 1
+    assert list(Incentive.objects.values_list("pk", "backorder_id", "code")) == incentives
+    assert {n.event for n in Notification.objects.exclude(pk__in=before)} == {"eta_changed"}
+
 
 # --- publishing ------------------------------------------------------------------------------------
 
