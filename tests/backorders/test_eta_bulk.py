@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 import backorders.eta as eta
@@ -17,7 +17,7 @@ from backorders.eta import eta_recompute_product
 from backorders.models import Backorder, BackorderEvent
 from config.celery import app
 from fulfilment.services import LineRequest, order_place
-from notifications import bulk
+from notifications import bulk, bulk_eta
 from notifications.models import Incentive, Notification, NotificationPreference
 from orders.models import Customer, SalesChannel
 from orders.services import CustomerData
@@ -165,10 +165,21 @@ def queue(make_product):
     return product, orders
 
 
+def _hash_joins(monkeypatch) -> None:
+    """The notification statement with hash joins (as for a rewrite of a long queue): the tables analysed (their
+    size known) and any batch counted large."""
+    monkeypatch.setattr(bulk_eta, "_HASH_JOINS_PER_TABLE_ROW", 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE backorders_backorder, orders_order")
+
+
+@pytest.mark.parametrize("joins", ["nested loops", "hash joins"])
 @pytest.mark.parametrize("threshold", [1, 10])
-def test_sql_path_writes_what_the_python_path_writes(queue, settings, threshold):
+def test_sql_path_writes_what_the_python_path_writes(queue, settings, threshold, joins, monkeypatch):
     settings.OMS = {**django_settings.OMS, "NOTIFY_ETA_CHANGE_THRESHOLD_DAYS": threshold, "NOTIFY_LONG_DELAY_DAYS": 21}
     product, orders = queue
+    if joins == "hash joins":
+        _hash_joins(monkeypatch)
     # Five units come in 10 days; beyond them the supplier's 40 days (far out: the long-delay incentive).
     line = PurchaseOrderLineFactory(
         product=product, quantity_ordered=5, purchase_order__expected_date=TODAY() + timedelta(days=10)
@@ -230,6 +241,29 @@ def test_sql_path_writes_what_the_python_path_writes(queue, settings, threshold)
     marks = _marks()
     assert eta_recompute_product(product_id=product.pk) == 0
     assert _snapshot(product, marks)["events"] == []
+
+
+def test_hash_joins_only_for_a_batch_that_is_a_large_share_of_the_backorders_and_orders(queue):
+    def settings_for(events: int) -> tuple[str, str, str]:
+        with connection.cursor() as cursor:
+            with bulk_eta._statement_settings(cursor, events=events):
+                cursor.execute(
+                    "SELECT current_setting('enable_nestloop'), current_setting('work_mem'), current_setting('jit')"
+                )
+                during = cursor.fetchone()
+            cursor.execute("SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
+            assert cursor.fetchone() == before  # put back for the rest of the transaction
+        return during
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_nestloop'), current_setting('work_mem')")
+        before = cursor.fetchone()
+        cursor.execute("ANALYZE backorders_backorder, orders_order")
+        cursor.execute("SELECT sum(reltuples) FROM pg_class WHERE relname IN ('backorders_backorder', 'orders_order')")
+        rows = int(cursor.fetchone()[0])
+    assert rows >= 18  # the queue's nine orders and backorders
+    assert settings_for(rows // 6) == ("on", "64MB", "off")
+    assert settings_for(rows // 6 + 1) == ("off", "64MB", "off")
 
 
 def test_sql_path_groups_and_keys_like_the_hook(queue):
