@@ -19,7 +19,7 @@ def backend(request, settings):
             pytest.skip("needs Redis (CELERY_BROKER_URL=redis://…)")
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "core.cache.RedisCache",
                 "LOCATION": REDIS,
                 "KEY_PREFIX": "test-throttle",
             }
@@ -56,3 +56,26 @@ def test_concurrent_requests_never_share_a_count(backend):
     for t in threads:
         t.join()
     assert sorted(seen) == list(range(1, 201))
+
+
+def test_a_cache_keeps_one_redis_client_and_it_is_safe_to_share_between_threads(backend):
+    if backend != "redis":
+        pytest.skip("Redis only")
+    from core.cache import RedisCache
+
+    assert isinstance(redis_cache(), RedisCache)
+    client = cache._cache.get_client("k", write=True)
+    assert cache._cache.get_client("other") is client  # one server: reads and writes share one pool's client
+    cache.set("shared", 0)
+    key = cache.make_and_validate_key("shared")
+
+    def use():
+        for _ in range(50):
+            client.incr(key)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.get("shared") == 200  # every increment counted over the one client's pool
