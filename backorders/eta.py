@@ -198,7 +198,7 @@ def _write_chunk_sql(product_id: int, chunk) -> tuple[int, list]:
         )
     }
     params["now"] = timezone.now()
-    params["waiting"] = tuple(status.value for status in Backorder.WAITING)
+    params["waiting"] = Backorder.WAITING_VALUES
     params["kind"] = BackorderEvent.Kind.ETA_CHANGED.value
     sql = _CHUNK_SQL.format(backorder=Backorder._meta.db_table, event=BackorderEvent._meta.db_table)
     with connection.cursor() as cursor:

@@ -124,7 +124,7 @@ def eta_changes_in_database(*, product_id: int, supply: Supply, today: date) -> 
     etas, bases, lines, expected, confidence = zip(*values, strict=True)
     params = {
         "product": product_id,
-        "waiting": tuple(status.value for status in Backorder.WAITING),
+        "waiting": Backorder.WAITING_VALUES,
         "lead_time_bases": tuple(basis.value for basis in LEAD_TIME_BASES),
         "today": today,
         "bounds": array_literal(bounds),

@@ -40,6 +40,7 @@ class Backorder(models.Model):
         NONE = "none", "No date yet"
 
     WAITING = (Status.OPEN, Status.PARTIALLY_ALLOCATED)
+    WAITING_VALUES = (Status.OPEN.value, Status.PARTIALLY_ALLOCATED.value)  # the same, as plain strings (raw SQL)
     QUEUE_ORDER = QUEUE_ORDER
 
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="backorder")
