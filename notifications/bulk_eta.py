@@ -37,13 +37,14 @@ _ETA_CHANGED_SQL = (
 WITH ev AS (
     SELECT e.id AS event_id, COALESCE(NULLIF(e.quantity, 0), b.quantity) AS item_quantity, o.number AS order_number,
            NULLIF(e.data->>'old', '')::date AS old_eta, NULLIF(e.data->>'new', '')::date AS new_eta,
-           COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis,"""
+           COALESCE(NULLIF(e.data->>'basis', ''), b.eta_basis) AS item_basis, ei.id IS NOT NULL AS has_incentive,"""
     + BACKORDER_FACTS
     + """
       FROM {event} e
       JOIN {backorder} b ON b.id = e.backorder_id"""
     + BACKORDER_JOINS
     + """
+      LEFT JOIN {incentive} ei ON ei.backorder_id = b.id
      WHERE {events} AND e.kind = 'eta_changed'
 ),
 directed AS (
@@ -106,11 +107,12 @@ due AS (
                 WHEN eta > ((placed_at AT TIME ZONE 'UTC') + %(long_delay)s * interval '1 day')::date
                 THEN %(reason_expected)s END AS reason
       FROM news
-     WHERE %(long_delay)s > 0 AND status IN ('open', 'partially_allocated')
+     WHERE %(long_delay)s > 0 AND status IN ('open', 'partially_allocated') AND NOT has_incentive
 ),
--- One incentive per backorder: the unique backorder (OneToOne) makes ON CONFLICT skip those already granted, and only
--- the new ones are RETURNed (announced). Not a NOT EXISTS probe: its scan would read the pages this INSERT is adding
--- (invisible to it, still read), which made it quadratic when the table's statistics say empty.
+-- One incentive per backorder: those granted before are known from the events' join (read before anything is
+-- inserted: a NOT EXISTS probe here would scan the pages this INSERT is adding — invisible to it, still read — which
+-- was quadratic when the table's statistics said empty); ON CONFLICT skips one granted meanwhile, and only the new
+-- ones are RETURNed (announced).
 granted AS (
     INSERT INTO {incentive} AS i (backorder_id, kind, code, amount, currency, reason, created_at)
     SELECT due.backorder_id, %(incentive_kind)s,
