@@ -50,11 +50,7 @@ def test_concurrent_requests_never_share_a_count(backend):
             with lock:
                 seen.append(n)
 
-    threads = [threading.Thread(target=hit) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(hit, 8)
     assert sorted(seen) == list(range(1, 201))
 
 
@@ -73,9 +69,13 @@ def test_a_cache_keeps_one_redis_client_and_it_is_safe_to_share_between_threads(
         for _ in range(50):
             client.incr(key)
 
-    threads = [threading.Thread(target=use) for _ in range(4)]
+    _in_threads(use, 4)
+    assert cache.get("shared") == 200  # every increment counted over the one client's pool
+
+
+def _in_threads(target, count: int) -> None:
+    threads = [threading.Thread(target=target) for _ in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert cache.get("shared") == 200  # every increment counted over the one client's pool
