@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import traceback
 
 from django.db import connections
 
@@ -17,6 +18,7 @@ def run_threads(count: int, target, timeout: float = 120) -> list[Exception]:
             barrier.wait()
             target(index)
         except Exception as exc:  # returned to the test: any error fails it
+            traceback.print_exc()  # shown with the failure (pytest captures it): where the thread raised
             errors.append(exc)
         finally:
             connections.close_all()

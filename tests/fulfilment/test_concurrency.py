@@ -110,6 +110,61 @@ def _wait_until_someone_waits_for_a_lock(timeout: float = 20.0) -> None:
     raise AssertionError("nobody ever waited for the lock")
 
 
+def test_shipping_locks_a_stock_item_created_while_it_waited_for_stock(make_product, place):
+    """Found by the random parallel mix (tests/fulfilment/test_concurrent_mix.py): shipping's stock lock waited on the
+    product's only stock item; meanwhile another transaction holding that lock gave a second warehouse its first units
+    of the product and allocated them to this order. The locking statement returned the rows of its snapshot, taken
+    before it waited, without the new stock item: KeyError on ship. The locks are now taken again when the product has
+    stock items the lock did not return."""
+    from django.db import transaction
+
+    from backorders.allocation import backorders_allocate
+    from inventory.locks import stock_items_lock_for_products
+    from inventory.services import stock_adjust, warehouse_create
+
+    warehouse_create(code="EAST", name="East")
+    lamp = make_product(stock=2)
+    order = place({lamp.sku: 3})  # 2 reserved in MAIN, 1 waiting
+    stock_locked, go = threading.Event(), threading.Event()
+    errors, shipped = [], []
+
+    def first_units_elsewhere():
+        try:
+            with transaction.atomic():
+                stock_items_lock_for_products([lamp.pk])  # lamp's stock (MAIN), held while shipping waits for it
+                stock_locked.set()
+                go.wait(20)
+                stock_adjust(sku=lamp.sku, warehouse_code="EAST", quantity=1, reason="first units in East")
+                assert backorders_allocate(product_id=lamp.pk) == 1  # to the order's waiting unit
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def ship():
+        try:
+            shipped.append(order_ship(order=order))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=first_units_elsewhere)
+    holder.start()
+    assert stock_locked.wait(20)
+    shipper = threading.Thread(target=ship)
+    shipper.start()  # reads the order's products ({lamp}), then waits for lamp's stock: its snapshot has no East item
+    _wait_until_someone_waits_for_a_lock()
+    go.set()
+    holder.join(30)
+    shipper.join(30)
+    assert errors == []
+    [shipment] = shipped
+    got = sorted(shipment.lines.values_list("stock_item__warehouse__code", "quantity"))
+    assert got == [("EAST", 1), ("MAIN", 2)]
+    assert integrity_problems() == []
+
+
 def test_shipping_locks_a_line_added_while_it_waited_for_stock(make_product, place):
     """Found by the random parallel mix (tests/test_concurrent_mix.py): shipping read the order's products, waited
     for their stock, and meanwhile a substitute was accepted on the order, adding a line on a product whose stock
