@@ -11,7 +11,7 @@ from backorders.models import Backorder
 from fulfilment.integrity import integrity_problems
 from fulfilment.services import LineRequest, order_cancel, order_place, order_ship
 from inventory.models import StockItem
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Shipment
 from orders.services import CustomerData
 from tests.threads import run_threads
 
@@ -110,56 +110,68 @@ def _wait_until_someone_waits_for_a_lock(timeout: float = 20.0) -> None:
     raise AssertionError("nobody ever waited for the lock")
 
 
-def test_shipping_locks_a_stock_item_created_while_it_waited_for_stock(make_product, place):
-    """Found by the random parallel mix (tests/fulfilment/test_concurrent_mix.py): shipping's stock lock waited on the
-    product's only stock item; meanwhile another transaction holding that lock gave a second warehouse its first units
-    of the product and allocated them to this order. The locking statement returned the rows of its snapshot, taken
-    before it waited, without the new stock item: KeyError on ship. The locks are now taken again when the product has
-    stock items the lock did not return."""
+def _ship_while_another_holds_the_stock(order, *, stock_of: list[int], then) -> Shipment:
+    """Another transaction locks the stock of ``stock_of`` (as services do, first); shipping ``order`` starts and waits
+    for that lock (having read the order's products); then the other runs ``then()`` and commits, and the shipping
+    goes on. Returns the shipment; any error of either side fails the test."""
     from django.db import transaction
 
-    from backorders.allocation import backorders_allocate
     from inventory.locks import stock_items_lock_for_products
-    from inventory.services import stock_adjust, warehouse_create
 
-    warehouse_create(code="EAST", name="East")
-    lamp = make_product(stock=2)
-    order = place({lamp.sku: 3})  # 2 reserved in MAIN, 1 waiting
     stock_locked, go = threading.Event(), threading.Event()
     errors, shipped = [], []
 
-    def first_units_elsewhere():
-        try:
-            with transaction.atomic():
-                stock_items_lock_for_products([lamp.pk])  # lamp's stock (MAIN), held while shipping waits for it
-                stock_locked.set()
-                go.wait(20)
-                stock_adjust(sku=lamp.sku, warehouse_code="EAST", quantity=1, reason="first units in East")
-                assert backorders_allocate(product_id=lamp.pk) == 1  # to the order's waiting unit
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+            finally:
+                connections.close_all()
 
-    def ship():
-        try:
-            shipped.append(order_ship(order=order))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
 
-    holder = threading.Thread(target=first_units_elsewhere)
-    holder.start()
+    def hold_then_change():
+        with transaction.atomic():
+            stock_items_lock_for_products(stock_of)
+            stock_locked.set()
+            go.wait(20)
+            then()
+
+    holder = in_thread(hold_then_change)
     assert stock_locked.wait(20)
-    shipper = threading.Thread(target=ship)
-    shipper.start()  # reads the order's products ({lamp}), then waits for lamp's stock: its snapshot has no East item
+    shipper = in_thread(lambda: shipped.append(order_ship(order=order)))
     _wait_until_someone_waits_for_a_lock()
     go.set()
     holder.join(30)
     shipper.join(30)
     assert errors == []
     [shipment] = shipped
+    return shipment
+
+
+def test_shipping_locks_a_stock_item_created_while_it_waited_for_stock(make_product, place):
+    """Found by the random parallel mix (tests/fulfilment/test_concurrent_mix.py): shipping's stock lock waited on the
+    product's only stock item; meanwhile another transaction holding that lock gave a second warehouse its first units
+    of the product and allocated them to this order. The locking statement returned the rows of its snapshot, taken
+    before it waited, without the new stock item: KeyError on ship. The locks are now taken again when the product has
+    stock items the lock did not return."""
+    from backorders.allocation import backorders_allocate
+    from inventory.services import stock_adjust, warehouse_create
+
+    warehouse_create(code="EAST", name="East")
+    lamp = make_product(stock=2)
+    order = place({lamp.sku: 3})  # 2 reserved in MAIN, 1 waiting
+
+    def first_units_elsewhere():
+        stock_adjust(sku=lamp.sku, warehouse_code="EAST", quantity=1, reason="first units in East")
+        assert backorders_allocate(product_id=lamp.pk) == 1  # to the order's waiting unit
+
+    # Shipping reads the order's products ({lamp}), then waits for lamp's stock: its snapshot has no East item.
+    shipment = _ship_while_another_holds_the_stock(order, stock_of=[lamp.pk], then=first_units_elsewhere)
     got = sorted(shipment.lines.values_list("stock_item__warehouse__code", "quantity"))
     assert got == [("EAST", 1), ("MAIN", 2)]
     assert integrity_problems() == []
@@ -169,50 +181,20 @@ def test_shipping_locks_a_line_added_while_it_waited_for_stock(make_product, pla
     """Found by the random parallel mix (tests/test_concurrent_mix.py): shipping read the order's products, waited
     for their stock, and meanwhile a substitute was accepted on the order, adding a line on a product whose stock
     it had not locked (KeyError on ship). _lock_order now takes the locks again with the new line's product."""
-    from django.db import transaction
-
     from backorders.substitutes import backorder_accept_substitute
-    from inventory.locks import stock_items_lock_for_products
 
     lamp = make_product(stock=2)
     substitute = make_product(stock=5)
     lamp.substitutes.add(substitute)
     order = place({lamp.sku: 3})  # 2 reserved, 1 waiting
     backorder = Backorder.objects.get(order=order)
-    stock_locked, go = threading.Event(), threading.Event()
-    errors, shipped = [], []
 
-    def accept_substitute():
-        try:
-            with transaction.atomic():
-                stock_items_lock_for_products([lamp.pk, substitute.pk])  # as the service does, first
-                stock_locked.set()
-                go.wait(20)
-                backorder_accept_substitute(backorder=backorder, sku=substitute.sku)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def ship():
-        try:
-            shipped.append(order_ship(order=order))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    switcher = threading.Thread(target=accept_substitute)
-    switcher.start()
-    assert stock_locked.wait(20)
-    shipper = threading.Thread(target=ship)
-    shipper.start()  # reads the order's products ({lamp}), then waits for lamp's stock
-    _wait_until_someone_waits_for_a_lock()
-    go.set()
-    switcher.join(30)
-    shipper.join(30)
-    assert errors == []
-    [shipment] = shipped
+    # Shipping reads the order's products ({lamp}), then waits for lamp's stock.
+    shipment = _ship_while_another_holds_the_stock(
+        order,
+        stock_of=[lamp.pk, substitute.pk],
+        then=lambda: backorder_accept_substitute(backorder=backorder, sku=substitute.sku),
+    )
     got = dict(shipment.lines.values_list("order_line__product__sku", "quantity"))
     assert got == {lamp.sku: 2, substitute.sku: 1}
     assert integrity_problems() == []
