@@ -5,8 +5,9 @@
 - backordering: 20 SKUs with none in stock, so every order is short (backorders, ETA, outbox rows, publishes);
 - bare endpoint: bench/bare_urls.py, the same database work as an in-stock order with nothing above it (the floor
   of this stack), on the same 20 hot SKUs.
-Then pgbench's TPS (-c 8 -T 15) as the machine's yardstick. Prints orders/s, p50 and p99 of each phase and the
-ratios orders/s ÷ pgbench TPS and product ÷ bare. Not a test: nothing here asserts a time.
+Then pgbench's TPS (-c 8 -T 15) as the machine's yardstick. Prints orders/s, p50 and p99 of each phase, the CPU
+each order cost the web server and PostgreSQL (Linux /proc accounting), and the ratios orders/s ÷ pgbench TPS and
+product ÷ bare. Not a test: nothing here asserts a time.
 
     python bench/orders.py [--seconds 15] [--clients 16] [--workers 5]
 """
@@ -155,22 +156,53 @@ def stop(server: subprocess.Popen) -> None:
     server.wait(timeout=30)
 
 
-def phase(port: int, key: str, skus: list[str], opts) -> dict:
+def cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU time (user + system) used so far by the server's processes (its session: gunicorn's master and workers)
+    and by every PostgreSQL process of this machine, from /proc (Linux); (nan, nan) elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    app = database = 0
+    try:
+        pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+    except OSError:
+        return float("nan"), float("nan")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                comm, fields = stat.read().rsplit(")", 1)
+        except OSError:  # ended meanwhile
+            continue
+        fields = fields.split()
+        used = int(fields[11]) + int(fields[12])  # utime, stime (after state, ppid, pgrp, session, …)
+        if int(fields[3]) == server_pid:
+            app += used
+        elif comm.endswith("(postgres"):
+            database += used
+    return app / tick, database / tick
+
+
+def phase(port: int, key: str, skus: list[str], opts, server_pid: int) -> dict:
     client((port, key, time.time() + 2, 999, 4, skus))  # warm-up: connections, imports, caches
     processes = 2
     per_process = max(1, opts.clients // processes)
     deadline = time.time() + opts.seconds
+    cpu_before = cpu_seconds(server_pid)
     started = time.time()
     with mp.Pool(processes) as pool:
         results = pool.map(client, [(port, key, deadline, seed, per_process, skus) for seed in range(processes)])
     elapsed = time.time() - started
+    cpu_after = cpu_seconds(server_pid)
     latencies = [lat for lats, _ in results for lat in lats]
+    orders = max(1, len(latencies))
     return {
         "orders": len(latencies),
         "errors": sum(err for _, err in results),
         "rate": len(latencies) / elapsed,
         "p50": percentile(latencies, 50) * 1000,
         "p99": percentile(latencies, 99) * 1000,
+        # CPU per order (ms): the web server's processes, and PostgreSQL's (every backend of the machine: measure on
+        # a quiet one).
+        "app_cpu": (cpu_after[0] - cpu_before[0]) * 1000 / orders,
+        "db_cpu": (cpu_after[1] - cpu_before[1]) * 1000 / orders,
     }
 
 
@@ -195,14 +227,14 @@ def main() -> None:
     results = {}
     server, port = serve(env, opts)
     try:
-        results["product, in stock"] = phase(port, key, SKUS, opts)
-        results["product, backordering"] = phase(port, key, SHORT_SKUS, opts)
+        results["product, in stock"] = phase(port, key, SKUS, opts, server.pid)
+        results["product, backordering"] = phase(port, key, SHORT_SKUS, opts, server.pid)
     finally:
         stop(server)
     if not opts.skip_bare:
         server, port = serve(env, opts, "bare_settings")
         try:
-            results["bare endpoint, in stock"] = phase(port, key, SKUS, opts)
+            results["bare endpoint, in stock"] = phase(port, key, SKUS, opts, server.pid)
         finally:
             stop(server)
     integrity = manage("check_integrity", env=env).strip()
@@ -217,12 +249,15 @@ def main() -> None:
         f"{opts.clients} clients, 2-line orders, {opts.seconds} s per phase,"
         f" gunicorn {opts.workers} × {opts.worker_class}"
     )
-    print(f"{'phase':<26} {'orders':>7} {'errors':>6} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ pgbench':>10}")
+    print(
+        f"{'phase':<26} {'orders':>7} {'errors':>6} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ pgbench':>10}"
+        f" {'app CPU ms/order':>17} {'PG CPU ms/order':>16}"
+    )
     for name, r in results.items():
         ratio = f"{r['rate'] / tps:.3f}" if tps else "-"
         print(
             f"{name:<26} {r['orders']:>7} {r['errors']:>6} {r['rate']:>9.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}"
-            f" {ratio:>10}"
+            f" {ratio:>10} {r['app_cpu']:>17.2f} {r['db_cpu']:>16.2f}"
         )
     if tps:
         print(f"pgbench TPS (-c 8 -T 15): {tps:.0f}")
