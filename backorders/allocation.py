@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.sql_arrays import array_literal
 from inventory.counters import lot_allocate_sql, stock_allocate, stock_allocate_sql
 from inventory.locks import stock_items_lock_for_products
 from inventory.lots import lot_facts, lots_attach
@@ -37,7 +38,6 @@ from .routing import (
     Waiting,
     allocation_plan,
     fast_path_blockers_sql,
-    id_array,
     restricted_channels,
     routed_plan_params,
 )
@@ -297,10 +297,10 @@ def _allocate_product_sql(*, product_id: int, routed: bool = False) -> int:
             cursor.execute((_ROUTED_PLAN + _APPLY_SQL).format(**tables), params)
         units, _, first_event, last_event, event_count, completed_orders, _ = cursor.fetchone()
         if completed_orders:
-            cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [id_array(sorted(completed_orders))])
+            cursor.execute(_LOCK_ORDERS_SQL.format(**tables), [array_literal(sorted(completed_orders))])
             locked = [row[0] for row in cursor.fetchall()]
             if locked:
-                cursor.execute(_ORDER_STATUS_SQL.format(**tables), [id_array(locked)])
+                cursor.execute(_ORDER_STATUS_SQL.format(**tables), [array_literal(locked)])
     if event_count:
         # The "ready" notifications of these events are written right after commit (notifications.bulk),
         # so this transaction, which holds the product's stock lock, stays short. The batch row commits with

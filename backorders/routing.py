@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from core.sql_arrays import array_literal
 from inventory.lots import lots_take
 from inventory.routing import route_line, sellable_units
 from orders.models import Order
@@ -119,16 +120,11 @@ def routed_plan_params(*, product_id: int, items: list, allowed: dict[int, froze
         return None
     splits = grant_splits(grants)
     return {
-        "give_ids": id_array(g.waiting.id for g in grants),
-        "give_pos": id_array(g.position for g in grants),
-        "give_qty": id_array(g.quantity for g in grants),
-        "split_lines": id_array(line for line, _, _, _ in splits),
-        "split_items": id_array(item for _, item, _, _ in splits),
-        "split_lots": id_array(lot for _, _, lot, _ in splits),
-        "split_qty": id_array(units for _, _, _, units in splits),
+        "give_ids": array_literal(g.waiting.id for g in grants),
+        "give_pos": array_literal(g.position for g in grants),
+        "give_qty": array_literal(g.quantity for g in grants),
+        "split_lines": array_literal(line for line, _, _, _ in splits),
+        "split_items": array_literal(item for _, item, _, _ in splits),
+        "split_lots": array_literal(lot for _, _, lot, _ in splits),
+        "split_qty": array_literal(units for _, _, _, units in splits),
     }
-
-
-def id_array(ids) -> str:
-    """A PostgreSQL array literal of integers (None → NULL), sent as one text parameter."""
-    return "{" + ",".join("NULL" if pk is None else str(int(pk)) for pk in ids) + "}"
