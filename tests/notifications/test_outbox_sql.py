@@ -202,3 +202,32 @@ def test_a_batch_that_fails_does_not_stop_the_others(make_product, monkeypatch):
 
     assert list(EventBatch.objects.values_list("pk", flat=True)) == [broken.pk]
     assert Notification.objects.filter(event="ready", order=kettle_order).count() == 1
+
+
+def test_large_outbox_values_are_stored_compressed_with_lz4(make_product):
+    # Migration 0015: a digest's context (every moved backorder) and a rendered e-mail are stored out of line and
+    # compressed with lz4 (faster to write than the default pglz) where the server has it.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        if not cursor.fetchone()[0]:
+            pytest.skip("this PostgreSQL server was built without lz4")
+    order = _place(make_product(), SalesChannel.objects.create(code="shop", name="Shop"), "c1", 1)
+    items = [{"backorder_id": n, "sku": f"SKU-{n}", "name": "A product", "new_eta": "2027-01-04"} for n in range(300)]
+    row = Notification.objects.create(
+        customer=order.customer, order=order, event=Notification.Event.ETA_DIGEST, channel="email",
+        dedupe_key="lz4-test", context={"items": items}, body_html="<p>A moved backorder</p>" * 500,
+        next_attempt_at=order.placed_at,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_compression(context), pg_column_compression(body_html), pg_column_size(context)"
+            " FROM notifications_notification WHERE id = %s",
+            [row.pk],
+        )
+        context_method, html_method, stored = cursor.fetchone()
+    assert (context_method, html_method) == ("lz4", "lz4")
+    assert stored < len(str(items)) / 4  # compressed, not just moved out of line
+    row.refresh_from_db()
+    assert row.context["items"] == items
