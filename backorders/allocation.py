@@ -81,7 +81,7 @@ queue AS (
            SUM(b.quantity - b.quantity_allocated - b.quantity_cancelled) OVER w
              - (b.quantity - b.quantity_allocated - b.quantity_cancelled) AS before_units
     FROM {backorder} b
-    WHERE b.product_id = %(product)s AND b.status IN ('open', 'partially_allocated')
+    WHERE b.product_id = %(product)s AND b.status IN {waiting}
     WINDOW w AS (ORDER BY {queue_order})
 ),
 give AS (
@@ -246,6 +246,7 @@ def _tables(*, lots: bool = False) -> dict[str, str]:
         "allocation": Allocation._meta.db_table,
         "event": BackorderEvent._meta.db_table,
         "order": Order._meta.db_table,
+        "waiting": Backorder.WAITING_SQL,
     }
     tables["free"] = (_FREE_LOTS if lots else _FREE_ITEMS).format(**tables)
     tables["split_lot"] = ", f.lot_id" if lots else ""
@@ -271,7 +272,7 @@ def _allocate_product_sql(*, product_id: int, routed: bool = False) -> int:
         # in passing whether any waiting line needs routing decisions the running sums cannot make.
         cursor.execute(
             f"WITH locked AS (SELECT id, order_id FROM {tables['backorder']} WHERE product_id = %s"
-            " AND status IN ('open', 'partially_allocated') ORDER BY id FOR NO KEY UPDATE)"
+            f" AND status IN {Backorder.WAITING_SQL} ORDER BY id FOR NO KEY UPDATE)"
             f" SELECT (SELECT COUNT(*) FROM locked), EXISTS (SELECT 1 FROM locked l JOIN {tables['order']} o"
             f" ON o.id = l.order_id WHERE {fast_path_blockers_sql()})",
             [product_id, blocked_channels],

@@ -61,7 +61,8 @@ def waiting_in_queue_order(product_id: int) -> list[Waiting]:
         cursor.execute(
             f"SELECT b.id, b.order_id, b.order_line_id, b.quantity - b.quantity_allocated - b.quantity_cancelled,"
             f" o.channel_id, o.allow_split FROM {backorder} b JOIN {order} o ON o.id = b.order_id"
-            f" WHERE b.product_id = %s AND b.status IN ('open', 'partially_allocated') ORDER BY {queue_order_sql('b')}",
+            f" WHERE b.product_id = %s AND b.status IN {Backorder.WAITING_SQL}"
+            f" ORDER BY {queue_order_sql('b')}",
             [product_id],
         )
         return [Waiting(*row) for row in cursor.fetchall()]

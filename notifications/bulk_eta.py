@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from backorders.models import Backorder
+
 from .models import ETA_DIGEST_ABOVE, Incentive
 from .outbox_sql import BACKORDER_FACTS, BACKORDER_JOINS, emailed_sql, tables, targets_sql
 
@@ -107,7 +109,7 @@ due AS (
                 WHEN eta > ((placed_at AT TIME ZONE 'UTC') + %(long_delay)s * interval '1 day')::date
                 THEN %(reason_expected)s END AS reason
       FROM news
-     WHERE %(long_delay)s > 0 AND status IN ('open', 'partially_allocated') AND NOT has_incentive
+     WHERE %(long_delay)s > 0 AND status IN {waiting} AND NOT has_incentive
 ),
 -- One incentive per backorder: those granted before are known from the events' join (read before anything is
 -- inserted: a NOT EXISTS probe here would scan the pages this INSERT is adding — invisible to it, still read — which
@@ -277,5 +279,5 @@ def _eta_changed_rows(events: str, params: dict, count: int) -> list[int]:
         "max_amount": conf["NOTIFY_INCENTIVE_MAX_AMOUNT"],
     }
     with connection.cursor() as cursor, _statement_settings(cursor, events=count):
-        cursor.execute(_ETA_CHANGED_SQL.format(**tables(), events=events), params)
+        cursor.execute(_ETA_CHANGED_SQL.format(**tables(), events=events, waiting=Backorder.WAITING_SQL), params)
         return [row[0] for row in cursor.fetchall()]
