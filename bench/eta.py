@@ -11,6 +11,9 @@ Side by side in the same run, on the same data (each measurement in a transactio
 deferred foreign-key checks and the after-commit publishing run inside the timing):
 - baseline: ONE hand-written ``UPDATE backorders_backorder … FROM unnest(...)`` writing the same 100,000 dates
   (nothing else: no events, no notifications, no lock, no chunks);
+- the rows alone: that UPDATE, then the rewrite's own events, notifications and incentives (copied out of a real
+  rewrite) inserted again by bare ``INSERT … SELECT``: what writing these rows costs with this schema, nothing read,
+  decided or built;
 - the set-based rewrite (PostgreSQL path of ``backorders.eta.eta_recompute_product``), per chunk size;
 - the Python path it replaced (``_write_chunk_python``: events_record + the Python outbox hook + one send task
   per notification), unless --skip-python;
