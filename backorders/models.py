@@ -43,7 +43,7 @@ class Backorder(models.Model):
     WAITING_VALUES = (Status.OPEN.value, Status.PARTIALLY_ALLOCATED.value)  # the same, as plain strings (raw SQL)
     # The same as an SQL list, for raw statements: `status IN ('open', 'partially_allocated')`, the predicate of the
     # queue's partial indexes (written the same way, so the planner matches them).
-    WAITING_SQL = "(" + ", ".join(f"'{value}'" for value in (Status.OPEN.value, Status.PARTIALLY_ALLOCATED.value)) + ")"
+    WAITING_SQL = "(" + ", ".join(map("'{}'".format, WAITING_VALUES)) + ")"
     QUEUE_ORDER = QUEUE_ORDER
 
     order_line = models.OneToOneField("orders.OrderLine", on_delete=models.PROTECT, related_name="backorder")
