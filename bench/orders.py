@@ -1,15 +1,20 @@
 """Order intake throughput: POST /api/v1/orders/ under gunicorn on PostgreSQL, against its floors, in one run.
 
-16 concurrent clients send 2-line orders for a fixed time, in three phases on the same database and server setup:
+16 concurrent clients send 2-line orders for a fixed time, in three phases on the same database:
 - in stock: 20 hot SKUs with ample stock (the everyday order);
 - backordering: 20 SKUs with none in stock, so every order is short (backorders, ETA, outbox rows, publishes);
 - bare endpoint: bench/bare_urls.py, the same database work as an in-stock order with nothing above it (the floor
   of this stack), on the same 20 hot SKUs.
-Then pgbench's TPS (-c 8 -T 15) as the machine's yardstick. Prints orders/s, p50 and p99 of each phase, the CPU
-each order cost the web server and PostgreSQL (Linux /proc accounting), and the ratios orders/s ÷ pgbench TPS and
-product ÷ bare. Not a test: nothing here asserts a time.
+The product's server and the bare endpoint's run side by side (one idles while the other is measured); their in-stock
+phases take turns for ``--rounds`` rounds, each round in the reverse order of the one before (on a shared machine
+whose speed drifts from minute to minute, CPU steal, a drift then weighs on both alike instead of on whichever ran
+last), and the backordering rounds come after them.
+pgbench's TPS (-c 8 -T 15), the machine's yardstick, is measured before the first round and after the last. Prints,
+per phase over all its rounds, orders/s, p50 and p99, the CPU each order cost the web server and PostgreSQL (Linux
+/proc accounting), and the ratios orders/s ÷ pgbench TPS (their mean) and product ÷ bare (overall and per round).
+Not a test: nothing here asserts a time.
 
-    python bench/orders.py [--seconds 15] [--clients 16] [--workers 5]
+    python bench/orders.py [--seconds 15] [--clients 16] [--workers 5] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -172,7 +177,10 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
         except OSError:  # ended meanwhile
             continue
         fields = fields.split()
-        used = int(fields[11]) + int(fields[12])  # utime, stime (after state, ppid, pgrp, session, …)
+        # utime, stime (after state, ppid, pgrp, session, …), and cutime, cstime: the CPU of its children that have
+        # ended (the postmaster's backends and autovacuum workers, gunicorn's workers), which would otherwise drop out
+        # of the sum when one ends during a phase.
+        used = sum(int(field) for field in fields[11:15])
         if int(fields[3]) == server_pid:
             app += used
         elif comm.endswith("(postgres"):
@@ -180,8 +188,19 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
     return app / tick, database / tick
 
 
+def warm_up(port: int, key: str, skus: list[str]) -> None:
+    """Until every worker has answered a few orders (connections, prepared statements, lazy imports): at least 2 s
+    and 40 orders, at most 30 s (a server still booting answers its first request after a few seconds)."""
+    started = time.time()
+    while True:
+        latencies, _ = client((port, key, time.time() + 2, 999, 4, skus))
+        if len(latencies) >= 40 or time.time() - started > 30:
+            return
+
+
 def phase(port: int, key: str, skus: list[str], opts, server_pid: int) -> dict:
-    client((port, key, time.time() + 2, 999, 4, skus))  # warm-up: connections, imports, caches
+    """One measured phase: the raw figures (``summary`` turns one or several into rates and percentiles)."""
+    warm_up(port, key, skus)
     processes = 2
     per_process = max(1, opts.clients // processes)
     deadline = time.time() + opts.seconds
@@ -191,18 +210,30 @@ def phase(port: int, key: str, skus: list[str], opts, server_pid: int) -> dict:
         results = pool.map(client, [(port, key, deadline, seed, per_process, skus) for seed in range(processes)])
     elapsed = time.time() - started
     cpu_after = cpu_seconds(server_pid)
-    latencies = [lat for lats, _ in results for lat in lats]
+    return {
+        "latencies": [lat for lats, _ in results for lat in lats],
+        "errors": sum(err for _, err in results),
+        "elapsed": elapsed,
+        "app_cpu": cpu_after[0] - cpu_before[0],
+        "db_cpu": cpu_after[1] - cpu_before[1],
+    }
+
+
+def summary(runs: list[dict]) -> dict:
+    """The rounds of one phase pooled: orders/s over their whole time, percentiles over all their requests, CPU per
+    order (ms) of the web server's processes and of PostgreSQL's (every backend of the machine: measure on a quiet
+    one)."""
+    latencies = [lat for run in runs for lat in run["latencies"]]
     orders = max(1, len(latencies))
     return {
         "orders": len(latencies),
-        "errors": sum(err for _, err in results),
-        "rate": len(latencies) / elapsed,
+        "errors": sum(run["errors"] for run in runs),
+        "rate": len(latencies) / sum(run["elapsed"] for run in runs),
         "p50": percentile(latencies, 50) * 1000,
         "p99": percentile(latencies, 99) * 1000,
-        # CPU per order (ms): the web server's processes, and PostgreSQL's (every backend of the machine: measure on
-        # a quiet one).
-        "app_cpu": (cpu_after[0] - cpu_before[0]) * 1000 / orders,
-        "db_cpu": (cpu_after[1] - cpu_before[1]) * 1000 / orders,
+        "app_cpu": sum(run["app_cpu"] for run in runs) * 1000 / orders,
+        "db_cpu": sum(run["db_cpu"] for run in runs) * 1000 / orders,
+        "rounds": [len(run["latencies"]) / run["elapsed"] for run in runs],
     }
 
 
@@ -212,6 +243,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 × cores + 1)")
     parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the phases, taking turns")
     parser.add_argument("--skip-pgbench", action="store_true")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument(
@@ -224,19 +256,30 @@ def main() -> None:
     if opts.redis_cache:  # as docker-compose.yml deploys it: rate limits counted in the shared Redis cache
         env["CACHE_URL"] = REDIS
     key = prepare(env)
-    results = {}
-    server, port = serve(env, opts)
-    try:
-        results["product, in stock"] = phase(port, key, SKUS, opts, server.pid)
-        results["product, backordering"] = phase(port, key, SHORT_SKUS, opts, server.pid)
-    finally:
-        stop(server)
+    tps_before = None if opts.skip_pgbench else pgbench_tps()
+    in_stock = [("product, in stock", "product", SKUS)]
     if not opts.skip_bare:
-        server, port = serve(env, opts, "bare_settings")
-        try:
-            results["bare endpoint, in stock"] = phase(port, key, SKUS, opts, server.pid)
-        finally:
+        in_stock.append(("bare endpoint, in stock", "bare", SKUS))
+    # The in-stock phases take turns (A B, B A, …); the backordering ones come after them all, so the vacuuming that
+    # their writes (backorders, events, outbox rows) set off falls on none of the in-stock phases.
+    schedule = [
+        *(step for round_number in range(opts.rounds) for step in in_stock[:: 1 if round_number % 2 == 0 else -1]),
+        *[("product, backordering", "product", SHORT_SKUS)] * opts.rounds,
+    ]
+    servers = {}
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in [*in_stock, schedule[-1]]}
+    try:
+        servers["product"] = serve(env, opts)
+        if not opts.skip_bare:
+            servers["bare"] = serve(env, opts, "bare_settings")
+        for name, target, skus in schedule:
+            server, port = servers[target]
+            runs[name].append(phase(port, key, skus, opts, server.pid))
+    finally:
+        for server, _ in servers.values():
             stop(server)
+    results = {name: summary(phase_runs) for name, phase_runs in runs.items()}
+    tps_after = None if opts.skip_pgbench else pgbench_tps()
     integrity = manage("check_integrity", env=env).strip()
     backorders = (
         manage("shell", "-c", "from backorders.models import Backorder; print(Backorder.objects.count())", env=env)
@@ -244,26 +287,28 @@ def main() -> None:
         .splitlines()[-1]
     )
     drop_database(DB)
-    tps = None if opts.skip_pgbench else pgbench_tps()
+    tps = (tps_before + tps_after) / 2 if tps_before and tps_after else None
     print(
-        f"{opts.clients} clients, 2-line orders, {opts.seconds} s per phase,"
+        f"{opts.clients} clients, 2-line orders, {opts.seconds} s per phase, {opts.rounds} round(s) taking turns,"
         f" gunicorn {opts.workers} × {opts.worker_class}"
     )
     print(
         f"{'phase':<26} {'orders':>7} {'errors':>6} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ pgbench':>10}"
-        f" {'app CPU ms/order':>17} {'PG CPU ms/order':>16}"
+        f" {'app CPU ms/order':>17} {'PG CPU ms/order':>16}  orders/s by round"
     )
     for name, r in results.items():
         ratio = f"{r['rate'] / tps:.3f}" if tps else "-"
         print(
             f"{name:<26} {r['orders']:>7} {r['errors']:>6} {r['rate']:>9.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}"
-            f" {ratio:>10} {r['app_cpu']:>17.2f} {r['db_cpu']:>16.2f}"
+            f" {ratio:>10} {r['app_cpu']:>17.2f} {r['db_cpu']:>16.2f}  {', '.join(f'{x:.1f}' for x in r['rounds'])}"
         )
     if tps:
-        print(f"pgbench TPS (-c 8 -T 15): {tps:.0f}")
+        print(f"pgbench TPS (-c 8 -T 15): {tps:.0f} (before the rounds {tps_before:.0f}, after {tps_after:.0f})")
     bare = results.get("bare endpoint, in stock")
     if bare:
-        print(f"product in stock ÷ bare endpoint: {results['product, in stock']['rate'] / bare['rate']:.2f}")
+        product = results["product, in stock"]
+        by_round = ", ".join(f"{p / b:.2f}" for p, b in zip(product["rounds"], bare["rounds"], strict=True))
+        print(f"product in stock ÷ bare endpoint: {product['rate'] / bare['rate']:.2f} (by round: {by_round})")
     print(f"backorders written : {backorders}")
     print(f"integrity          : {integrity}")
 
