@@ -250,6 +250,7 @@ def main() -> None:
         "--redis-cache", action="store_true", help="count rate limits in Redis (CACHE_URL), as docker-compose does"
     )
     opts = parser.parse_args()
+    opts.rounds = max(1, opts.rounds)
 
     url = recreate_database(DB)
     env = {"DATABASE_URL": url, "CELERY_BROKER_URL": REDIS, "DEBUG": "false", "LOG_LEVEL": "ERROR"}
@@ -267,7 +268,7 @@ def main() -> None:
         *[("product, backordering", "product", SHORT_SKUS)] * opts.rounds,
     ]
     servers = {}
-    runs: dict[str, list[dict]] = {name: [] for name, _, _ in [*in_stock, schedule[-1]]}
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in schedule}  # in their first turn's order
     try:
         servers["product"] = serve(env, opts)
         if not opts.skip_bare:
