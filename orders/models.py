@@ -213,6 +213,13 @@ class Order(models.Model):
             models.Index(fields=["placed_at"], include=["id"], name="order_placed_id_idx"),
             # Orders entered by staff only (most come from storefronts with no user).
             models.Index(fields=["created_by"], name="order_created_by_idx", condition=Q(created_by__isnull=False)),
+            # The urgent few staff look for (the order list's ?priority=critical / high / low, newest first, and its
+            # count), read from this index instead of a scan of every order. Partial: a "normal" order — nearly all,
+            # every storefront order unless the channel may set a priority — writes no entry; and priority is not a
+            # column status flips touch, so they stay HOT updates.
+            models.Index(
+                fields=["priority", "placed_at", "id"], name="order_priority_rare_idx", condition=~Q(priority="normal")
+            ),
         ]
 
     def __str__(self) -> str:
