@@ -227,7 +227,9 @@ class BackorderEvent(models.Model):
         DATE_ACCEPTED = "date_accepted", "Later date accepted by the customer"
         SLA_BREACHED = "sla_breached", "SLA breached"
 
-    backorder = models.ForeignKey(Backorder, on_delete=models.CASCADE, related_name="events")
+    # Enforced once per statement on PostgreSQL (core.references, migration 0019), not row by row by a declared
+    # foreign key: an ETA rewrite records 100,000 events in a few statements.
+    backorder = models.ForeignKey(Backorder, on_delete=models.CASCADE, related_name="events", db_constraint=False)
     kind = models.CharField(max_length=24, choices=Kind.choices)
     quantity = models.IntegerField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
